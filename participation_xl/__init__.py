@@ -1,0 +1,25 @@
+"""participation-xl: locked Excel participation audits for children's services.
+
+The library comes first; the command line is a thin shell over these functions.
+"""
+
+from .errors import ConfigError, PackError, ParticipationError, RosterError
+from .generate import build_workbook, generate
+from .pack import load_pack
+from .roster import read_roster
+from .workspace import init_workspace, load_workspace
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConfigError",
+    "PackError",
+    "ParticipationError",
+    "RosterError",
+    "build_workbook",
+    "generate",
+    "init_workspace",
+    "load_pack",
+    "load_workspace",
+    "read_roster",
+]

@@ -1,0 +1,177 @@
+"""The pack check: proof that each form's layout and schema agree.
+
+It checks the pack as data (every schema field has exactly one input, every input has a
+schema field), then generates a sample workbook and inspects it with openpyxl, so what is
+proved is what a team actually receives: names resolve to unlocked cells, dropdowns hold
+exactly the schema's enum, and Excel validation matches types and bounds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+from collections import Counter
+from typing import Any
+
+import jsonschema
+import openpyxl
+from openpyxl.utils.cell import range_boundaries
+
+from .generate import IssueContext, build_workbook
+from .pack import IDENTITY_FIELDS, Field, Form, Pack, _Schema
+from .roster import Team
+
+_SAMPLE_TEAM = Team("CHECK", "Pack check", "Check", "commissioned", "Check", "Check", "c@x.org")
+_SAMPLE_CTX = IssueContext("Check", "2026-27", dt.date(2027, 3, 31), "the folder", "pw", b"k", "now")
+_VALIDATION_TYPES = {
+    "choice": "list",
+    "integer": "whole",
+    "number": "decimal",
+    "date": "date",
+    "text": "textLength",
+    "email": "textLength",
+}
+
+
+def check_pack(pack: Pack) -> list[str]:
+    """Every disagreement between layouts and schemas in the pack; empty when they agree."""
+    problems: list[str] = []
+    for name in ("roster", "config"):
+        problems += _schema_problems(pack.schema(name), f"{name}.schema.json")
+    for kind, forms in pack.forms_for_kind.items():
+        problems += [f"pack.toml: [forms] {kind} names unknown form '{f}'" for f in forms
+                     if f not in pack.forms]
+    for form in pack.forms.values():
+        problems += [f"{form.id}: {p}" for p in check_form(form)]
+    return problems
+
+
+def check_form(form: Form) -> list[str]:
+    """The problems of one form: as data, then as a generated workbook."""
+    problems = _schema_problems(form.schema, form.layout.get("schema", form.id))
+    if not form.schema.get("$id") or not form.version:
+        problems.append("the schema needs an $id and an x-form-version")
+    problems += _coverage(form)
+    problems += _sheets(form)
+    problems += _tables(form)
+    if not problems:
+        problems += _workbook(form)
+    return problems
+
+
+def _schema_problems(schema: dict[str, Any], name: str) -> list[str]:
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+    except jsonschema.SchemaError as err:
+        return [f"{name} is not a valid JSON Schema 2020-12: {err.message}"]
+    return []
+
+
+def schema_leaves(schema: dict[str, Any]) -> list[str]:
+    """Every answer path the schema defines (table columns as 'table.column')."""
+    nav = _Schema(schema, source=None)  # type: ignore[arg-type]
+    out: list[str] = []
+
+    def walk(node: dict[str, Any], prefix: str) -> None:
+        node = nav.deref(node)
+        if node.get("type") == "array":
+            walk(node["items"], prefix)
+        elif node.get("type") == "object":
+            for key, child in node.get("properties", {}).items():
+                if prefix or key not in IDENTITY_FIELDS:
+                    walk(child, f"{prefix}.{key}" if prefix else key)
+        else:
+            out.append(prefix)
+
+    walk(schema, "")
+    return out
+
+
+def _coverage(form: Form) -> list[str]:
+    placed = Counter(f.path for f in form.fields)
+    leaves = set(schema_leaves(form.schema))
+    problems = [f"schema field '{p}' has no input cell in the layout" for p in sorted(leaves - set(placed))]
+    problems += [f"layout field '{p}' is not in the schema" for p in sorted(set(placed) - leaves)]
+    problems += [f"field '{p}' has {n} input cells; it needs exactly one" for p, n in placed.items() if n > 1]
+    return problems
+
+
+def _sheets(form: Form) -> list[str]:
+    names = [s.name for s in form.sheets]
+    problems = [f"sheet name '{n}' is used twice" for n, c in Counter(names).items() if c > 1]
+    problems += [f"sheet name '{n}' is not allowed in Excel (31 characters, none of []:*?/\\)"
+                 for n in names if len(n) > 31 or re.search(r"[\[\]:*?/\\]", n) or n.startswith("'")]
+    cells = Counter((i.sheet, i.row, i.col) for i in form.inputs)
+    problems += [f"two inputs share cell {k}" for k, c in cells.items() if c > 1]
+    return problems
+
+
+def _tables(form: Form) -> list[str]:
+    problems = []
+    for t in form.tables:
+        node = form.schema["properties"][t.path]
+        rows = t.last_row - t.first_row + 1
+        if rows != node.get("maxItems", rows):
+            problems.append(f"table '{t.path}' has {rows} rows but the schema allows {node.get('maxItems')}")
+        if rows < t.min_items:
+            problems.append(f"table '{t.path}' has fewer rows than minItems")
+    return problems
+
+
+def _workbook(form: Form) -> list[str]:
+    data = build_workbook(form, _SAMPLE_TEAM, _SAMPLE_CTX)
+    wb = openpyxl.load_workbook(io.BytesIO(data))
+    problems: list[str] = []
+    for f in form.fields:
+        problems += _field_in_workbook(wb, f)
+    for name, values in form.choice_lists().items():
+        found = [c.value for c in _cells(wb, name) or []]
+        if found != list(values):
+            problems.append(f"dropdown {name} holds {found}, but the schema's enum is {list(values)}")
+    if not wb.security or not wb.security.lockStructure:
+        problems.append("the workbook structure is not protected")
+    return problems
+
+
+def _cells(wb: Any, name: str) -> list[Any] | None:
+    if name not in wb.defined_names:
+        return None
+    sheet, ref = next(iter(wb.defined_names[name].destinations))
+    ws = wb[sheet]
+    min_col, min_row, max_col, max_row = range_boundaries(ref.replace("$", ""))
+    return [ws.cell(r, c) for r in range(min_row, max_row + 1) for c in range(min_col, max_col + 1)]
+
+
+def _field_in_workbook(wb: Any, f: Field) -> list[str]:
+    cells = _cells(wb, f.path)
+    if not cells:
+        return [f"field '{f.path}' has no defined name in the workbook"]
+    problems = [f"'{f.path}' cell {c.coordinate} is locked" for c in cells if c.protection.locked]
+    ws = cells[0].parent
+    dvs = [dv for dv in ws.data_validations.dataValidation if cells[0].coordinate in dv.sqref]
+    if len(dvs) != 1:
+        return [*problems, f"'{f.path}' has {len(dvs)} validations; it needs exactly one"]
+    dv = dvs[0]
+    if dv.type != _VALIDATION_TYPES[f.kind]:
+        problems.append(f"'{f.path}' is validated as {dv.type}, but the schema says {f.kind}")
+    expected = _expected_bounds(f)
+    found = (dv.formula1, dv.formula2) if f.kind != "choice" else (dv.formula1,)
+    if expected is not None and tuple(map(str, found)) != expected:
+        problems.append(f"'{f.path}' validation bounds {found} differ from the schema's {expected}")
+    return problems
+
+
+def _expected_bounds(f: Field) -> tuple[str, ...] | None:
+    if f.kind == "choice":
+        return (f.choices_name,)
+    if f.kind in ("integer", "number"):
+        return (_num(f.minimum, -1e15), _num(f.maximum, 1e15))
+    if f.kind in ("text", "email"):
+        return (str(f.max_length or 32767), "None")
+    return None  # dates: a fixed sanity range, not from the schema
+
+
+def _num(value: float | None, default: float) -> str:
+    v = default if value is None else value
+    return str(int(v)) if float(v).is_integer() else str(v)

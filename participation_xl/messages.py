@@ -1,0 +1,202 @@
+"""The one catalogue of every problem a user can meet.
+
+Each problem has a stable code, a severity and a plain-English template that names the
+place first (file, then sheet and cell), then what is wrong, then what to do. Errors must
+be fixed; queries may stand if the team explains them (as in DfE COLLECT).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    QUERY = "query"
+
+
+@dataclass(frozen=True)
+class Message:
+    severity: Severity
+    template: str
+
+
+E, Q = Severity.ERROR, Severity.QUERY
+
+CATALOGUE: dict[str, Message] = {
+    # --- roster (row and column named by the caller) -------------------------------
+    "roster.missing_column": Message(
+        E, "Column '{column}' is missing. Add a column headed '{column}'."
+    ),
+    "roster.duplicate_id": Message(
+        E,
+        "Row {row}, column team_id: '{value}' is used by row {first} too. Give every team its own id.",
+    ),
+    "roster.value": Message(E, "Row {row}, column {column}: {problem}."),
+    "roster.empty": Message(E, "The roster has no teams. Add one row per team under the headings."),
+    "roster.unreadable": Message(
+        E, "The roster cannot be read ({detail}). Save it as .xlsx or .csv (UTF-8)."
+    ),
+    # --- reading a return --------------------------------------------------------------
+    "read.empty": Message(
+        E,
+        "The file is empty (0 bytes). Save the workbook again in Excel and put it back in the folder.",
+    ),
+    "read.not_a_workbook": Message(
+        E, "This is not an Excel workbook. Save as .xlsx from your original workbook."
+    ),
+    "read.truncated": Message(
+        E,
+        "The file is incomplete, perhaps still copying or syncing. It will be tried again on the next collect.",
+    ),
+    "read.encrypted": Message(
+        E,
+        "The workbook is protected with a password to open. Remove the file password (File > Info > Protect Workbook) and return it again.",
+    ),
+    "read.csv": Message(
+        E,
+        "This is a CSV or text file, which cannot carry the workbook's identity. Save as .xlsx from your original workbook.",
+    ),
+    "read.too_large": Message(
+        E,
+        "The file is far larger than a return can be and was not opened. Save as .xlsx from your original workbook, or ask the coordinator for a fresh copy.",
+    ),
+    "read.xml_attack": Message(
+        E,
+        "The file contains XML that could harm the reader (an entity declaration) and was not opened. Ask the sender where it came from; do not open it in Excel.",
+    ),
+    "read.bad_xml": Message(
+        E, "The file is damaged and cannot be read. Save as .xlsx from your original workbook."
+    ),
+    "read.no_workbook_part": Message(
+        E, "The file is a zip but not a workbook. Save as .xlsx from your original workbook."
+    ),
+    "read.timeout": Message(
+        E,
+        "Reading the file took too long and was stopped. Save as .xlsx from your original workbook.",
+    ),
+    "read.crashed": Message(
+        E,
+        "The file made the reader fail and was set aside; the rest of the batch went on. Save as .xlsx from your original workbook.",
+    ),
+    "read.unreadable": Message(
+        E, "The file cannot be read ({detail}). Save as .xlsx from your original workbook."
+    ),
+    # --- identifying a return ----------------------------------------------------------
+    "identify.no_identity": Message(
+        E,
+        "This workbook was not issued by the coordinator (it has no identity sheet). Copy your answers into the workbook you were sent, or ask for a fresh one.",
+    ),
+    "identify.bad_signature": Message(
+        E,
+        "The workbook's identity has been changed since it was issued, so it cannot be trusted. Copy your answers into the workbook you were sent, or ask for a fresh one.",
+    ),
+    "identify.other_cycle": Message(
+        E,
+        "This is the workbook for cycle {found}, not {expected}. Fill in this year's workbook instead.",
+    ),
+    "identify.unknown_form": Message(
+        E,
+        "This workbook is form '{form}' version {version}, which this cycle does not use. Fill in the workbook you were sent this cycle.",
+    ),
+    "identify.unknown_team": Message(
+        E,
+        "The workbook belongs to team '{team}', which is not on the roster. Ask the coordinator whether the team was renamed or removed.",
+    ),
+    "identify.sheet_missing": Message(
+        E,
+        "Sheet '{sheet}' is missing or renamed. Use the workbook you were sent, without renaming sheets.",
+    ),
+    "identify.moved": Message(
+        E,
+        "'{sheet}'!{cell}: the answers on this sheet have moved (rows inserted or deleted). Copy your answers into a fresh copy of the workbook.",
+    ),
+    "identify.wrong_folder": Message(
+        Q,
+        "The file sits in a folder named for another team ({folder}); it was recorded for team '{team}', whose workbook it is.",
+    ),
+    # --- active content ----------------------------------------------------------------
+    "content.macros": Message(
+        Q,
+        "The workbook contains macros. They were not run. Save as .xlsx (not .xlsm) from your original workbook.",
+    ),
+    "content.external_links": Message(
+        Q,
+        "The workbook links to other files. The links were not followed. Remove them (Data > Edit Links > Break Link).",
+    ),
+    "content.data_connections": Message(
+        Q,
+        "The workbook has data connections. They were not used. Remove them (Data > Queries & Connections).",
+    ),
+    "content.formula": Message(
+        E, "The answer is a formula ({formula}), which is not trusted. Type the answer itself."
+    ),
+    "content.dde": Message(
+        E,
+        "The answer holds a command-like formula ({formula}), which was not run. Type the answer itself.",
+    ),
+    # --- answers -----------------------------------------------------------------------
+    "answer.required": Message(E, "'{label}' is required. Please fill it in."),
+    "answer.required_when": Message(
+        E, "'{label}' is needed because of your answer to '{other}'. Please fill it in."
+    ),
+    "answer.choice": Message(
+        E, "'{value}' is not one of the options. Choose one from the list: {options}."
+    ),
+    "answer.integer": Message(
+        E, "'{value}' is not a whole number. Type a whole number, for example 12."
+    ),
+    "answer.number": Message(E, "'{value}' is not a number. Type a number, for example 2500."),
+    "answer.date": Message(
+        E, "'{value}' is not a date. Type a date as dd/mm/yyyy, for example 31/03/2027."
+    ),
+    "answer.email": Message(
+        E, "'{value}' is not an email address. Type an address like name@example.org."
+    ),
+    "answer.too_small": Message(
+        E, "{value} is below the lowest allowed, {limit}. Check the number."
+    ),
+    "answer.too_large": Message(
+        E, "{value} is above the highest allowed, {limit}. Check the number."
+    ),
+    "answer.too_long": Message(
+        E, "The answer is {length} characters long; the most allowed is {limit}. Please shorten it."
+    ),
+    "answer.min_rows": Message(
+        E, "'{label}' needs at least {limit} row(s). Please add at least {limit}."
+    ),
+    "answer.too_many_rows": Message(E, "'{label}' has more rows than allowed ({limit})."),
+    "answer.invalid": Message(E, "{detail}. Please check the answer."),
+    "answer.control_chars": Message(
+        Q, "Invisible control characters were removed from the answer."
+    ),
+    "answer.excel_limit": Message(
+        E,
+        "The text is {length} characters, over Excel's limit of 32,767 per cell. Please shorten it.",
+    ),
+    # --- normalising what people type (queries: the change is shown, not hidden) --------
+    "normalise.trimmed": Message(Q, "Spaces at the start or end were removed."),
+    "normalise.case": Message(Q, "'{value}' was read as '{fixed}'."),
+    "normalise.number_text": Message(
+        Q, "The number '{value}' was typed as text and was read as {fixed}."
+    ),
+    "normalise.date_text": Message(
+        Q, "The date '{value}' was typed as text and was read as {fixed} (day first)."
+    ),
+    "normalise.not_applicable": Message(Q, "'{value}' was read as a blank answer."),
+    "privacy.personal_data": Message(
+        Q,
+        "The answer looks like it holds personal data ({what}). Returns describe services: never name a child or give contact details. Remove it, or explain why it is needed.",
+    ),
+    "status.late": Message(Q, "Received {received}, after the due date {due}."),
+}
+
+
+def render(code: str, **values: object) -> str:
+    """The plain-English text for a catalogue code, with the place and values filled in."""
+    return CATALOGUE[code].template.format(**values)
+
+
+def severity(code: str) -> Severity:
+    return CATALOGUE[code].severity

@@ -1,0 +1,433 @@
+"""The template pack: JSON Schemas plus declarative layouts.
+
+Everything a workbook shows or checks is derived here from the schema (labels, guidance,
+dropdown options, bounds, required marks) and placed by the layout. The generator, the
+reader's positional fallback and the pack check all use the same positions, so a cell is
+never described twice.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from .errors import PackError
+
+IDENTITY_FIELDS = ("form", "form_version", "cycle", "team_id")
+META_SHEET = "_meta"
+LISTS_SHEET = "Lists"
+INSTRUCTIONS_SHEET = "Instructions"
+
+# Rows above the first block on every form sheet: title, identity, banner, how-to, spacer.
+HEADER_ROWS = 5
+BANNER_ROW = 3  # 1-based
+
+
+def builtin_pack_dir() -> Path:
+    """The pack shipped with the tool: inside the wheel, or at the top of a source checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_pack", here.parent):
+        if (candidate / "schemas").is_dir() and (candidate / "workbook_templates").is_dir():
+            return candidate
+    raise PackError("The built-in template pack is missing from this installation.")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One answer the schema defines, with everything needed to ask for it in Excel."""
+
+    path: str
+    title: str
+    description: str
+    kind: str  # text | email | integer | number | date | choice
+    choices: tuple[str, ...] = ()
+    choices_name: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    max_length: int | None = None
+    required: bool = False
+    # (sibling field path, values): required when the sibling holds one of the values.
+    required_when: tuple[str, tuple[str, ...]] | None = None
+
+    @property
+    def key(self) -> str:
+        return self.path.rsplit(".", 1)[-1]
+
+    @property
+    def optional(self) -> bool:
+        return not self.required and self.required_when is None
+
+
+@dataclass(frozen=True)
+class Input:
+    """One answer cell: a field at a fixed position, with the label beside it."""
+
+    field: Field
+    sheet: str
+    row: int
+    col: int
+    label: str
+    label_col: int
+
+
+@dataclass(frozen=True)
+class Table:
+    """A block of repeating rows: one schema array, one column per item field."""
+
+    path: str
+    title: str
+    description: str
+    sheet: str
+    header_row: int
+    first_row: int
+    last_row: int
+    first_col: int
+    columns: tuple[Field, ...]
+    min_items: int
+
+    def col_of(self, key: str) -> int:
+        return self.first_col + [c.key for c in self.columns].index(key)
+
+    @property
+    def status_col(self) -> int:
+        return self.first_col + len(self.columns)
+
+
+@dataclass
+class Block:
+    """A rendered block: questions, a grid of fixed rows, or a table of repeating rows."""
+
+    type: str
+    title: str
+    description: str
+    heading_row: int
+    header_row: int
+    inputs: list[Input] = field(default_factory=list)
+    row_labels: list[tuple[int, str]] = field(default_factory=list)
+    column_titles: list[str] = field(default_factory=list)
+    status_col: int = 0
+    table: Table | None = None
+    framework: str = ""
+
+
+@dataclass
+class SheetPlan:
+    name: str
+    blocks: list[Block]
+    last_row: int
+    last_col: int
+
+    @property
+    def has_table(self) -> bool:
+        return any(b.type == "table" for b in self.blocks)
+
+    @property
+    def landscape(self) -> bool:
+        return self.has_table or any(b.type == "grid" for b in self.blocks)
+
+
+@dataclass
+class Form:
+    """One form of the pack: its schema, its layout and every derived cell."""
+
+    id: str
+    version: str
+    title: str
+    short_name: str
+    intro: str
+    schema: dict[str, Any]
+    layout: dict[str, Any]
+    sheets: list[SheetPlan] = field(default_factory=list)
+
+    @property
+    def inputs(self) -> list[Input]:
+        return [i for s in self.sheets for b in s.blocks for i in b.inputs]
+
+    @property
+    def tables(self) -> list[Table]:
+        return [b.table for s in self.sheets for b in s.blocks if b.table]
+
+    @property
+    def fields(self) -> list[Field]:
+        return [i.field for i in self.inputs] + [c for t in self.tables for c in t.columns]
+
+    @property
+    def bounds(self) -> tuple[int, int]:
+        """The largest row and column any answer can sit in: readers look no further."""
+        return (
+            max(s.last_row for s in self.sheets),
+            max(s.last_col for s in self.sheets),
+        )
+
+    @cached_property
+    def validator(self) -> jsonschema.Draft202012Validator:
+        return jsonschema.Draft202012Validator(
+            self.schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+        )
+
+    def choice_lists(self) -> dict[str, tuple[str, ...]]:
+        """Each distinct dropdown list, by the defined name it lives behind."""
+        return {f.choices_name: f.choices for f in self.fields if f.choices}
+
+
+@dataclass
+class Pack:
+    """A template pack directory: its forms and which kind of team gets which form."""
+
+    dir: Path
+    name: str
+    version: str
+    forms: dict[str, Form]
+    forms_for_kind: dict[str, list[str]]
+    schemas_dir: Path
+
+    def schema(self, name: str) -> dict[str, Any]:
+        return _load_json(self.schemas_dir / f"{name}.schema.json")
+
+
+def load_pack(directory: str | Path | None = None) -> Pack:
+    """Load and lay out a template pack (the built-in one when no directory is given)."""
+    root = Path(directory) if directory else builtin_pack_dir()
+    templates, schemas = root / "workbook_templates", root / "schemas"
+    if not templates.is_dir() or not schemas.is_dir():
+        raise PackError(
+            f"{root}: a template pack needs a workbook_templates/ and a schemas/ folder."
+        )
+    meta = _load_toml(templates / "pack.toml")
+    forms = {}
+    for path in sorted(templates.glob("*.toml")):
+        if path.name == "pack.toml":
+            continue
+        layout = _load_toml(path)
+        schema = _load_json(schemas / layout["schema"])
+        forms[layout["form"]] = build_form(layout, schema, source=path)
+    return Pack(
+        dir=root,
+        name=meta.get("name", root.name),
+        version=str(meta.get("version", "")),
+        forms=forms,
+        forms_for_kind={k: list(v) for k, v in meta.get("forms", {}).items()},
+        schemas_dir=schemas,
+    )
+
+
+def _load_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        raise PackError(f"{path}: cannot be read as TOML ({err}).") from err
+
+
+def _load_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise PackError(f"{path}: cannot be read as JSON ({err}).") from err
+
+
+# --- deriving fields from the schema -------------------------------------------------
+
+
+class _Schema:
+    """Navigates a form schema: resolves local $refs and reads fields from objects."""
+
+    def __init__(self, schema: dict[str, Any], source: Path) -> None:
+        self.root = schema
+        self.source = source
+
+    def deref(self, node: dict[str, Any]) -> dict[str, Any]:
+        """Merge a local "$ref" with its sibling keywords (title/description override)."""
+        ref = node.get("$ref")
+        if not ref:
+            return node
+        if not ref.startswith("#/$defs/"):
+            raise PackError(f"{self.source}: only local $refs (#/$defs/...) are supported: {ref}")
+        target = self.root.get("$defs", {}).get(ref.removeprefix("#/$defs/"))
+        if target is None:
+            raise PackError(f"{self.source}: $ref {ref} points at nothing.")
+        merged = {**self.deref(target), **{k: v for k, v in node.items() if k != "$ref"}}
+        merged.setdefault("x-list-name", ref.removeprefix("#/$defs/"))
+        return merged
+
+    def at(self, path: str) -> dict[str, Any]:
+        node = self.root
+        for part in path.split("."):
+            node = self.deref(node).get("properties", {}).get(part)
+            if node is None:
+                raise PackError(f"{self.source}: the layout names '{path}', not in the schema.")
+        return self.deref(node)
+
+    def fields_of(self, path: str, keys: list[str] | None = None) -> list[Field]:
+        """The leaf fields of the object at `path`, in schema order, with their rules."""
+        obj = self.at(path)
+        props = obj.get("properties", {})
+        required = set(obj.get("required", []))
+        conditions = _conditions(obj, self.source)
+        chosen = keys if keys is not None else list(props)
+        return [
+            self.field(f"{path}.{k}", props[k], k in required, conditions.get(k)) for k in chosen
+        ]
+
+    def field(
+        self,
+        path: str,
+        node: dict[str, Any],
+        required: bool,
+        when: tuple[str, tuple[str, ...]] | None,
+    ) -> Field:
+        node = self.deref(node)
+        choices = tuple(node.get("enum", ()))
+        kind = _kind(node, self.source, path)
+        parent = path.rsplit(".", 1)[0]
+        list_name = node.get("x-list-name") or path
+        return Field(
+            path=path,
+            title=node.get("title", path),
+            description=node.get("description", ""),
+            kind=kind,
+            choices=choices,
+            choices_name=f"list.{list_name}" if choices else "",
+            minimum=node.get("minimum"),
+            maximum=node.get("maximum"),
+            max_length=node.get("maxLength"),
+            required=required,
+            required_when=(f"{parent}.{when[0]}", when[1]) if when else None,
+        )
+
+
+def _kind(node: dict[str, Any], source: Path, path: str) -> str:
+    if "enum" in node:
+        return "choice"
+    kind = {"integer": "integer", "number": "number"}.get(node.get("type", ""))
+    if kind:
+        return kind
+    if node.get("type") == "string":
+        return {"date": "date", "email": "email"}.get(node.get("format", ""), "text")
+    raise PackError(f"{source}: field '{path}' has a type the workbook cannot ask for.")
+
+
+def _conditions(obj: dict[str, Any], source: Path) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Read `if {sibling in values} then {required: [...]}` rules: the shape banners support."""
+    out: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for rule in obj.get("allOf", []):
+        cond = rule.get("if", {}).get("properties", {})
+        then = rule.get("then", {}).get("required", [])
+        if len(cond) != 1 or not then or set(rule) - {"if", "then"}:
+            raise PackError(
+                f"{source}: a conditional rule must be 'if one sibling is one of some values, "
+                f"then these are required'; found {json.dumps(rule)[:120]}"
+            )
+        ((sibling, test),) = cond.items()
+        values = (test["const"],) if "const" in test else tuple(test.get("enum", ()))
+        for key in then:
+            out[key] = (sibling, values)
+    return out
+
+
+# --- laying out the sheets ---------------------------------------------------------
+
+
+def build_form(layout: dict[str, Any], schema: dict[str, Any], source: Path) -> Form:
+    """Place every field of the layout on its sheet, top to bottom."""
+    nav = _Schema(schema, source)
+    form = Form(
+        id=layout["form"],
+        version=str(schema.get("x-form-version", "")),
+        title=schema.get("title", layout["form"]),
+        short_name=layout.get("short_name", layout["form"]),
+        intro=" ".join(layout.get("intro", "").split()),
+        schema=schema,
+        layout=layout,
+    )
+    framework = set(layout.get("framework", []))
+    for sheet in layout.get("sheets", []):
+        blocks: list[Block] = []
+        row = HEADER_ROWS + 1
+        for spec in sheet.get("blocks", []):
+            block = _place(nav, sheet["name"], spec, row)
+            if spec["field"] in framework:
+                block.framework = nav.at(spec["field"]).get("x-framework", "")
+            blocks.append(block)
+            row = _block_end(block) + 2
+        last_col = max((b.status_col for b in blocks), default=3)
+        form.sheets.append(SheetPlan(sheet["name"], blocks, row, last_col))
+    return form
+
+
+def _block_end(block: Block) -> int:
+    if block.table:
+        return block.table.last_row
+    return max((i.row for i in block.inputs), default=block.header_row)
+
+
+def _place(nav: _Schema, sheet: str, spec: dict[str, Any], row: int) -> Block:
+    kind = spec.get("type")
+    placer = {"questions": _place_questions, "grid": _place_grid, "table": _place_table}.get(
+        kind or ""
+    )
+    if placer is None:
+        raise PackError(f"{nav.source}: unknown block type {kind!r} on sheet '{sheet}'.")
+    return placer(nav, sheet, spec, row)
+
+
+def _place_questions(nav: _Schema, sheet: str, spec: dict[str, Any], row: int) -> Block:
+    obj = nav.at(spec["field"])
+    fields = nav.fields_of(spec["field"], spec.get("fields"))
+    title = spec.get("title") or (obj.get("title", "") if "fields" not in spec else "")
+    block = Block("questions", title, "", row, row + 1, status_col=3)
+    block.column_titles = ["Question", "✎ Your answer", "Still to do"]
+    for n, f in enumerate(fields):
+        block.inputs.append(Input(f, sheet, row + 2 + n, 2, f.title, 1))
+    return block
+
+
+def _place_grid(nav: _Schema, sheet: str, spec: dict[str, Any], row: int) -> Block:
+    obj = nav.at(spec["field"])
+    keys = spec.get("rows") or list(obj.get("properties", {}))
+    block = Block("grid", obj.get("title", ""), obj.get("description", ""), row, row + 1)
+    first = nav.fields_of(f"{spec['field']}.{keys[0]}")
+    block.column_titles = [spec.get("row_header", "")] + [f.title for f in first] + ["Still to do"]
+    block.status_col = len(first) + 2
+    for n, key in enumerate(keys):
+        label = nav.at(f"{spec['field']}.{key}").get("title", key)
+        r = row + 2 + n
+        block.row_labels.append((r, label))
+        for c, f in enumerate(nav.fields_of(f"{spec['field']}.{key}")):
+            block.inputs.append(Input(f, sheet, r, 2 + c, label, 1))
+    return block
+
+
+def _place_table(nav: _Schema, sheet: str, spec: dict[str, Any], row: int) -> Block:
+    arr = nav.at(spec["field"])
+    items = nav.deref(arr["items"])
+    required = set(items.get("required", []))
+    conditions = _conditions(items, nav.source)
+    columns = tuple(
+        nav.field(f"{spec['field']}.{k}", v, k in required, conditions.get(k))
+        for k, v in items.get("properties", {}).items()
+    )
+    rows = int(spec.get("rows", arr.get("maxItems", 20)))
+    header = row + 1
+    table = Table(
+        path=spec["field"],
+        title=arr.get("title", ""),
+        description=arr.get("description", ""),
+        sheet=sheet,
+        header_row=header,
+        first_row=header + 1,
+        last_row=header + rows,
+        first_col=2,
+        columns=columns,
+        min_items=int(arr.get("minItems", 0)),
+    )
+    block = Block("table", table.title, table.description, row, header, table=table)
+    block.column_titles = ["Row"] + [c.title for c in columns] + ["Still to do"]
+    block.status_col = table.status_col
+    return block

@@ -1,0 +1,209 @@
+"""The roster: which teams receive workbooks this cycle (teams.xlsx or teams.csv).
+
+The columns and rules come from schemas/roster.schema.json. Every problem is reported with
+its row and column, and a roster with any problem generates nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import openpyxl
+import xlsxwriter
+
+from .errors import RosterError
+from .messages import render
+from .outputs import SAFE_WORKBOOK_OPTIONS, atomic_write_bytes
+from .pack import load_pack
+from .validate import schema_problems
+
+
+@dataclass(frozen=True)
+class Team:
+    team_id: str
+    team_name: str
+    service_area: str
+    kind: str
+    provider: str
+    contact_name: str
+    contact_email: str
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Team:
+        return cls(**{k: str(row.get(k, "") or "") for k in cls.__dataclass_fields__})
+
+
+EXAMPLES = [
+    (
+        "EH01",
+        "Early Help North",
+        "Early Help",
+        "internal",
+        "",
+        "Sam Patel",
+        "sam.patel@example.org",
+    ),
+    (
+        "SW02",
+        "Children in Care Team",
+        "Social Work",
+        "internal",
+        "",
+        "Alex Jones",
+        "alex.jones@example.org",
+    ),
+    (
+        "ADV1",
+        "Independent Advocacy",
+        "Advocacy",
+        "commissioned",
+        "Off the Record",
+        "Jo Smith",
+        "jo.smith@example.org",
+    ),
+]
+
+
+def roster_schema() -> dict[str, Any]:
+    return load_pack(None).schema("roster")
+
+
+def columns() -> list[str]:
+    return list(roster_schema()["properties"])
+
+
+def read_roster(path: str | Path) -> list[Team]:
+    """Read and validate a roster; raise RosterError listing every problem."""
+    path = Path(path)
+    rows = _read_rows(path)
+    problems = _problems(rows)
+    if problems:
+        raise RosterError(str(path), problems)
+    return [Team.from_row(values) for _, values in rows]
+
+
+def _read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """(spreadsheet row number, {column: value}) for every non-blank row under the header."""
+    try:
+        table = _csv_table(path) if path.suffix.lower() == ".csv" else _xlsx_table(path)
+    except Exception as err:  # any unreadable roster (zip, XML, encoding) gets one message
+        raise RosterError(
+            str(path), [render("roster.unreadable", detail=str(err) or type(err).__name__)]
+        ) from err
+    if not table:
+        raise RosterError(str(path), [render("roster.empty")])
+    header = [str(h or "").strip().lower() for h in table[0]]
+    missing = [c for c in columns() if c not in header and c != "provider"]
+    if missing:
+        raise RosterError(str(path), [render("roster.missing_column", column=c) for c in missing])
+    rows = []
+    for number, raw in enumerate(table[1:], start=2):
+        values = {h: _clean(v) for h, v in zip(header, raw, strict=False) if h in columns()}
+        if any(v != "" for v in values.values()):
+            rows.append((number, {k: v for k, v in values.items() if v != ""}))
+    if not rows:
+        raise RosterError(str(path), [render("roster.empty")])
+    return rows
+
+
+def _clean(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # an id typed as 101 comes back from Excel as 101.0
+    return str(value).strip()
+
+
+def _csv_table(path: Path) -> list[list[Any]]:
+    text = path.read_text(encoding="utf-8-sig")
+    return list(csv.reader(io.StringIO(text)))
+
+
+def _xlsx_table(path: Path) -> list[list[Any]]:
+    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        ws = wb["Teams"] if "Teams" in wb.sheetnames else wb.worksheets[0]
+        return [list(r) for r in ws.iter_rows(values_only=True, max_col=30, max_row=20000)]
+    finally:
+        wb.close()
+
+
+def _problems(rows: list[tuple[int, dict[str, Any]]]) -> list[str]:
+    validator = jsonschema.Draft202012Validator(
+        roster_schema(), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+    problems: list[str] = []
+    first_seen: dict[str, int] = {}
+    for number, values in rows:
+        for p in schema_problems(validator, values):
+            column = str(p.path[0]) if p.path else "?"
+            text = render(p.code, label=column, other="kind", **_defaults(p.values))
+            problems.append(
+                render("roster.value", row=number, column=column, problem=text.rstrip("."))
+            )
+        team_id = values.get("team_id", "")
+        if team_id in first_seen:
+            problems.append(
+                render("roster.duplicate_id", row=number, value=team_id, first=first_seen[team_id])
+            )
+        first_seen.setdefault(team_id, number)
+    return problems
+
+
+def _defaults(values: dict[str, Any]) -> dict[str, Any]:
+    return {"value": "", "options": "", "limit": "", "length": "", "detail": "", **values}
+
+
+def write_starter_roster(path: Path) -> None:
+    """A roster to fill in: headings, a dropdown for kind, and example rows to replace."""
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, SAFE_WORKBOOK_OPTIONS)
+    ws = wb.add_worksheet("Teams")
+    head = wb.add_format(
+        {"bold": True, "font_color": "#FFFFFF", "bg_color": "#1F4E79", "border": 1}
+    )
+    schema = roster_schema()
+    cols = list(schema["properties"])
+    for c, name in enumerate(cols):
+        ws.write_string(0, c, name, head)
+        ws.set_column(c, c, 18 if name != "contact_email" else 30)
+        ws.write_comment(0, c, schema["properties"][name].get("description", ""))
+    for r, row in enumerate(EXAMPLES, start=1):
+        for c, value in enumerate(row):
+            ws.write_string(r, c, value)
+    kinds = schema["properties"]["kind"]["enum"]
+    ws.data_validation(
+        1,
+        cols.index("kind"),
+        5000,
+        cols.index("kind"),
+        {
+            "validate": "list",
+            "source": kinds,
+            "error_title": "Choose a kind",
+            "error_message": "Choose internal or commissioned.",
+        },
+    )
+    ws.freeze_panes(1, 0)
+    ws.autofilter(0, 0, len(EXAMPLES), len(cols) - 1)
+    about = wb.add_worksheet("How to fill this in")
+    about.set_column(0, 0, 100)
+    for r, line in enumerate(_roster_help(schema)):
+        about.write_string(r, 0, line)
+    wb.close()
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _roster_help(schema: dict[str, Any]) -> list[str]:
+    lines = [
+        "One row per team on the Teams sheet. Replace the example rows with your own teams.",
+        "Keep the headings in row 1 exactly as they are. Columns:",
+    ]
+    lines += [f"  {k}: {v.get('description', '')}" for k, v in schema["properties"].items()]
+    lines.append("Then run: participation-xl generate")
+    return lines

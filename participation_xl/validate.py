@@ -1,0 +1,96 @@
+"""Validation against the JSON Schemas, translated into the message catalogue.
+
+jsonschema finds every error (`iter_errors`); this module turns each into a catalogue code
+with the values its template needs, keyed by the path of the field it concerns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import jsonschema
+
+
+@dataclass(frozen=True)
+class SchemaProblem:
+    """One schema error: where (a path of keys and indexes), which code, and its values."""
+
+    path: tuple[str | int, ...]
+    code: str
+    values: dict[str, Any]
+
+
+_TYPE_CODES = {"integer": "answer.integer", "number": "answer.number"}
+_FORMAT_CODES = {"date": "answer.date", "email": "answer.email"}
+
+
+def schema_problems(
+    validator: jsonschema.protocols.Validator, document: Any
+) -> Iterator[SchemaProblem]:
+    """Every error in `document`, each as a catalogue code at a field path, once."""
+    seen: set[tuple[tuple[str | int, ...], str]] = set()
+    for error in validator.iter_errors(document):
+        # jsonschema raises one `required` error per missing key, each listing all keys.
+        for problem in _translate(error, validator.schema):
+            if (problem.path, problem.code) not in seen:
+                seen.add((problem.path, problem.code))
+                yield problem
+
+
+def _translate(error: jsonschema.ValidationError, root: dict[str, Any]) -> Iterator[SchemaProblem]:
+    path = tuple(error.absolute_path)
+    if error.validator == "required":
+        conditional = "then" in error.absolute_schema_path
+        values = {"other": _condition_field(error, root)} if conditional else {}
+        code = "answer.required_when" if conditional else "answer.required"
+        for key in error.validator_value:
+            if isinstance(error.instance, dict) and key not in error.instance:
+                yield SchemaProblem((*path, key), code, values)
+        return
+    if error.validator in ("anyOf", "oneOf"):
+        for sub in error.context or ():
+            yield from _translate(sub, root)
+        return
+    yield SchemaProblem(path, *_simple(error))
+
+
+def _condition_field(error: jsonschema.ValidationError, root: dict[str, Any]) -> str:
+    """The sibling whose answer made a field required: the `if` beside the failed `then`."""
+    node: Any = root
+    # The schema path ends [..., "then", "required"]; the rule holding `if` is two up.
+    for part in list(error.absolute_schema_path)[:-2]:
+        if isinstance(node, dict) and part not in node and "$ref" in node:
+            # jsonschema leaves "$ref" out of schema paths: follow it within this schema.
+            node = root["$defs"][node["$ref"].removeprefix("#/$defs/")]
+        node = node[part]
+    return next(iter(node.get("if", {}).get("properties", {})), "")
+
+
+def _simple(error: jsonschema.ValidationError) -> tuple[str, dict[str, Any]]:
+    value = error.instance
+    kind = error.validator
+    if kind in ("enum", "const"):
+        options = error.validator_value if kind == "enum" else [error.validator_value]
+        return "answer.choice", {"value": value, "options": ", ".join(map(str, options))}
+    if kind == "type":
+        expected = error.validator_value
+        code = _TYPE_CODES.get(expected if isinstance(expected, str) else "", "answer.invalid")
+        return code, {"value": value, "detail": error.message}
+    if kind == "format":
+        code = _FORMAT_CODES.get(error.validator_value, "answer.invalid")
+        return code, {"value": value, "detail": error.message}
+    if kind in ("minimum", "exclusiveMinimum"):
+        return "answer.too_small", {"value": value, "limit": error.validator_value}
+    if kind in ("maximum", "exclusiveMaximum"):
+        return "answer.too_large", {"value": value, "limit": error.validator_value}
+    if kind == "maxLength":
+        return "answer.too_long", {"length": len(value), "limit": error.validator_value}
+    if kind == "minLength":
+        return "answer.required", {}
+    if kind == "minItems":
+        return "answer.min_rows", {"limit": error.validator_value}
+    if kind == "maxItems":
+        return "answer.too_many_rows", {"limit": error.validator_value}
+    return "answer.invalid", {"detail": error.message}

@@ -1,0 +1,206 @@
+"""A workspace: participation.toml, the roster, the outbox, the returns and the register.
+
+A workspace is a folder, like a git checkout. Its settings are validated against
+schemas/config.schema.json when loaded, so a mistake is reported before any work starts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import secrets
+import tomllib
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import jsonschema
+
+from .errors import ConfigError
+from .pack import Pack, load_pack
+
+CONFIG_NAME = "participation.toml"
+STATE_DIR = ".participation"
+SECRET_NAME = "secret.key"  # noqa: S105 (a file name, not a secret)
+
+
+@dataclass
+class Workspace:
+    """A loaded, validated workspace."""
+
+    root: Path
+    council: str
+    cycle: str
+    due: dt.date
+    roster_path: Path
+    returns_dir: Path
+    sheet_password: str
+    return_to: str = ""
+    pack_dir: Path | None = None
+    forms_override: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def outbox(self) -> Path:
+        return self.root / "outbox"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / STATE_DIR
+
+    @cached_property
+    def secret(self) -> bytes:
+        path = self.state_dir / SECRET_NAME
+        try:
+            text = path.read_text(encoding="ascii").strip()
+            return bytes.fromhex(text)
+        except (OSError, ValueError) as err:
+            raise ConfigError(
+                f"{path}: the workspace secret is missing or damaged. Restore it from backup; "
+                "without it, returned workbooks cannot be verified."
+            ) from err
+
+    @cached_property
+    def pack(self) -> Pack:
+        return load_pack(self.pack_dir)
+
+    def forms_for(self, kind: str) -> list[str]:
+        """The form ids a team of this kind receives (config overrides the pack)."""
+        forms = self.forms_override.get(kind, self.pack.forms_for_kind.get(kind, []))
+        unknown = [f for f in forms if f not in self.pack.forms]
+        if unknown:
+            raise ConfigError(
+                f"{self.root / CONFIG_NAME}: [forms] {kind} names {', '.join(unknown)}, which "
+                f"the pack does not have. Use one of: {', '.join(self.pack.forms)}."
+            )
+        return forms
+
+    @property
+    def return_instructions(self) -> str:
+        return self.return_to or f"the shared folder '{self.returns_dir.name}'"
+
+
+def find_root(start: str | Path | None = None) -> Path:
+    """The workspace folder: `start` itself, or the nearest parent with participation.toml."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_NAME).is_file():
+            return folder
+    raise ConfigError(
+        f"{here}: no {CONFIG_NAME} here or above. Run 'participation-xl init' first, "
+        "or name the workspace with -w DIR."
+    )
+
+
+def load_workspace(start: str | Path | None = None) -> Workspace:
+    """Find, read and validate a workspace's participation.toml."""
+    root = find_root(start)
+    path = root / CONFIG_NAME
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        raise ConfigError(f"{path}: cannot be read ({err}). Fix the file and try again.") from err
+    _check_config(path, data)
+    pack = data.get("pack") or None
+    return Workspace(
+        root=root,
+        council=data["council"],
+        cycle=data["cycle"],
+        due=dt.date.fromisoformat(data["due"]),
+        roster_path=root / data["roster"],
+        returns_dir=root / data["returns"],
+        sheet_password=data["sheet_password"],
+        return_to=data.get("return_to", ""),
+        pack_dir=(root / pack) if pack else None,
+        forms_override=data.get("forms", {}),
+    )
+
+
+def _check_config(path: Path, data: dict) -> None:
+    schema = load_pack(None).schema("config")
+    validator = jsonschema.Draft202012Validator(
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+    problems = [
+        f"{'.'.join(map(str, e.path)) or 'the file'}: {e.message}"
+        for e in validator.iter_errors(data)
+    ]
+    if problems:
+        raise ConfigError(f"{path}: " + "; ".join(problems) + ". Fix the file and try again.")
+    check_cycle(data["cycle"])
+
+
+def check_cycle(cycle: str) -> None:
+    """A cycle is two consecutive years, like 2026-27."""
+    m = re.fullmatch(r"(\d{4})-(\d{2})", cycle)
+    if not m or (int(m.group(1)) + 1) % 100 != int(m.group(2)):
+        raise ConfigError(f"Cycle '{cycle}' is not a year like 2026-27 (two consecutive years).")
+
+
+def init_workspace(directory: str | Path, council: str, cycle: str, due: dt.date) -> Workspace:
+    """Make a new workspace with a secret key and a starter roster; never overwrite one."""
+    from .roster import write_starter_roster  # roster imports workspace types
+
+    root = Path(directory).resolve()
+    if (root / CONFIG_NAME).exists():
+        raise ConfigError(f"{root}: already a workspace ({CONFIG_NAME} exists). Nothing changed.")
+    check_cycle(cycle)
+    if not council.strip():
+        raise ConfigError("--council must name the council.")
+    root.mkdir(parents=True, exist_ok=True)
+    state = root / STATE_DIR
+    state.mkdir(exist_ok=True)
+    _write_secret(state / SECRET_NAME)
+    for sub in ("outbox", "returns", "reports"):
+        (root / sub).mkdir(exist_ok=True)
+    values = {
+        "council": council.strip(),
+        "cycle": cycle,
+        "due": due.isoformat(),
+        "roster": "teams.xlsx",
+        "returns": "returns",
+        "return_to": "",
+        "pack": "",
+        "sheet_password": secrets.token_urlsafe(9),
+    }
+    (root / CONFIG_NAME).write_text(_config_text(values), encoding="utf-8")
+    write_starter_roster(root / "teams.xlsx")
+    return load_workspace(root)
+
+
+def _write_secret(path: Path) -> None:
+    # O_EXCL: never replace an existing key, which would orphan every issued workbook.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(secrets.token_hex(32) + "\n")
+
+
+def _config_text(v: dict[str, str]) -> str:
+    q = json.dumps  # a JSON string is a valid TOML basic string
+    return f"""# participation-xl workspace settings. Edit with care; see the README.
+council = {q(v["council"])}
+cycle = {q(v["cycle"])}
+# The due date, YYYY-MM-DD. Returns received after it are marked late.
+due = {q(v["due"])}
+# The roster: one row per team (teams.xlsx or a .csv with the same columns).
+roster = {q(v["roster"])}
+# The shared folder teams return workbooks to. collect only ever reads it.
+returns = {q(v["returns"])}
+# Where teams return workbooks, in words for the Instructions sheet (blank: the folder name).
+return_to = {q(v["return_to"])}
+# A template pack folder (with workbook_templates/ and schemas/); blank for the built-in pack.
+pack = {q(v["pack"])}
+# Stops accidental edits to locked cells. It is not security: the signed identity is.
+sheet_password = {q(v["sheet_password"])}
+
+# Which forms go to which kind of team.
+[forms]
+internal = ["audit"]
+commissioned = ["audit", "six-standards"]
+"""
