@@ -167,6 +167,7 @@ CATALOGUE: dict[str, Message] = {
         E, "'{label}' needs at least {limit} row(s). Please add at least {limit}."
     ),
     "answer.too_many_rows": Message(E, "'{label}' has more rows than allowed ({limit})."),
+    "answer.pattern": Message(E, "'{value}' is not in the expected form. {hint}"),
     "answer.invalid": Message(E, "{detail}. Please check the answer."),
     "answer.control_chars": Message(
         Q, "Invisible control characters were removed from the answer."

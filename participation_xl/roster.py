@@ -142,7 +142,7 @@ def _problems(rows: list[tuple[int, dict[str, Any]]]) -> list[str]:
     for number, values in rows:
         for p in schema_problems(validator, values):
             column = str(p.path[0]) if p.path else "?"
-            text = render(p.code, label=column, other="kind", **_defaults(p.values))
+            text = render(p.code, **{**_DEFAULTS, "label": column, "other": "kind", **p.values})
             problems.append(
                 render("roster.value", row=number, column=column, problem=text.rstrip("."))
             )
@@ -155,8 +155,7 @@ def _problems(rows: list[tuple[int, dict[str, Any]]]) -> list[str]:
     return problems
 
 
-def _defaults(values: dict[str, Any]) -> dict[str, Any]:
-    return {"value": "", "options": "", "limit": "", "length": "", "detail": "", **values}
+_DEFAULTS = dict.fromkeys(("value", "options", "limit", "length", "detail", "hint"), "")
 
 
 def write_starter_roster(path: Path) -> None:

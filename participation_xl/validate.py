@@ -87,6 +87,10 @@ def _simple(error: jsonschema.ValidationError) -> tuple[str, dict[str, Any]]:
         return "answer.too_large", {"value": value, "limit": error.validator_value}
     if kind == "maxLength":
         return "answer.too_long", {"length": len(value), "limit": error.validator_value}
+    if kind == "pattern":
+        email = error.schema.get("format") == "email"
+        hint = error.schema.get("description", "")
+        return ("answer.email" if email else "answer.pattern"), {"value": value, "hint": hint}
     if kind == "minLength":
         return "answer.required", {}
     if kind == "minItems":

@@ -1,0 +1,34 @@
+"""Shared fixtures: a fresh workspace per test, built through the public API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from participation_xl import init_workspace, load_pack
+from participation_xl.generate import generate
+
+pytest_plugins = ["libreoffice"]
+
+DUE = dt.date(2027, 3, 31)
+
+
+@pytest.fixture(scope="session")
+def pack():
+    return load_pack()
+
+
+@pytest.fixture
+def workspace(tmp_path: Path):
+    return init_workspace(tmp_path / "ws", "Bath and North East Somerset Council", "2026-27", DUE)
+
+
+@pytest.fixture(scope="session")
+def issued(tmp_path_factory):
+    """One workspace with the starter roster's workbooks generated, shared read-only."""
+    root = tmp_path_factory.mktemp("issued") / "ws"
+    ws = init_workspace(root, "Bath and North East Somerset Council", "2026-27", DUE)
+    paths = generate(ws)
+    return ws, paths
