@@ -23,7 +23,9 @@ from .pack import IDENTITY_FIELDS, Field, Form, Pack, _Schema
 from .roster import Team
 
 _SAMPLE_TEAM = Team("CHECK", "Pack check", "Check", "commissioned", "Check", "Check", "c@x.org")
-_SAMPLE_CTX = IssueContext("Check", "2026-27", dt.date(2027, 3, 31), "the folder", "pw", b"k", "now")
+_SAMPLE_CTX = IssueContext(
+    "Check", "2026-27", dt.date(2027, 3, 31), "the folder", "pw", b"k", "now"
+)
 _VALIDATION_TYPES = {
     "choice": "list",
     "integer": "whole",
@@ -40,8 +42,11 @@ def check_pack(pack: Pack) -> list[str]:
     for name in ("roster", "config"):
         problems += _schema_problems(pack.schema(name), f"{name}.schema.json")
     for kind, forms in pack.forms_for_kind.items():
-        problems += [f"pack.toml: [forms] {kind} names unknown form '{f}'" for f in forms
-                     if f not in pack.forms]
+        problems += [
+            f"pack.toml: [forms] {kind} names unknown form '{f}'"
+            for f in forms
+            if f not in pack.forms
+        ]
     for form in pack.forms.values():
         problems += [f"{form.id}: {p}" for p in check_form(form)]
     return problems
@@ -91,17 +96,24 @@ def schema_leaves(schema: dict[str, Any]) -> list[str]:
 def _coverage(form: Form) -> list[str]:
     placed = Counter(f.path for f in form.fields)
     leaves = set(schema_leaves(form.schema))
-    problems = [f"schema field '{p}' has no input cell in the layout" for p in sorted(leaves - set(placed))]
+    problems = [
+        f"schema field '{p}' has no input cell in the layout" for p in sorted(leaves - set(placed))
+    ]
     problems += [f"layout field '{p}' is not in the schema" for p in sorted(set(placed) - leaves)]
-    problems += [f"field '{p}' has {n} input cells; it needs exactly one" for p, n in placed.items() if n > 1]
+    problems += [
+        f"field '{p}' has {n} input cells; it needs exactly one" for p, n in placed.items() if n > 1
+    ]
     return problems
 
 
 def _sheets(form: Form) -> list[str]:
     names = [s.name for s in form.sheets]
     problems = [f"sheet name '{n}' is used twice" for n, c in Counter(names).items() if c > 1]
-    problems += [f"sheet name '{n}' is not allowed in Excel (31 characters, none of []:*?/\\)"
-                 for n in names if len(n) > 31 or re.search(r"[\[\]:*?/\\]", n) or n.startswith("'")]
+    problems += [
+        f"sheet name '{n}' is not allowed in Excel (31 characters, none of []:*?/\\)"
+        for n in names
+        if len(n) > 31 or re.search(r"[\[\]:*?/\\]", n) or n.startswith("'")
+    ]
     cells = Counter((i.sheet, i.row, i.col) for i in form.inputs)
     problems += [f"two inputs share cell {k}" for k, c in cells.items() if c > 1]
     return problems
@@ -113,7 +125,9 @@ def _tables(form: Form) -> list[str]:
         node = form.schema["properties"][t.path]
         rows = t.last_row - t.first_row + 1
         if rows != node.get("maxItems", rows):
-            problems.append(f"table '{t.path}' has {rows} rows but the schema allows {node.get('maxItems')}")
+            problems.append(
+                f"table '{t.path}' has {rows} rows but the schema allows {node.get('maxItems')}"
+            )
         if rows < t.min_items:
             problems.append(f"table '{t.path}' has fewer rows than minItems")
     return problems
@@ -128,7 +142,9 @@ def _workbook(form: Form) -> list[str]:
     for name, values in form.choice_lists().items():
         found = [c.value for c in _cells(wb, name) or []]
         if found != list(values):
-            problems.append(f"dropdown {name} holds {found}, but the schema's enum is {list(values)}")
+            problems.append(
+                f"dropdown {name} holds {found}, but the schema's enum is {list(values)}"
+            )
     if not wb.security or not wb.security.lockStructure:
         problems.append("the workbook structure is not protected")
     return problems

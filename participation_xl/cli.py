@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,9 +18,16 @@ import click
 
 from . import __version__
 from .check import check_pack
+from .collect import collect as collect_returns
+from .collect import register_path, run_lock
+from .demo import run_demo
 from .errors import ParticipationError
+from .examine import validate_files
+from .export import submissions, write_csv, write_jsonl
 from .generate import generate as generate_workbooks
 from .pack import load_pack
+from .register import Register
+from .status import status as status_document
 from .workspace import init_workspace, load_workspace
 
 
@@ -88,15 +97,21 @@ def init(
     ws = init_workspace(target, council, cycle, due)
     click.echo(f"Made a workspace for {ws.council}, cycle {ws.cycle}, due {ws.due:%d/%m/%Y}:")
     click.echo(f"  {ws.root}")
-    click.echo(f"Next: replace the example teams in {ws.roster_path.name}, then run "
-               "'participation-xl generate'.")
+    click.echo(
+        f"Next: replace the example teams in {ws.roster_path.name}, then run "
+        "'participation-xl generate'."
+    )
 
 
 @main.command()
-@click.option("--roster", type=click.Path(dir_okay=False, path_type=Path),
-              help="A roster file (default: the one participation.toml names).")
-@click.option("--team", "teams", multiple=True, metavar="ID",
-              help="Only this team (repeat for more).")
+@click.option(
+    "--roster",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A roster file (default: the one participation.toml names).",
+)
+@click.option(
+    "--team", "teams", multiple=True, metavar="ID", help="Only this team (repeat for more)."
+)
 @click.pass_context
 @friendly
 def generate(ctx: click.Context, roster: Path | None, teams: tuple[str, ...]) -> None:
@@ -124,5 +139,196 @@ def pack_check(directory: Path | None) -> None:
         click.echo(f"  - {p}", err=True)
     if problems:
         raise Failure(f"{loaded.dir}: {len(problems)} problem(s) in the template pack.")
-    click.echo(f"{loaded.name} {loaded.version}: {len(loaded.forms)} form(s), layouts and "
-               "schemas agree.")
+    click.echo(
+        f"{loaded.name} {loaded.version}: {len(loaded.forms)} form(s), layouts and schemas agree."
+    )
+
+
+@main.command()
+@click.argument(
+    "folder", required=False, type=click.Path(file_okay=False, exists=True, path_type=Path)
+)
+@click.option(
+    "--no-report", is_flag=True, help="Record the returns but do not rewrite the reports."
+)
+@click.pass_context
+@friendly
+def collect(ctx: click.Context, folder: Path | None, no_report: bool) -> None:
+    """Read the returns, validate them, record them, then write the reports.
+
+    FOLDER defaults to the workspace's returns folder. It is only ever read.
+    """
+    ws = _workspace(ctx)
+    progress = _progress if sys.stderr.isatty() else None  # quiet when piped or logged
+    summary = collect_returns(ws, folder, progress=progress, report=not no_report)
+    if progress:
+        click.echo(err=True)
+    for warning in summary.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    for path, outcome, reason in summary.reasons:
+        if outcome in ("rejected", "pending"):
+            click.echo(f"  {outcome}: {path}: {reason}")
+    seen = summary.seen
+    new = sum(seen.values())
+    click.echo(
+        f"Read {new} new file(s): {seen['accepted']} accepted, {seen['rejected']} rejected, "
+        f"{seen['duplicate']} duplicate, {seen['ignored']} ignored, {seen['pending']} pending."
+    )
+    st = summary.standing
+    click.echo(
+        f"Cycle {ws.cycle}: {st['expected']} returns expected; {st['valid']} valid, "
+        f"{st['invalid']} invalid, {st['missing']} missing, {st['late']} late."
+    )
+    for path in summary.reports:
+        click.echo(f"Wrote {path}")
+
+
+def _progress(done: int, total: int) -> None:
+    width = 30
+    filled = width * done // max(total, 1)
+    click.echo(
+        f"\rReading returns [{'#' * filled}{'.' * (width - filled)}] {done}/{total}",
+        nl=False,
+        err=True,
+    )
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True))
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.pass_context
+@friendly
+def validate(ctx: click.Context, files: tuple[str, ...], as_json: bool) -> None:
+    """Check returns without recording anything; exit status 1 if any is invalid."""
+    results = validate_files(_workspace(ctx), list(files))
+    invalid = [p for p, ex in results if not ex.valid]
+    if as_json:
+        doc = [
+            {
+                "file": p,
+                "outcome": ex.outcome,
+                "valid": ex.valid,
+                "reason": ex.reason,
+                "issues": ex.issues,
+            }
+            for p, ex in results
+        ]
+        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+    else:
+        for path, ex in results:
+            word = "valid" if ex.valid else ("invalid" if ex.outcome == "accepted" else ex.outcome)
+            click.echo(f"{path}: {word}" + (f": {ex.reason}" if ex.reason else ""))
+            for i in ex.issues:
+                where = f"'{i['sheet']}'!{i['cell']}: " if i["cell"] else ""
+                click.echo(f"  {i['severity']}: {where}{i['message']}")
+    if invalid:
+        ctx.exit(1)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON (see the README).")
+@click.pass_context
+@friendly
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Where every team stands: missing, invalid or valid, and late."""
+    ws = _workspace(ctx)
+    with Register(register_path(ws)) as reg:
+        doc = status_document(ws, reg)
+    if as_json:
+        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        return
+    rows = [
+        (
+            t["team_id"],
+            t["team_name"][:30],
+            t["form"],
+            t["status"],
+            str(sum(i["severity"] == "error" for i in t["issues"])),
+            "late" if any("after the due date" in i["message"] for i in t["issues"]) else "",
+            t["file"] or "",
+        )
+        for t in doc["teams"]
+    ]
+    head = ("team", "name", "form", "status", "errors", "late", "file")
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    for r in [head, *rows]:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+
+
+@main.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "csv"]),
+    required=True,
+    help="jsonl: one schema-valid document per line; csv: one row per team and form.",
+)
+@click.option("--all", "include_invalid", is_flag=True, help="Include invalid submissions too.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of standard output.",
+)
+@click.pass_context
+@friendly
+def export(ctx: click.Context, fmt: str, include_invalid: bool, output: Path | None) -> None:
+    """Export the current submissions for Power BI, a data warehouse or Excel."""
+    ws = _workspace(ctx)
+    with Register(register_path(ws)) as reg:
+        subs = submissions(ws, reg, include_invalid)
+    writer = write_jsonl if fmt == "jsonl" else write_csv
+    if output:
+        with output.open("w", encoding="utf-8", newline="") as fh:
+            n = writer(subs, fh)
+        click.echo(f"Wrote {n} submission(s) to {output}.", err=True)
+    else:
+        writer(subs, click.get_text_stream("stdout"))
+
+
+@main.command()
+@click.pass_context
+@friendly
+def report(ctx: click.Context) -> None:
+    """Rewrite every report from the register, with no rescan of the returns."""
+    from .report import write_reports
+
+    ws = _workspace(ctx)
+    with run_lock(ws):
+        paths = write_reports(ws)
+    for path in paths:
+        click.echo(f"Wrote {path}")
+
+
+@main.command()
+@click.argument(
+    "directory",
+    required=False,
+    default="participation-demo",
+    type=click.Path(file_okay=False, path_type=Path),
+)
+@friendly
+def demo(directory: Path) -> None:
+    """Run a whole cycle on a built-in sample roster of 12 teams, into DIRECTORY.
+
+    init, generate, returns filled as real teams fill them (valid, incomplete, wrong,
+    late, resubmitted, missing, saved by LibreOffice), collect, and the reports.
+    """
+    result = run_demo(directory, say=click.echo)
+    for note in result.notes:
+        click.echo(f"   - {note}")
+    st = result.summary.standing
+    click.echo(
+        f"\nCycle {result.workspace.cycle}: {st['expected']} returns expected; "
+        f"{st['valid']} valid, "
+        f"{st['invalid']} invalid, {st['missing']} missing, {st['late']} late."
+    )
+    root = result.workspace.root
+    click.echo(f"\nThe workspace is {root}")
+    click.echo("Open first:")
+    click.echo(f"  {root / 'reports' / 'compliance.xlsx'}   the managers' dashboard and RAG matrix")
+    click.echo(f"  {root / 'reports' / 'register.xlsx'}     every return, answer and issue")
+    click.echo(f"  {root / 'reports' / 'feedback'}          workbooks to send back to teams to fix")
+    click.echo(f"  {root / 'reports' / 'chasers.csv'}       the mail-merge list for chasing")
+    click.echo(f"  {root / 'outbox'}                        the workbooks issued to each team")
+    click.echo(f"Then try: participation-xl -w {directory} status")

@@ -690,7 +690,9 @@ def _banner_text(missing: int, where: str) -> str:
     """The banner's text for a given count: the same words its formula produces."""
     if not missing:
         return f"✓ Ready to return: every required answer in {where} is filled in."
-    return f"Still to do: {missing} required answer{'' if missing == 1 else 's'} missing in {where}."
+    return (
+        f"Still to do: {missing} required answer{'' if missing == 1 else 's'} missing in {where}."
+    )
 
 
 def _blank(value: Any) -> bool:

@@ -83,6 +83,13 @@ CATALOGUE: dict[str, Message] = {
     "read.unreadable": Message(
         E, "The file cannot be read ({detail}). Save as .xlsx from your original workbook."
     ),
+    "read.changing": Message(
+        E,
+        "The file was changing while it was read (still being saved or synced). It will be tried again on the next collect.",
+    ),
+    "file.duplicate": Message(
+        Q, "An identical copy of {first}, which is already recorded. Nothing more to do."
+    ),
     # --- identifying a return ----------------------------------------------------------
     "identify.no_identity": Message(
         E,
@@ -185,6 +192,7 @@ CATALOGUE: dict[str, Message] = {
     "normalise.date_text": Message(
         Q, "The date '{value}' was typed as text and was read as {fixed} (day first)."
     ),
+    "normalise.date_serial": Message(Q, "The number {value} was read as the date {fixed}."),
     "normalise.not_applicable": Message(Q, "'{value}' was read as a blank answer."),
     "privacy.personal_data": Message(
         Q,

@@ -273,7 +273,9 @@ class _Schema:
         chosen = keys if keys is not None else list(props)
         unknown = [k for k in chosen if k not in props]
         if unknown:
-            raise PackError(f"{self.source}: the layout names '{path}.{unknown[0]}', not in the schema.")
+            raise PackError(
+                f"{self.source}: the layout names '{path}.{unknown[0]}', not in the schema."
+            )
         return [
             self.field(f"{path}.{k}", props[k], k in required, conditions.get(k)) for k in chosen
         ]

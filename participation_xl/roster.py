@@ -158,8 +158,9 @@ def _problems(rows: list[tuple[int, dict[str, Any]]]) -> list[str]:
 _DEFAULTS = dict.fromkeys(("value", "options", "limit", "length", "detail", "hint"), "")
 
 
-def write_starter_roster(path: Path) -> None:
+def write_starter_roster(path: Path, rows: list[tuple[str, ...]] | None = None) -> None:
     """A roster to fill in: headings, a dropdown for kind, and example rows to replace."""
+    rows = rows or EXAMPLES
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, SAFE_WORKBOOK_OPTIONS)
     ws = wb.add_worksheet("Teams")
@@ -172,7 +173,7 @@ def write_starter_roster(path: Path) -> None:
         ws.write_string(0, c, name, head)
         ws.set_column(c, c, 18 if name != "contact_email" else 30)
         ws.write_comment(0, c, schema["properties"][name].get("description", ""))
-    for r, row in enumerate(EXAMPLES, start=1):
+    for r, row in enumerate(rows, start=1):
         for c, value in enumerate(row):
             ws.write_string(r, c, value)
     kinds = schema["properties"]["kind"]["enum"]
@@ -189,7 +190,7 @@ def write_starter_roster(path: Path) -> None:
         },
     )
     ws.freeze_panes(1, 0)
-    ws.autofilter(0, 0, len(EXAMPLES), len(cols) - 1)
+    ws.autofilter(0, 0, len(rows), len(cols) - 1)
     about = wb.add_worksheet("How to fill this in")
     about.set_column(0, 0, 100)
     for r, line in enumerate(_roster_help(schema)):

@@ -28,8 +28,16 @@ def run(*args: str, cwd: Path | None = None):
 
 @pytest.fixture
 def ws(tmp_path: Path) -> Path:
-    result = run("init", str(tmp_path / "ws"), "--council", "Test Council", "--cycle", "2026-27",
-                 "--due", "2027-03-31")
+    result = run(
+        "init",
+        str(tmp_path / "ws"),
+        "--council",
+        "Test Council",
+        "--cycle",
+        "2026-27",
+        "--due",
+        "2027-03-31",
+    )
     assert result.exit_code == 0, result.output
     return tmp_path / "ws"
 
@@ -41,7 +49,11 @@ def test_init_makes_a_workspace_with_secret_and_starter_roster(ws):
     assert stat.S_IMODE(secret.stat().st_mode) == 0o600
     assert len(bytes.fromhex(secret.read_text().strip())) == 32
     loaded = load_workspace(ws)
-    assert (loaded.council, loaded.cycle, str(loaded.due)) == ("Test Council", "2026-27", "2027-03-31")
+    assert (loaded.council, loaded.cycle, str(loaded.due)) == (
+        "Test Council",
+        "2026-27",
+        "2027-03-31",
+    )
 
 
 def test_init_refuses_to_overwrite_a_workspace(ws):
@@ -52,10 +64,13 @@ def test_init_refuses_to_overwrite_a_workspace(ws):
     assert (ws / ".participation" / "secret.key").read_bytes() == before
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["--cycle", "2026-28", "--due", "2027-03-31"], "two consecutive years"),
-    (["--cycle", "2026-27", "--due", "31/03/2027"], "YYYY-MM-DD"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--cycle", "2026-28", "--due", "2027-03-31"], "two consecutive years"),
+        (["--cycle", "2026-27", "--due", "31/03/2027"], "YYYY-MM-DD"),
+    ],
+)
 def test_init_rejects_bad_values_with_exit_2(tmp_path, args, needle):
     result = run("init", str(tmp_path / "w"), "--council", "C", *args)
     assert result.exit_code == 2
@@ -72,7 +87,10 @@ def test_init_then_generate_writes_the_starter_rosters_workbooks(ws):
 def test_generate_one_team(ws):
     result = run("generate", "--team", "ADV1", cwd=ws)
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in (ws / "outbox").glob("*/*.xlsx")) == ["audit.xlsx", "six-standards.xlsx"]
+    assert sorted(p.name for p in (ws / "outbox").glob("*/*.xlsx")) == [
+        "audit.xlsx",
+        "six-standards.xlsx",
+    ]
 
 
 def test_generate_unknown_team_is_exit_2(ws):
@@ -94,19 +112,29 @@ def _roster(ws: Path, *lines: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("lines,needles", [
-    ((HEADER, GOOD, "T1,Other,Area,internal,,Al,al@example.org"),
-     ["Row 3, column team_id: 'T1' is used by row 2 too"]),
-    ((HEADER, "T2,Team,Area,external,,Al,al@example.org"),
-     ["Row 2, column kind: 'external' is not one of the options", "internal, commissioned"]),
-    ((HEADER, "T3,Team,Area,internal,,Al,not-an-email"),
-     ["Row 2, column contact_email:"]),
-    (("team_id,team_name,kind,provider,contact_name,contact_email", "T4,Team,internal,,Al,a@b.org"),
-     ["Column 'service_area' is missing"]),
-    ((HEADER, "T5,Team,Area,commissioned,,Al,al@example.org"),
-     ["Row 2, column provider:"]),
-    ((HEADER,), ["no teams"]),
-])
+@pytest.mark.parametrize(
+    "lines,needles",
+    [
+        (
+            (HEADER, GOOD, "T1,Other,Area,internal,,Al,al@example.org"),
+            ["Row 3, column team_id: 'T1' is used by row 2 too"],
+        ),
+        (
+            (HEADER, "T2,Team,Area,external,,Al,al@example.org"),
+            ["Row 2, column kind: 'external' is not one of the options", "internal, commissioned"],
+        ),
+        ((HEADER, "T3,Team,Area,internal,,Al,not-an-email"), ["Row 2, column contact_email:"]),
+        (
+            (
+                "team_id,team_name,kind,provider,contact_name,contact_email",
+                "T4,Team,internal,,Al,a@b.org",
+            ),
+            ["Column 'service_area' is missing"],
+        ),
+        ((HEADER, "T5,Team,Area,commissioned,,Al,al@example.org"), ["Row 2, column provider:"]),
+        ((HEADER,), ["no teams"]),
+    ],
+)
 def test_roster_errors_name_row_and_column_and_generate_nothing(ws, lines, needles):
     roster = _roster(ws, *lines)
     result = run("generate", "--roster", str(roster), cwd=ws)
@@ -146,7 +174,9 @@ def _commands(group: click.Group, prefix: tuple[str, ...] = ()):
             yield from _commands(cmd, (*prefix, name))
 
 
-@pytest.mark.parametrize("path,cmd", list(_commands(main)), ids=lambda x: " ".join(x) if isinstance(x, tuple) else "")
+@pytest.mark.parametrize(
+    "path,cmd", list(_commands(main)), ids=lambda x: " ".join(x) if isinstance(x, tuple) else ""
+)
 def test_every_command_and_option_has_help(path, cmd):
     assert cmd.help, path
     for param in cmd.params:
@@ -157,7 +187,12 @@ def test_every_command_and_option_has_help(path, cmd):
 
 
 def test_python_dash_m_runs_the_cli():
-    result = subprocess.run([sys.executable, "-m", "participation_xl", "--help"],
-                            capture_output=True, text=True, check=False, env={**os.environ})
+    result = subprocess.run(
+        [sys.executable, "-m", "participation_xl", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ},
+    )
     assert result.returncode == 0
     assert "generate" in result.stdout

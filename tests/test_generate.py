@@ -16,10 +16,24 @@ from participation_xl.pack import INSTRUCTIONS_SHEET, LISTS_SHEET, META_SHEET
 from participation_xl.roster import Team
 
 FORMS = ["audit", "six-standards"]
-TEAM = Team("ADV1", "Independent Advocacy", "Advocacy", "commissioned", "Off the Record",
-            "Jo Smith", "jo@example.org")
-CTX = IssueContext("Test Council", "2026-27", dt.date(2027, 3, 31), "the shared folder",
-                   "pw-123", b"secret-key", "2026-11-24T10:00:00+00:00")
+TEAM = Team(
+    "ADV1",
+    "Independent Advocacy",
+    "Advocacy",
+    "commissioned",
+    "Off the Record",
+    "Jo Smith",
+    "jo@example.org",
+)
+CTX = IssueContext(
+    "Test Council",
+    "2026-27",
+    dt.date(2027, 3, 31),
+    "the shared folder",
+    "pw-123",
+    b"secret-key",
+    "2026-11-24T10:00:00+00:00",
+)
 
 
 @pytest.fixture(scope="module", params=FORMS)
@@ -34,7 +48,7 @@ def _form_sheets(form, wb):
 
 
 def test_every_sheet_and_the_structure_are_protected(book):
-    form, _, wb = book
+    _form, _, wb = book
     for ws in wb.worksheets:
         assert ws.protection.sheet, ws.title
         assert ws.protection.password, ws.title  # the hash of the workspace password
@@ -47,7 +61,9 @@ def test_every_input_name_resolves_to_an_unlocked_cell(book):
         dests = list(wb.defined_names[f.path].destinations)
         assert len(dests) == 1
         sheet, ref = dests[0]
-        for row in wb[sheet][ref.replace("$", "")] if ":" in ref else [[wb[sheet][ref.replace("$", "")]]]:
+        for row in (
+            wb[sheet][ref.replace("$", "")] if ":" in ref else [[wb[sheet][ref.replace("$", "")]]]
+        ):
             for cell in row:
                 assert cell.protection.locked is False, (f.path, cell.coordinate)
 
@@ -56,8 +72,11 @@ def test_every_other_non_empty_cell_is_locked(book):
     form, _, wb = book
     inputs = {(i.sheet, i.row, i.col) for i in form.inputs}
     for t in form.tables:
-        inputs |= {(t.sheet, r, t.col_of(c.key)) for r in range(t.first_row, t.last_row + 1)
-                   for c in t.columns}
+        inputs |= {
+            (t.sheet, r, t.col_of(c.key))
+            for r in range(t.first_row, t.last_row + 1)
+            for c in t.columns
+        }
     checked = 0
     for ws in wb.worksheets:
         for row in ws.iter_rows():
@@ -84,8 +103,12 @@ def test_list_options_equal_the_schema_enum(book):
 
 def test_list_validations_point_at_the_hidden_lists_never_inline(book):
     form, _, wb = book
-    lists = [dv for ws in _form_sheets(form, wb) for dv in ws.data_validations.dataValidation
-             if dv.type == "list"]
+    lists = [
+        dv
+        for ws in _form_sheets(form, wb)
+        for dv in ws.data_validations.dataValidation
+        if dv.type == "list"
+    ]
     assert lists
     for dv in lists:
         assert dv.formula1.startswith("list."), dv.formula1
@@ -137,7 +160,7 @@ def test_the_secret_is_never_in_the_workbook(book):
 
 
 def test_custom_properties_carry_the_signed_identity(book):
-    form, data, wb = book
+    form, _data, wb = book
     props = {p.name: p.value for p in wb.custom_doc_props.props}
     assert props[identity.PROPERTY_PREFIX + "form"] == form.id
     assert props[identity.PROPERTY_PREFIX + "signature"] == _meta(wb)["signature"]
@@ -244,10 +267,13 @@ def test_generate_uses_a_pool_for_large_rosters(workspace, tmp_path):
     assert len(paths) == 20 and all(p.stat().st_size > 10_000 for p in paths)
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("T1 Early Help", "T1 Early Help"),
-    ("T2 A/B: <C>?", "T2 A_B_ _C__"),
-    ("  T3 trailing dots. ", "T3 trailing dots"),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("T1 Early Help", "T1 Early Help"),
+        ("T2 A/B: <C>?", "T2 A_B_ _C__"),
+        ("  T3 trailing dots. ", "T3 trailing dots"),
+    ],
+)
 def test_folder_names_are_made_safe(text, expected):
     assert safe_name(text) == expected

@@ -59,17 +59,23 @@ def test_schemas_are_2020_12_with_id_and_version(pack):
 
 def test_a_schema_field_without_an_input_is_reported(pack_copy):
     # The inclusion block lists its fields explicitly, so a new field there has no cell.
-    _edit_json(pack_copy / "schemas/audit.schema.json",
-               lambda d: d["properties"]["inclusion"]["properties"].update(
-                   {"extra": {"type": "string", "title": "Extra"}}))
+    _edit_json(
+        pack_copy / "schemas/audit.schema.json",
+        lambda d: d["properties"]["inclusion"]["properties"].update(
+            {"extra": {"type": "string", "title": "Extra"}}
+        ),
+    )
     problems = check_pack(load_pack(pack_copy))
     assert "audit: schema field 'inclusion.extra' has no input cell in the layout" in problems
 
 
 def test_a_new_field_in_a_questions_block_is_placed_automatically(pack_copy):
-    _edit_json(pack_copy / "schemas/audit.schema.json",
-               lambda d: d["properties"]["about"]["properties"].update(
-                   {"extra": {"type": "string", "title": "Extra", "maxLength": 9}}))
+    _edit_json(
+        pack_copy / "schemas/audit.schema.json",
+        lambda d: d["properties"]["about"]["properties"].update(
+            {"extra": {"type": "string", "title": "Extra", "maxLength": 9}}
+        ),
+    )
     pack = load_pack(pack_copy)
     assert check_pack(pack) == []
     assert "about.extra" in [f.path for f in pack.forms["audit"].fields]
@@ -90,21 +96,31 @@ def test_table_rows_must_match_the_schema(pack_copy):
 
 
 def test_an_unsupported_conditional_rule_is_refused(pack_copy):
-    _edit_json(pack_copy / "schemas/audit.schema.json",
-               lambda d: d["properties"]["commitment"]["allOf"].append(
-                   {"if": {"properties": {"a": {"const": 1}, "b": {"const": 2}}},
-                    "then": {"required": ["lead_name"]}}))
+    _edit_json(
+        pack_copy / "schemas/audit.schema.json",
+        lambda d: d["properties"]["commitment"]["allOf"].append(
+            {
+                "if": {"properties": {"a": {"const": 1}, "b": {"const": 2}}},
+                "then": {"required": ["lead_name"]},
+            }
+        ),
+    )
     with pytest.raises(PackError, match="conditional rule"):
         load_pack(pack_copy)
 
 
 def test_a_changed_enum_flows_into_the_dropdown(pack_copy, tmp_path):
     # The schema is the single source of truth: edit the enum, the workbook follows.
-    _edit_json(pack_copy / "schemas/six-standards.schema.json",
-               lambda d: d["$defs"]["standard"]["properties"]["rating"]["enum"].append("Exceeded"))
+    _edit_json(
+        pack_copy / "schemas/six-standards.schema.json",
+        lambda d: d["$defs"]["standard"]["properties"]["rating"]["enum"].append("Exceeded"),
+    )
     pack = load_pack(pack_copy)
     assert check_pack(pack) == []
-    assert pack.forms["six-standards"].choice_lists()["list.standards.feedback.rating"][-1] == "Exceeded"
+    assert (
+        pack.forms["six-standards"].choice_lists()["list.standards.feedback.rating"][-1]
+        == "Exceeded"
+    )
 
 
 def test_pack_check_cli_reports_problems_with_exit_2(pack_copy):

@@ -1,0 +1,120 @@
+"""Extract answers from an identified return, by defined name, else by checked position.
+
+Excel keeps a defined name pointing at its cell when rows move, so names are trusted first.
+Where names were lost (an .ods or .xls save, a copy-paste into a new file), the template's
+positions are used, but only after the labels beside them are found where they should be.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from xlsxwriter.utility import xl_cell_to_rowcol, xl_rowcol_to_cell
+
+from .identify import Rejection
+from .pack import Field, Form, Table
+from .read import Cell, RawWorkbook
+
+_REF = re.compile(
+    r"^=?(?:'((?:[^']|'')+)'|([^'!]+))!\$?([A-Z]{1,3})\$?(\d+)(?::\$?([A-Z]{1,3})\$?(\d+))?$"
+)
+
+
+@dataclass(frozen=True)
+class Located:
+    """An answer cell of the return: the field, where it is, and what it holds."""
+
+    field: Field
+    sheet: str
+    row: int
+    col: int
+    cell: Cell | None
+
+
+@dataclass
+class Extracted:
+    inputs: list[Located]
+    tables: dict[str, list[list[Located]]]  # table path -> its rows (blank rows included)
+
+
+def parse_ref(text: str) -> tuple[str, int, int, int, int] | None:
+    """'Sheet'!$B$7 or 'Sheet'!$B$7:$B$66 -> (sheet, row1, col1, row2, col2)."""
+    m = _REF.match(text.strip())
+    if not m:
+        return None
+    sheet = (m.group(1) or "").replace("''", "'") or m.group(2)
+    r1, c1 = xl_cell_to_rowcol(m.group(3) + m.group(4))
+    r2, c2 = xl_cell_to_rowcol((m.group(5) or m.group(3)) + (m.group(6) or m.group(4)))
+    return sheet, r1 + 1, c1 + 1, r2 + 1, c2 + 1
+
+
+def _cell(raw: RawWorkbook, sheet: str, row: int, col: int) -> Cell | None:
+    return raw.cells.get(sheet, {}).get((row, col))
+
+
+def _label_ok(raw: RawWorkbook, sheet: str, row: int, col: int, expected: str) -> bool:
+    cell = _cell(raw, sheet, row, col)
+    text = " ".join(str(cell.value).split()) if cell and cell.value is not None else ""
+    return text.startswith(" ".join(expected.split())[:60])
+
+
+def extract(raw: RawWorkbook, form: Form) -> Extracted | Rejection:
+    """Every answer cell of the form, located by name or by position, labels checked."""
+    inputs: list[Located] = []
+    for i in form.inputs:
+        # A tool that moves cells without updating names (or a hand edit) would make a name
+        # point at the wrong answer, so a named cell must have its label beside it too.
+        named = parse_ref(raw.defined_names.get(i.field.path, ""))
+        spots = ([(named[1], named[2])] if named and named[0] == i.sheet else []) + [(i.row, i.col)]
+        spot = next(
+            (rc for rc in spots if _label_ok(raw, i.sheet, rc[0], i.label_col, i.label)), None
+        )
+        if spot is None:
+            return Rejection("identify.moved", {"sheet": i.sheet, "cell": _a1(i.row, i.col)})
+        inputs.append(Located(i.field, i.sheet, *spot, _cell(raw, i.sheet, *spot)))
+    tables = {}
+    for t in form.tables:
+        rows = _table_rows(raw, t)
+        if isinstance(rows, Rejection):
+            return rows
+        tables[t.path] = rows
+    return Extracted(inputs, tables)
+
+
+def _table_rows(raw: RawWorkbook, t: Table) -> list[list[Located]] | Rejection:
+    count = t.last_row - t.first_row + 1
+    cols: dict[str, tuple[int, int]] = {}  # column key -> (first row, column)
+    for c in t.columns:
+        named = parse_ref(raw.defined_names.get(c.path, ""))
+        spots = (
+            [(named[1], named[2])]
+            if named and named[0] == t.sheet and named[3] - named[1] + 1 == count
+            else []
+        )
+        spots.append((t.first_row, t.col_of(c.key)))
+        spot = next(
+            (rc for rc in spots if _label_ok(raw, t.sheet, rc[0] - 1, rc[1], c.title)), None
+        )
+        if spot is None:
+            return Rejection(
+                "identify.moved", {"sheet": t.sheet, "cell": _a1(t.header_row, t.col_of(c.key))}
+            )
+        cols[c.key] = spot
+    return [
+        [
+            Located(
+                c,
+                t.sheet,
+                cols[c.key][0] + n,
+                cols[c.key][1],
+                _cell(raw, t.sheet, cols[c.key][0] + n, cols[c.key][1]),
+            )
+            for c in t.columns
+        ]
+        for n in range(count)
+    ]
+
+
+def _a1(row: int, col: int) -> str:
+    return xl_rowcol_to_cell(row - 1, col - 1)

@@ -1,0 +1,201 @@
+"""Normalise what people type, and say so: every change is recorded as a query.
+
+Teams type "yes" for "Yes", "1,200" as text, dates as 31/3/27, and "n/a" for blanks. The
+value is cleaned where the meaning is unambiguous, and the change is shown to the team and
+the coordinator rather than made silently. Nothing is ever dropped without a note.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
+
+from .pack import Field
+from .read import Cell
+
+EXCEL_CELL_LIMIT = 32767
+NOT_APPLICABLE = {"n/a", "na", "n.a.", "n.a", "none", "nil", "-", "--", "—", "–", "not applicable"}
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_DATE_FORMATS = (
+    "%d/%m/%Y",
+    "%d/%m/%y",
+    "%d-%m-%Y",
+    "%d-%m-%y",
+    "%d.%m.%Y",
+    "%d.%m.%y",
+    "%d %B %Y",
+    "%d %b %Y",
+    "%Y-%m-%d",
+)
+_PERSONAL = (
+    ("an email address", re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")),
+    ("a phone number", re.compile(r"(?<!\d)(?:\+44\s?|0)(?:\d[\s-]?){9,10}(?!\d)")),
+    ("a date of birth", re.compile(r"\b(?:d\.?o\.?b\.?|date of birth|born)\b", re.IGNORECASE)),
+)
+
+
+@dataclass(frozen=True)
+class Note:
+    """A query or error about one cell's value: a catalogue code and its values."""
+
+    code: str
+    values: dict[str, Any]
+
+
+def normalise(field: Field, cell: Cell | None, date1904: bool = False) -> tuple[Any, list[Note]]:
+    """The value to validate for this cell (None when blank), and what was done to it."""
+    if cell is not None and cell.formula is not None:
+        return _formula(cell)  # even with no cached value: the formula itself is the problem
+    if cell is None or cell.value is None or cell.kind == "blank":
+        return None, []
+    value, notes = _as_typed(cell, date1904)
+    if isinstance(value, str):
+        value, more = _clean_text(value)
+        notes += more
+        if value is None:
+            return None, notes
+    if field.kind == "date" and isinstance(value, int | float) and not isinstance(value, bool):
+        value, more = _serial(value, date1904)
+        notes += more
+    converter = {"choice": _choice, "integer": _number, "number": _number, "date": _date}.get(
+        field.kind, _text
+    )
+    value, more = converter(field, value)
+    notes += more
+    if isinstance(value, str) and field.kind == "text" and (field.max_length or 0) >= 500:
+        notes += _privacy(value)
+    return value, notes
+
+
+def _formula(cell: Cell) -> tuple[Any, list[Note]]:
+    # A formula's cached value can say anything: it is not taken as the answer.
+    text = "=" + str(cell.formula).lstrip("=")
+    shown = text if len(text) <= 60 else text[:57] + "..."
+    dde = "|" in text or re.search(r"\b(?:DDE|DDEAUTO|CALL|REGISTER|EXEC)\b", text, re.I)
+    return None, [Note("content.dde" if dde else "content.formula", {"formula": shown})]
+
+
+def _as_typed(cell: Cell, date1904: bool) -> tuple[Any, list[Note]]:
+    """The cell's value as the team saw it: numbers formatted as dates become dates."""
+    value = cell.value
+    if cell.kind == "d":
+        return _iso(str(value)), []
+    if cell.kind == "b" or isinstance(value, bool):
+        return ("Yes" if value else "No"), [
+            Note("normalise.case", {"value": value, "fixed": "Yes" if value else "No"})
+        ]
+    if cell.kind == "n" and cell.is_date_format and isinstance(value, int | float):
+        day, _ = _serial(value, date1904)
+        return day, []
+    if cell.kind == "e":
+        return str(value), []
+    return value, []
+
+
+def _serial(value: float, date1904: bool) -> tuple[Any, list[Note]]:
+    """A date typed where Excel kept only its serial number (no date format)."""
+    try:
+        epoch = CALENDAR_MAC_1904 if date1904 else CALENDAR_WINDOWS_1900
+        day = from_excel(value, epoch).date()
+    except (ValueError, OverflowError, TypeError):
+        return value, []
+    if not dt.date(1990, 1, 1) <= day <= dt.date(2100, 12, 31):
+        return value, []  # not plausibly a date: validation will say so
+    return day, [
+        Note("normalise.date_serial", {"value": _plain(float(value)), "fixed": f"{day:%d/%m/%Y}"})
+    ]
+
+
+def _iso(text: str) -> Any:
+    try:
+        return dt.datetime.fromisoformat(text).date()
+    except ValueError:
+        return text
+
+
+def _clean_text(value: str) -> tuple[str | None, list[Note]]:
+    notes: list[Note] = []
+    if _CONTROL.search(value):
+        value = _CONTROL.sub("", value)
+        notes.append(Note("answer.control_chars", {}))
+    if len(value) > EXCEL_CELL_LIMIT:
+        notes.append(Note("answer.excel_limit", {"length": len(value)}))
+    stripped = value.strip()
+    if stripped != value and stripped:
+        notes.append(Note("normalise.trimmed", {}))
+    if stripped.casefold() in NOT_APPLICABLE:
+        return None, [*notes, Note("normalise.not_applicable", {"value": stripped})]
+    return (stripped or None), notes
+
+
+def _choice(field: Field, value: Any) -> tuple[Any, list[Note]]:
+    text = " ".join(str(value).split())
+    if text in field.choices:
+        return text, []
+    by_fold = {c.casefold(): c for c in field.choices}
+    fixed = by_fold.get(text.casefold())
+    if fixed is None and set(field.choices) == {"Yes", "No"}:
+        fixed = {"y": "Yes", "n": "No"}.get(text.casefold())
+    if fixed is None:
+        return text, []
+    return fixed, [Note("normalise.case", {"value": value, "fixed": fixed})]
+
+
+def _number(field: Field, value: Any) -> tuple[Any, list[Note]]:
+    notes: list[Note] = []
+    if isinstance(value, str):
+        cleaned = re.sub(r"[£,\s]", "", value)
+        try:
+            number: float = float(cleaned)
+        except ValueError:
+            return value, []
+        notes.append(Note("normalise.number_text", {"value": value, "fixed": _plain(number)}))
+        value = number
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, dt.date):
+        return value.isoformat(), []
+    return value, notes
+
+
+def _plain(number: float) -> str:
+    return str(int(number)) if number.is_integer() else str(number)
+
+
+def _date(field: Field, value: Any) -> tuple[Any, list[Note]]:
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat(), []
+    if isinstance(value, dt.date):
+        return value.isoformat(), []
+    if isinstance(value, str):
+        for fmt in _DATE_FORMATS:
+            try:
+                parsed = dt.datetime.strptime(value.strip(), fmt).date()
+            except ValueError:
+                continue
+            notes = (
+                []
+                if fmt == "%Y-%m-%d"
+                else [Note("normalise.date_text", {"value": value, "fixed": f"{parsed:%d/%m/%Y}"})]
+            )
+            return parsed.isoformat(), notes
+        return value, []
+    return _plain(value) if isinstance(value, float) else value, []  # a bare number: invalid
+
+
+def _text(field: Field, value: Any) -> tuple[Any, list[Note]]:
+    if isinstance(value, dt.date):
+        return value.isoformat(), []
+    if isinstance(value, float):
+        return _plain(value), []
+    return (value if isinstance(value, str) else str(value)), []
+
+
+def _privacy(value: str) -> list[Note]:
+    return [
+        Note("privacy.personal_data", {"what": what}) for what, rx in _PERSONAL if rx.search(value)
+    ]

@@ -1,0 +1,244 @@
+"""The register: an embedded SQLite database of every file seen and every submission.
+
+Everything a report says comes from here. Writes happen in transactions, so a run that is
+killed leaves the register as it was before that batch; the next run completes the job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL,            -- relative to the returns folder
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    sha256 TEXT,
+    outcome TEXT NOT NULL,         -- accepted | rejected | duplicate | ignored | pending
+    reason TEXT NOT NULL DEFAULT '',
+    code TEXT NOT NULL DEFAULT '',
+    seen_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS files_path ON files(path, size, mtime_ns);
+CREATE INDEX IF NOT EXISTS files_sha ON files(sha256);
+CREATE TABLE IF NOT EXISTS submissions (
+    id INTEGER PRIMARY KEY,
+    file_id INTEGER NOT NULL REFERENCES files(id),
+    sha256 TEXT NOT NULL,
+    file_name TEXT NOT NULL,
+    team_id TEXT NOT NULL,
+    form TEXT NOT NULL,
+    form_version TEXT NOT NULL,
+    cycle TEXT NOT NULL,
+    valid INTEGER NOT NULL,
+    errors INTEGER NOT NULL,
+    queries INTEGER NOT NULL,
+    document TEXT NOT NULL,        -- the normalised answers, as JSON
+    issues TEXT NOT NULL,          -- the issues, as JSON
+    received_at TEXT NOT NULL,     -- the file's modification time (ISO, UTC)
+    recorded_at TEXT NOT NULL,
+    current INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS submissions_key ON submissions(cycle, team_id, form);
+"""
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    id: int
+    path: str
+    size: int
+    mtime_ns: int
+    sha256: str | None
+    outcome: str
+    reason: str
+    code: str
+    seen_at: str
+
+
+@dataclass(frozen=True)
+class Submission:
+    id: int
+    file_id: int
+    sha256: str
+    file_name: str
+    team_id: str
+    form: str
+    form_version: str
+    cycle: str
+    valid: bool
+    errors: int
+    queries: int
+    document: dict[str, Any]
+    issues: list[dict[str, Any]]
+    received_at: str
+    recorded_at: str
+    current: bool
+
+
+class Register:
+    """The workspace register (one SQLite file), opened for the duration of a command."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        # WAL keeps readers (report, status) working while collect writes; FULL sync so a
+        # power cut or kill never loses a committed batch.
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Register:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # --- files -------------------------------------------------------------------------
+
+    def unchanged(self) -> set[tuple[str, int, int]]:
+        """(path, size, mtime) of every file already settled: those are not read again."""
+        rows = self.db.execute("SELECT path, size, mtime_ns FROM files WHERE outcome != 'pending'")
+        return {(r[0], r[1], r[2]) for r in rows}
+
+    def add_file(
+        self,
+        path: str,
+        size: int,
+        mtime_ns: int,
+        sha256: str | None,
+        outcome: str,
+        reason: str,
+        code: str,
+        seen_at: str,
+    ) -> int:
+        cur = self.db.execute(
+            "INSERT INTO files (path, size, mtime_ns, sha256, outcome, reason, code, seen_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (path, size, mtime_ns, sha256, outcome, reason, code, seen_at),
+        )
+        return int(cur.lastrowid or 0)
+
+    def first_file_with(self, sha256: str) -> FileRecord | None:
+        """The earliest settled file with these bytes: later copies are duplicates of it."""
+        row = self.db.execute(
+            "SELECT * FROM files WHERE sha256 = ? AND outcome IN ('accepted', 'rejected') "
+            "ORDER BY id LIMIT 1",
+            (sha256,),
+        ).fetchone()
+        return FileRecord(**row) if row else None
+
+    def files(self) -> list[FileRecord]:
+        """The latest record of every path ever seen, in path order."""
+        rows = self.db.execute(
+            "SELECT * FROM files WHERE id IN "
+            "(SELECT MAX(id) FROM files GROUP BY path) ORDER BY path"
+        )
+        return [FileRecord(**r) for r in rows]
+
+    # --- submissions ---------------------------------------------------------------------
+
+    def add_submission(
+        self,
+        file_id: int,
+        sha256: str,
+        file_name: str,
+        identity: dict[str, str],
+        valid: bool,
+        document: dict[str, Any],
+        issues: list[dict[str, Any]],
+        received_at: str,
+        recorded_at: str,
+    ) -> int:
+        errors = sum(1 for i in issues if i["severity"] == "error")
+        cur = self.db.execute(
+            "INSERT INTO submissions (file_id, sha256, file_name, team_id, form, form_version, "
+            "cycle, valid, errors, queries, document, issues, received_at, recorded_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                file_id,
+                sha256,
+                file_name,
+                identity["team_id"],
+                identity["form"],
+                identity["form_version"],
+                identity["cycle"],
+                int(valid),
+                errors,
+                len(issues) - errors,
+                json.dumps(document, ensure_ascii=False),
+                json.dumps(issues, ensure_ascii=False),
+                received_at,
+                recorded_at,
+            ),
+        )
+        return int(cur.lastrowid or 0)
+
+    def refresh_current(self, cycle: str, team_id: str, form: str) -> None:
+        """The latest submission is current: by file time, then by when it was recorded."""
+        self.db.execute(
+            "UPDATE submissions SET current = 0 WHERE cycle = ? AND team_id = ? AND form = ?",
+            (cycle, team_id, form),
+        )
+        self.db.execute(
+            "UPDATE submissions SET current = 1 WHERE id = (SELECT id FROM submissions "
+            "WHERE cycle = ? AND team_id = ? AND form = ? "
+            "ORDER BY received_at DESC, recorded_at DESC, id DESC LIMIT 1)",
+            (cycle, team_id, form),
+        )
+
+    def submissions(self, cycle: str | None = None, current_only: bool = True) -> list[Submission]:
+        sql = "SELECT * FROM submissions WHERE 1=1"
+        args: list[Any] = []
+        if cycle:
+            sql += " AND cycle = ?"
+            args.append(cycle)
+        if current_only:
+            sql += " AND current = 1"
+        rows = self.db.execute(sql + " ORDER BY team_id, form, id", args)
+        return [_submission(r) for r in rows]
+
+    def history_counts(self, cycle: str) -> dict[tuple[str, str], int]:
+        """How many earlier (not current) submissions each team and form has."""
+        rows = self.db.execute(
+            "SELECT team_id, form, COUNT(*) FROM submissions WHERE cycle = ? AND current = 0 "
+            "GROUP BY team_id, form",
+            (cycle,),
+        )
+        return {(r[0], r[1]): r[2] for r in rows}
+
+    def cycles(self) -> list[str]:
+        return [
+            r[0] for r in self.db.execute("SELECT DISTINCT cycle FROM submissions ORDER BY cycle")
+        ]
+
+
+def _submission(row: sqlite3.Row) -> Submission:
+    data = dict(row)
+    data["valid"] = bool(data["valid"])
+    data["current"] = bool(data["current"])
+    data["document"] = json.loads(data["document"])
+    data["issues"] = json.loads(data["issues"])
+    return Submission(**data)

@@ -1,0 +1,142 @@
+"""Sample answers and filling, as real teams would: for the demo, the tests and benchmarks.
+
+Answers are made from the schema (so they stay valid as the pack changes), then written
+into an issued workbook the way a person would: into the unlocked cells only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import random
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+
+from .outputs import atomic_write_bytes
+from .pack import Field, Form
+
+GROUPS = [
+    "Youth Forum",
+    "In Care Council",
+    "parents at the drop-in",
+    "young carers group",
+    "SEND youth panel",
+    "care leavers' lunch club",
+    "Year 9 focus group",
+]
+SAID = [
+    "The waiting room felt unwelcoming and too formal.",
+    "We did not know who our worker was after the change of team.",
+    "Meetings are at times when we are at school or college.",
+    "Letters use words we do not understand.",
+    "Travel to meetings costs too much.",
+    "We want a say in who gets interviewed for jobs here.",
+]
+DID = [
+    "Young people chose new furniture and posters; the room was redecorated in March.",
+    "Every young person now gets a 'who is my worker' card and a text when it changes.",
+    "Reviews now happen after 4pm or in the holidays unless the young person asks otherwise.",
+    "Our letters were rewritten with the Youth Forum and tested with three young people.",
+    "We pay bus fares in advance and meet in local libraries.",
+    "Two young people now sit on every interview panel, with training and vouchers.",
+]
+SENTENCES = [
+    "We ran a termly survey and shared the results on posters in the centre.",
+    "Young people co-designed our leaflet and chose the wording.",
+    "Staff explain decisions in person and follow up with a short letter.",
+    "We check back with each young person within four weeks.",
+    "Our participation lead reports to the team meeting every month.",
+]
+
+
+def sample_answers(form: Form, rng: random.Random, rows: int | None = None) -> dict[str, Any]:
+    """A complete, valid set of answers for a form: every field filled, tables with rows."""
+    doc: dict[str, Any] = {}
+    for i in form.inputs:
+        _put(doc, i.field.path, _value(i.field, rng))
+    for t in form.tables:
+        n = (
+            rows
+            if rows is not None
+            else rng.randint(max(t.min_items, 1), min(8, t.last_row - t.first_row + 1))
+        )
+        n = max(t.min_items, min(n, t.last_row - t.first_row + 1))
+        doc[t.path] = [{c.key: _value(c, rng) for c in t.columns} for _ in range(n)]
+    return doc
+
+
+def _put(doc: dict[str, Any], path: str, value: Any) -> None:
+    *parents, key = path.split(".")
+    for p in parents:
+        doc = doc.setdefault(p, {})
+    doc[key] = value
+
+
+def _value(f: Field, rng: random.Random) -> Any:
+    if f.kind == "choice":
+        return rng.choice(f.choices)
+    if f.kind == "integer":
+        lo, hi = int(f.minimum or 0), int(min(f.maximum or 100, 60))
+        return rng.randint(lo, max(lo, hi))
+    if f.kind == "number":
+        return round(rng.uniform(500, 20000), 2)
+    if f.kind == "date":
+        return (dt.date(2026, 4, 1) + dt.timedelta(days=rng.randint(0, 364))).isoformat()
+    if f.kind == "email":
+        return f"{rng.choice(['sam', 'alex', 'jo'])}.{rng.randint(1, 99)}@example.org"
+    return _text(f, rng)
+
+
+def _text(f: Field, rng: random.Random) -> str:
+    key = f.key
+    if key == "who":
+        text = rng.choice(GROUPS)
+    elif key == "you_said":
+        text = rng.choice(SAID)
+    elif key == "we_did":
+        text = rng.choice(DID)
+    elif (f.max_length or 0) <= 100:
+        text = rng.choice(["Sam Patel", "Alex Jones", "Jo Smith", "Team manager", "Priya Shah"])
+    else:
+        text = " ".join(rng.sample(SENTENCES, rng.randint(1, 3)))
+    return text[: f.max_length] if f.max_length else text
+
+
+def fill_workbook(issued: str | Path, out: str | Path, answers: dict[str, Any], form: Form) -> Path:
+    """Type answers into an issued workbook's unlocked cells with openpyxl, as a team would.
+
+    Dates go in as real dates and numbers as numbers; other values as the team typed them.
+    """
+    wb = openpyxl.load_workbook(issued)
+    for i in form.inputs:
+        value = _lookup(answers, i.field.path)
+        if value is not None:
+            wb[i.sheet].cell(i.row, i.col).value = _typed(i.field, value)
+    for t in form.tables:
+        for n, item in enumerate(answers.get(t.path) or []):
+            for c in t.columns:
+                if item.get(c.key) is not None:
+                    wb[t.sheet].cell(t.first_row + n, t.col_of(c.key)).value = _typed(
+                        c, item[c.key]
+                    )
+    buf = io.BytesIO()
+    wb.save(buf)
+    return atomic_write_bytes(out, buf.getvalue())
+
+
+def _lookup(doc: dict[str, Any], path: str) -> Any:
+    node: Any = doc
+    for part in path.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
+def _typed(f: Field, value: Any) -> Any:
+    if f.kind == "date" and isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
