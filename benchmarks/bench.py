@@ -59,7 +59,7 @@ def build_corpus(root: Path, teams: int, seed: int = 7) -> tuple[Path, float]:
     generate(ws)
     generate_s = time.perf_counter() - start
     jobs = [
-        (str(root), t.team_id, f, seed + i)
+        (str(root), t, f, seed + i)
         for i, (t, f) in enumerate(
             (t, f) for t in read_roster(ws.roster_path) for f in ws.forms_for(t.kind)
         )
@@ -69,8 +69,11 @@ def build_corpus(root: Path, teams: int, seed: int = 7) -> tuple[Path, float]:
     return root, generate_s
 
 
-def _fill_one(root: str, team_id: str, form_id: str, seed: int) -> None:
-    ws = load_workspace(root)
+_WS: dict = {}
+
+
+def _fill_one(root: str, team, form_id: str, seed: int) -> None:
+    ws = _WS.get(root) or _WS.setdefault(root, load_workspace(root))
     rng = random.Random(seed)
     form = ws.pack.forms[form_id]
     answers = sample_answers(form, rng, rows=rng.randint(0, 50) if form_id == "audit" else None)
@@ -78,9 +81,8 @@ def _fill_one(root: str, team_id: str, form_id: str, seed: int) -> None:
         item["we_did"] = (item["we_did"] + " ") * rng.randint(1, 4)
     if rng.random() < 0.05:  # about 5% invalid
         answers[next(iter(k for k in answers if isinstance(answers[k], dict)))].clear()
-    team = next(t for t in read_roster(ws.roster_path) if t.team_id == team_id)
     data = build_workbook(form, team, IssueContext.of(ws), answers)
-    (ws.returns_dir / f"{team_id} {form_id}.xlsx").write_bytes(data)
+    (ws.returns_dir / f"{team.team_id} {form_id}.xlsx").write_bytes(data)
 
 
 def floor(files: list[Path]) -> float:

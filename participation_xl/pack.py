@@ -8,6 +8,7 @@ never described twice.
 
 from __future__ import annotations
 
+import functools
 import json
 import tomllib
 from dataclasses import dataclass, field
@@ -189,6 +190,12 @@ class Pack:
 
     def schema(self, name: str) -> dict[str, Any]:
         return _load_json(self.schemas_dir / f"{name}.schema.json")
+
+
+@functools.cache
+def builtin_schema(name: str) -> dict[str, Any]:
+    """A schema of the built-in pack (roster, config), read once per process."""
+    return _load_json(builtin_pack_dir() / "schemas" / f"{name}.schema.json")
 
 
 def load_pack(directory: str | Path | None = None) -> Pack:

@@ -19,7 +19,7 @@ import xlsxwriter
 from .errors import RosterError
 from .messages import render
 from .outputs import SAFE_WORKBOOK_OPTIONS, atomic_write_bytes
-from .pack import load_pack
+from .pack import builtin_schema
 from .validate import schema_problems
 
 
@@ -70,7 +70,7 @@ EXAMPLES = [
 
 
 def roster_schema() -> dict[str, Any]:
-    return load_pack(None).schema("roster")
+    return builtin_schema("roster")
 
 
 def columns() -> list[str]:
@@ -98,12 +98,13 @@ def _read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
     if not table:
         raise RosterError(str(path), [render("roster.empty")])
     header = [str(h or "").strip().lower() for h in table[0]]
-    missing = [c for c in columns() if c not in header and c != "provider"]
+    known = columns()
+    missing = [c for c in known if c not in header and c != "provider"]
     if missing:
         raise RosterError(str(path), [render("roster.missing_column", column=c) for c in missing])
     rows = []
     for number, raw in enumerate(table[1:], start=2):
-        values = {h: _clean(v) for h, v in zip(header, raw, strict=False) if h in columns()}
+        values = {h: _clean(v) for h, v in zip(header, raw, strict=False) if h in known}
         if any(v != "" for v in values.values()):
             rows.append((number, {k: v for k, v in values.items() if v != ""}))
     if not rows:

@@ -19,7 +19,7 @@ from pathlib import Path
 import jsonschema
 
 from .errors import ConfigError
-from .pack import Pack, load_pack
+from .pack import Pack, builtin_schema, load_pack
 
 CONFIG_NAME = "participation.toml"
 STATE_DIR = ".participation"
@@ -123,7 +123,7 @@ def load_workspace(start: str | Path | None = None) -> Workspace:
 
 
 def _check_config(path: Path, data: dict) -> None:
-    schema = load_pack(None).schema("config")
+    schema = builtin_schema("config")
     validator = jsonschema.Draft202012Validator(
         schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
     )
