@@ -226,6 +226,8 @@ def _schema_issues(
     untrusted: set[tuple[Any, ...]],
     file: str,
 ) -> list[dict[str, Any]]:
+    if form.is_valid(doc):
+        return []
     titles = {f.path: f.title for f in form.fields}
     out = []
     for p in schema_problems(form.validator, doc):

@@ -459,3 +459,18 @@ def test_csv_export_flattens_and_neutralises_formulas(cycle):
     rows = list(__import__("csv").DictReader(io.StringIO(text)))
     assert rows[0]["budget.budget_notes"] == "'@SUM(1+1) and -2"
     assert rows[0]["standards.feedback.rating"] in ("Met", "Partially met", "Not met")
+
+
+@pytest.mark.parametrize("form_id", ["audit", "six-standards"])
+def test_the_fast_validity_check_agrees_with_jsonschema(pack, form_id):
+    # Compiled validation is only a shortcut: it must never call an invalid return valid.
+    form = pack.forms[form_id]
+    rng = random.Random(5)
+    ident = {"form": form_id, "form_version": "1.0", "cycle": "2026-27", "team_id": "T1"}
+    for n in range(40):
+        doc = {**ident, **sample_answers(form, rng, rows=n % 4)}
+        if n % 2:
+            section = rng.choice([k for k, v in doc.items() if isinstance(v, dict)])
+            key = rng.choice(sorted(doc[section]))
+            doc[section][key] = rng.choice([None, "", "2027-02-30", "x@", -5, "Maybe", {}])
+        assert form.is_valid(doc) == form.validator.is_valid(doc), doc
