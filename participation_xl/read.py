@@ -144,7 +144,7 @@ def _read(path: str, max_row: int, max_col: int, boxes: Boxes | None) -> RawWork
                 raise ReadProblem("encrypted", "a password-encrypted workbook")
             if len(data) > MAX_LEGACY_BYTES:
                 raise ReadProblem("too_large", "a legacy workbook over 20 MiB")
-            return _calamine(path, "xls", max_row, max_col, {})
+            return _calamine(path, "xls", (max_row, max_col), boxes, {})
         fh.seek(0)
         if _looks_like_text(fh.read(4096)):
             raise ReadProblem("csv", "text, not a workbook")
@@ -245,7 +245,7 @@ def _from_zip(
         members.get("mimetype")
         and z.read("mimetype")[:100].strip() == b"application/vnd.oasis.opendocument.spreadsheet"
     ):
-        return _ods(path, z, members, budget, max_row, max_col)
+        return _ods(path, z, members, budget, (max_row, max_col), boxes)
     root_rels = _rels(z, members, "", budget)
     book = next((t for typ, t, _ in root_rels.values() if typ.endswith(OFFICE_DOC)), None)
     if not book or book not in members:
@@ -468,8 +468,8 @@ def _ods(
     z: zipfile.ZipFile,
     members: dict[str, zipfile.ZipInfo],
     budget: _Budget,
-    max_row: int,
-    max_col: int,
+    box: tuple[int, int],
+    boxes: Boxes | None,
 ) -> RawWorkbook:
     for name in ("content.xml", "styles.xml", "meta.xml", "settings.xml"):
         if name in members:
@@ -481,11 +481,11 @@ def _ods(
             "{urn:oasis:names:tc:opendocument:xmlns:meta:1.0}user-defined"
         ):
             props[el.get(key, "")] = el.text or ""
-    return _calamine(path, "ods", max_row, max_col, props)
+    return _calamine(path, "ods", box, boxes, props)
 
 
 def _calamine(
-    path: str, fmt: str, max_row: int, max_col: int, props: dict[str, str]
+    path: str, fmt: str, box: tuple[int, int], boxes: Boxes | None, props: dict[str, str]
 ) -> RawWorkbook:
     from python_calamine import CalamineWorkbook
 
@@ -497,12 +497,16 @@ def _calamine(
             SheetInfo(meta.name, states.get(str(meta.visible).split(".")[-1], "visible"))
         )
     for info in raw.sheets:
+        if boxes is not None and info.name not in boxes:
+            continue
+        max_row, max_col = boxes[info.name] if boxes is not None else box
         sheet = book.get_sheet_by_name(info.name)
+        row0, col0 = sheet.start or (0, 0)  # calamine's rows begin at the first used cell
         cells = {}
-        for r, row in enumerate(sheet.iter_rows(), start=1):
+        for r, row in enumerate(sheet.iter_rows(), start=row0 + 1):
             if r > max_row:
                 break
-            for c, value in enumerate(row[:max_col], start=1):
+            for c, value in enumerate(row[: max(0, max_col - col0)], start=col0 + 1):
                 cell = _calamine_cell(value)
                 if cell is not None:
                     cells[(r, c)] = cell
