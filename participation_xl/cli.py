@@ -27,6 +27,7 @@ from .export import submissions, write_csv, write_jsonl
 from .generate import generate as generate_workbooks
 from .pack import load_pack
 from .register import Register
+from .status import expected_returns
 from .status import status as status_document
 from .workspace import init_workspace, load_workspace
 
@@ -233,26 +234,29 @@ def status(ctx: click.Context, as_json: bool) -> None:
     """Where every team stands: missing, invalid or valid, and late."""
     ws = _workspace(ctx)
     with Register(register_path(ws)) as reg:
-        doc = status_document(ws, reg)
-    if as_json:
-        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
-        return
-    rows = [
-        (
-            t["team_id"],
-            t["team_name"][:30],
-            t["form"],
-            t["status"],
-            str(sum(i["severity"] == "error" for i in t["issues"])),
-            "late" if any("after the due date" in i["message"] for i in t["issues"]) else "",
-            t["file"] or "",
-        )
-        for t in doc["teams"]
-    ]
-    head = ("team", "name", "form", "status", "errors", "late", "file")
+        if as_json:
+            click.echo(json.dumps(status_document(ws, reg), indent=2, ensure_ascii=False))
+            return
+        rows = [_status_row(r) for r in expected_returns(ws, reg)]
+    head = ("team", "name", "form", "status", "errors", "queries", "late", "file")
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     for r in [head, *rows]:
         click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+
+
+def _status_row(r: Any) -> tuple[str, ...]:
+    cur = r.current
+    counts = (str(cur.errors), str(cur.queries)) if cur else ("", "")
+    late = "late" if r.late else ""
+    return (
+        r.team.team_id,
+        r.team.team_name[:30],
+        r.form,
+        r.status,
+        *counts,
+        late,
+        cur.file_name if cur else "",
+    )
 
 
 @main.command()
@@ -330,5 +334,5 @@ def demo(directory: Path) -> None:
     click.echo(f"  {root / 'reports' / 'register.xlsx'}     every return, answer and issue")
     click.echo(f"  {root / 'reports' / 'feedback'}          workbooks to send back to teams to fix")
     click.echo(f"  {root / 'reports' / 'chasers.csv'}       the mail-merge list for chasing")
-    click.echo(f"  {root / 'outbox'}                        the workbooks issued to each team")
+    click.echo(f"  {root / 'outbox'}                      the workbooks issued to each team")
     click.echo(f"Then try: participation-xl -w {directory} status")
