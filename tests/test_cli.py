@@ -196,3 +196,14 @@ def test_python_dash_m_runs_the_cli():
     )
     assert result.returncode == 0
     assert "generate" in result.stdout
+
+
+def test_openpyxl_uses_defusedxml_and_start_up_insists_on_it():
+    import openpyxl.xml
+
+    from participation_xl import require_defusedxml
+
+    assert openpyxl.xml.DEFUSEDXML is True
+    require_defusedxml(True)
+    with pytest.raises(ImportError, match="defusedxml"):
+        require_defusedxml(False)
