@@ -175,6 +175,8 @@ def _document(
     for path, rows in found.tables.items():
         doc[path] = []
         for cells in rows:
+            if all(loc.cell is None for loc in cells):
+                continue  # a row never touched: nothing to read or say
             item = {}
             for loc in cells:
                 key = (path, len(doc[path]), loc.field.key)
@@ -259,7 +261,12 @@ def _schema_issues(
 
 def examine_files(ctx: Context, paths: list[str]) -> dict[str, Examined]:
     """Read and examine files in worker processes (issues not yet labelled with a file)."""
-    then = functools.partial(examine_in_worker, ctx.spec())
+    spec = ctx.spec()
+    # Warm the pack here: forked workers inherit it instead of each loading and compiling.
+    for form in ctx.pack.forms.values():
+        form.is_valid({})
+    _PACKS[spec.pack_dir] = ctx.pack
+    then = functools.partial(examine_in_worker, spec)
     workers = 2 if len(paths) > 4 else 0  # a pool costs more than it saves for a few files
     return dict(read_many(paths, 0, 0, boxes=ctx.boxes, then=then, workers=workers))
 

@@ -7,6 +7,7 @@ positions are used, but only after the labels beside them are found where they s
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -38,6 +39,7 @@ class Extracted:
     tables: dict[str, list[list[Located]]]  # table path -> its rows (blank rows included)
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_ref(text: str) -> tuple[str, int, int, int, int] | None:
     """'Sheet'!$B$7 or 'Sheet'!$B$7:$B$66 -> (sheet, row1, col1, row2, col2)."""
     m = _REF.match(text.strip())

@@ -31,11 +31,14 @@ _DATE_FORMATS = (
     "%d %b %Y",
     "%Y-%m-%d",
 )
-_PERSONAL = (
-    ("an email address", re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")),
-    ("a phone number", re.compile(r"(?<!\d)(?:\+44\s?|0)(?:\d[\s-]?){9,10}(?!\d)")),
-    ("a date of birth", re.compile(r"\b(?:d\.?o\.?b\.?|date of birth|born)\b", re.IGNORECASE)),
+# One pass over long text: which kinds of personal data it seems to hold, by group name.
+_PERSONAL = re.compile(
+    r"(?P<email>[\w.+-]+@[\w-]+\.[\w.-]+)"
+    r"|(?P<phone>(?<!\d)(?:\+44\s?|0)(?:\d[\s-]?){9,10}(?!\d))"
+    r"|(?P<dob>\b(?:d\.?o\.?b\.?|date of birth|born)\b)",
+    re.IGNORECASE,
 )
+_PERSONAL_WORDS = {"email": "an email address", "phone": "a phone number", "dob": "a date of birth"}
 
 
 @dataclass(frozen=True)
@@ -196,6 +199,9 @@ def _text(field: Field, value: Any) -> tuple[Any, list[Note]]:
 
 
 def _privacy(value: str) -> list[Note]:
+    found = dict.fromkeys(m.lastgroup for m in _PERSONAL.finditer(value) if m.lastgroup)
     return [
-        Note("privacy.personal_data", {"what": what}) for what, rx in _PERSONAL if rx.search(value)
+        Note("privacy.personal_data", {"what": _PERSONAL_WORDS[k]})
+        for k in _PERSONAL_WORDS
+        if k in found
     ]

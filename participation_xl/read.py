@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import multiprocessing
 import os
 import re
@@ -379,7 +380,10 @@ def _flags(members: dict[str, zipfile.ZipInfo], rels: dict[str, tuple[str, str, 
     return flags
 
 
-_FILLED = etree.XPath("m:sheetData/m:row/m:c[m:v or m:f or m:is]", namespaces={"m": NS[1:-1]})
+_FILLED = etree.XPath(
+    "m:sheetData/m:row[not(@r) or @r <= $rows]/m:c[m:v or m:f or m:is]",
+    namespaces={"m": NS[1:-1]},
+)
 
 
 def _sheet(
@@ -396,7 +400,7 @@ def _sheet(
     protected = prot is not None and prot.get("sheet", "0") in ("1", "true")
     cells: dict[tuple[int, int], Cell] = {}
     dde = False
-    for el in _FILLED(root):  # only cells that hold something, selected in C
+    for el in _FILLED(root, rows=max_row):  # only cells that hold something, selected in C
         row, col = _position(el)
         if row > max_row or col > max_col:
             continue
@@ -409,12 +413,21 @@ def _sheet(
 
 def _position(el: Any) -> tuple[int, int]:
     ref = el.get("r")
-    if ref and (m := _CELL.fullmatch(ref)):
-        return int(m.group(2)), _col(m.group(1))
+    if ref:
+        where = _ref_position(ref)
+        if where:
+            return where
     # No reference: the cell follows its left neighbour in the same row (Excel allows this).
     row_el = el.getparent()
     row = int(row_el.get("r") or row_el.getparent().index(row_el) + 1)
     return row, row_el.index(el) + 1
+
+
+@functools.lru_cache(maxsize=65536)
+def _ref_position(ref: str) -> tuple[int, int] | None:
+    """'B12' -> (12, 2); cached, as the same few hundred references recur in every return."""
+    m = _CELL.fullmatch(ref)
+    return (int(m.group(2)), _col(m.group(1))) if m else None
 
 
 def _col(letters: str) -> int:
@@ -424,18 +437,25 @@ def _col(letters: str) -> int:
     return n
 
 
+_V, _F, _IS, _T = f"{NS}v", f"{NS}f", f"{NS}is", f"{NS}t"
+
+
 def _cell(el: Any, strings: list[str], dates: list[bool]) -> Cell:
+    text = formula = inline = None
+    for child in el:  # <f>, <v> and <is>, in one pass
+        tag = child.tag
+        if tag == _V:
+            text = child.text
+        elif tag == _F:
+            formula = child.text or ""
+        elif tag == _IS:
+            inline = child
     t = el.get("t", "n")
-    f = el.find(f"{NS}f")
-    formula = (f.text or "") if f is not None else None
-    v = el.find(f"{NS}v")
-    text = v.text if v is not None else None
-    style = int(el.get("s", "0") or 0)
+    style = int(el.get("s") or 0)
     is_date = style < len(dates) and dates[style]
     if t == "inlineStr":
-        is_ = el.find(f"{NS}is")
         value = (
-            _unescape("".join(x.text or "" for x in is_.iter(f"{NS}t"))) if is_ is not None else ""
+            _unescape("".join(x.text or "" for x in inline.iter(_T))) if inline is not None else ""
         )
         return Cell(value, "s", formula, is_date)
     if text is None:
@@ -447,17 +467,11 @@ def _cell(el: Any, strings: list[str], dates: list[bool]) -> Cell:
         return Cell(_unescape(text), "s", formula, is_date)
     if t == "b":
         return Cell(text.strip() in ("1", "true"), "b", formula, is_date)
-    if t == "e":
-        return Cell(text, "e", formula, is_date)
-    if t == "d":
-        return Cell(text, "d", formula, is_date)
+    if t in ("e", "d"):
+        return Cell(text, t, formula, is_date)
     number = float(text)
-    return Cell(
-        int(number) if number.is_integer() and abs(number) < 2**53 else number,
-        "n",
-        formula,
-        is_date,
-    )
+    integral = number.is_integer() and abs(number) < 2**53
+    return Cell(int(number) if integral else number, "n", formula, is_date)
 
 
 # --- ods and xls (python-calamine, only ever inside a worker) ------------------------------
