@@ -156,6 +156,8 @@ def _batch(
                 continue
             batch_shas[sha] = f.rel
             staged.append((f, sha, archived))
+        # One flush for the batch's archive copies before the register says they exist.
+        os.sync()
         results = examine_files(ctx, [str(a) for _, _, a in staged])
         touched = set()
         for f, sha, archived in staged:
@@ -214,8 +216,6 @@ def _archive(ws: Workspace, f: Found) -> tuple[str, Path, str]:
             while chunk := src.read(1 << 20):
                 digest.update(chunk)
                 out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
         st = f.path.stat()
         if (st.st_size, st.st_mtime_ns) != (f.size, f.mtime_ns):
             return digest.hexdigest(), Path(), "changing"  # still being written: next run
