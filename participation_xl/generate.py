@@ -509,7 +509,7 @@ class _Builder:
 
     def _instructions(self, ws: Any) -> None:
         ws.hide_gridlines(2)
-        ws.set_column(0, 0, 28)
+        ws.set_column(0, 0, 30)
         ws.set_column(1, 1, 90)
         ws.set_column(2, 2, 14)
         f = self.f
@@ -572,11 +572,11 @@ class _Builder:
             ws.write_string(
                 row,
                 0,
-                f"'{m.sheet}'!{xl_rowcol_to_cell(m.row - 1, m.col - 1)}",
+                f"{m.sheet}, cell {xl_rowcol_to_cell(m.row - 1, m.col - 1)}",
                 self.f["label_bold"],
             )
             ws.write_string(row, 1, m.message, self.f["label"])
-            ws.set_row(row, 15 * _lines(m.message, 95))
+            ws.set_row(row, 15 * max(_lines(m.message, 95), _lines(m.sheet, 20)))
         return row + 2
 
     def _instruction_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:

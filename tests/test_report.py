@@ -1,0 +1,653 @@
+"""Reports for managers, read back as a spreadsheet reader sees them; one behaviour per test.
+
+Most tests put submissions straight into the register (fast, and exactly the values we
+want); the round-trip tests go through generate, fill and collect like a real cycle.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import os
+import random
+import re
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+from openxml_audit import OpenXmlValidator
+
+from participation_xl import report
+from participation_xl.collect import collect, register_path
+from participation_xl.examine import issue
+from participation_xl.generate import generate
+from participation_xl.register import Register
+from participation_xl.report import (
+    CUT_MARKER,
+    FILLS,
+    write_compliance,
+    write_feedback,
+    write_register,
+    write_reports,
+)
+from participation_xl.roster import EXAMPLES, write_starter_roster
+from participation_xl.sample import fill_workbook, sample_answers
+from participation_xl.status import status
+
+BEFORE_DUE = dt.date(2027, 1, 10)
+AFTER_DUE = dt.date(2027, 4, 10)
+ON_TIME = "2027-03-20T09:30:00+00:00"
+LATE = "2027-04-02T16:45:00+00:00"
+NASTY = [
+    '=HYPERLINK("http://x","y")',
+    "=cmd|' /c calc'!A0",
+    "@SUM(1+1)",
+    "file:///etc/passwd",
+    "+1",
+    "-1+2",
+]
+
+
+# --- building a register ------------------------------------------------------------------
+
+
+def _doc(ws, team: str, form: str, seed: int = 1, rows: int = 2) -> dict[str, Any]:
+    f = ws.pack.forms[form]
+    head = {"form": form, "form_version": f.version, "cycle": ws.cycle, "team_id": team}
+    return head | sample_answers(f, random.Random(seed), rows=rows)
+
+
+def _submit(ws, team, form, doc, issues=(), received=ON_TIME, cycle=None, name=None) -> None:
+    """Record one return as collect would: a file, its submission, and which is current."""
+    cycle = cycle or ws.cycle
+    name = name or f"{team} {form}.xlsx"
+    identity = {"team_id": team, "form": form, "form_version": "1.0", "cycle": cycle}
+    sha = hashlib.sha256(json.dumps([name, received, doc]).encode()).hexdigest()
+    valid = not any(i["severity"] == "error" for i in issues)
+    now = dt.datetime.now(dt.UTC).isoformat()
+    with Register(register_path(ws)) as reg, reg.transaction():
+        file_id = reg.add_file(name, 1, 1, sha, "accepted", "", "", now)
+        reg.add_submission(file_id, sha, name, identity, valid, doc, list(issues), received, now)
+        reg.refresh_current(cycle, team, form)
+
+
+def _standards_doc(ws) -> dict[str, Any]:
+    """Standard 1 Not met with no action; Standard 2 Partially met, due 15/01/2027; rest Met."""
+    doc = _doc(ws, "ADV1", "six-standards", seed=2)
+    stds = doc["standards"]
+    for key in stds:
+        stds[key]["rating"] = "Met"
+    stds["feedback"] |= {"rating": "Not met", "target_date": "2027-06-30"}
+    del stds["feedback"]["action"]
+    stds["delivery"] |= {"rating": "Partially met", "target_date": "2027-01-15"}
+    return doc
+
+
+@pytest.fixture
+def known(workspace):
+    """1 valid audit (EH01), 1 invalid and late Six Standards review (ADV1), the rest missing."""
+    ws = workspace
+    audit = _doc(ws, "EH01", "audit", seed=1, rows=2)
+    _submit(ws, "EH01", "audit", audit)
+    problems = [
+        issue("answer.required_when", "ADV1 six-standards.xlsx", "Six Standards", "D8",
+              "Improvement action", other="Rating"),
+        issue("normalise.trimmed", "ADV1 six-standards.xlsx", "Provider", "B8",
+              "Name of the commissioned service"),
+        issue("status.late", "ADV1 six-standards.xlsx", received="02/04/2027", due="31/03/2027"),
+    ]  # fmt: skip
+    _submit(ws, "ADV1", "six-standards", _standards_doc(ws), problems, received=LATE)
+    paths = write_reports(ws, today=AFTER_DUE)
+    return ws, paths, audit
+
+
+def _rows(path: Path, sheet: str) -> list[dict[str, Any]]:
+    """A sheet's one table as dicts keyed by heading."""
+    wb = openpyxl.load_workbook(path)
+    ws = wb[sheet]
+    (table,) = ws.tables.values()
+    cells = [[c.value for c in row] for row in ws[table.ref]]
+    return [dict(zip(cells[0], row, strict=True)) for row in cells[1:]]
+
+
+def _table(path: Path, sheet: str, name: str) -> list[dict[str, Any]]:
+    ws = openpyxl.load_workbook(path)[sheet]
+    cells = [[c.value for c in row] for row in ws[ws.tables[name].ref]]
+    return [dict(zip(cells[0], row, strict=True)) for row in cells[1:]]
+
+
+def _reports(ws) -> Path:
+    return ws.reports_dir
+
+
+# --- register.xlsx: contents ----------------------------------------------------------------
+
+
+def test_returns_sheet_has_one_row_per_expected_return(known):
+    ws, _, _ = known
+    rows = _rows(_reports(ws) / "register.xlsx", "Returns")
+    got = [(r["Team ID"], r["Form"], r["Status"], r["Late"]) for r in rows]
+    assert got == [
+        ("EH01", "audit", "Valid", "No"),
+        ("SW02", "audit", "Missing", None),
+        ("ADV1", "audit", "Missing", None),
+        ("ADV1", "six-standards", "Invalid", "Yes"),
+    ]
+    adv = rows[3]
+    assert adv["Received (UTC)"] == dt.datetime(2027, 4, 2, 16, 45)
+    assert adv["File"] == "ADV1 six-standards.xlsx"
+    assert re.fullmatch(r"[0-9a-f]{12}", adv["SHA-256 (first 12)"])
+    assert (adv["Errors"], adv["Queries"], adv["Earlier versions"]) == (1, 2, 0)
+
+
+def test_earlier_versions_are_counted(known):
+    ws, _, _ = known
+    _submit(ws, "EH01", "audit", _doc(ws, "EH01", "audit", seed=5), received=LATE, name="v2.xlsx")
+    write_reports(ws, today=AFTER_DUE)
+    eh01 = _rows(_reports(ws) / "register.xlsx", "Returns")[0]
+    assert (eh01["File"], eh01["Earlier versions"]) == ("v2.xlsx", 1)
+
+
+def test_status_is_a_word_and_a_colour(known):
+    ws, _, _ = known
+    sheet = openpyxl.load_workbook(_reports(ws) / "register.xlsx")["Returns"]
+    fills = {sheet.cell(r, 6).value: sheet.cell(r, 6).fill.fgColor.rgb for r in range(2, 6)}
+    assert fills == {
+        "Valid": "FF" + FILLS["good"][0][1:],
+        "Missing": "FF" + FILLS["bad"][0][1:],
+        "Invalid": "FF" + FILLS["amber"][0][1:],
+    }
+
+
+def _luminance(hex_colour: str) -> float:
+    def channel(c: int) -> float:
+        s = c / 255
+        return s / 12.92 if s <= 0.03928 else ((s + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+
+@pytest.mark.parametrize("name", sorted(FILLS))
+def test_text_on_every_fill_has_a_contrast_of_at_least_4_5(name):
+    fill, text = (_luminance(c) for c in FILLS[name])
+    light, dark = max(fill, text), min(fill, text)
+    assert (light + 0.05) / (dark + 0.05) >= 4.5
+
+
+def test_audit_sheet_has_a_column_per_question_as_labelled_in_the_form(known):
+    ws, _, audit = known
+    (row,) = _rows(_reports(ws) / "register.xlsx", "Audit")
+    assert (row["Team ID"], row["Team name"], row["Status"]) == (
+        "EH01",
+        "Early Help North",
+        "Valid",
+    )
+    assert row["Your name"] == audit["about"]["completed_by"]
+    assert row["Date completed"] == dt.datetime.fromisoformat(audit["about"]["date_completed"])
+    assert row["How many staff are in your team?"] == audit["commitment"]["staff_total"]
+    rating = "We will listen to what they say. – How often do you do this?"
+    assert row[rating] == audit["promises"]["listen"]["rating"]
+    assert not any(h in row for h in ("You said", "Action", "Signatory"))  # tables: own sheets
+    assert row["File"] == "EH01 audit.xlsx"
+
+
+def test_six_standards_sheet_has_a_row_per_standard(known):
+    ws, _, _ = known
+    rows = _rows(_reports(ws) / "register.xlsx", "Six Standards")
+    assert len(rows) == 6
+    first, second = rows[0], rows[1]
+    assert first["Standard"].startswith("Standard 1: Young people are given a range")
+    assert (first["Provider"], first["Rating"], first["Improvement action"]) == (
+        "Off the Record",
+        "Not met",
+        None,
+    )
+    assert second["Target date"] == dt.datetime(2027, 1, 15)
+    assert first["Return status"] == "Invalid"
+
+
+def test_you_said_we_did_lists_every_entry_with_team_first(known):
+    ws, _, audit = known
+    rows = _rows(_reports(ws) / "register.xlsx", "You Said, We Did")
+    assert list(rows[0])[:3] == ["Team name", "Service area", "Date"]
+    assert [r["You said"] for r in rows] == [e["you_said"] for e in audit["you_said_we_did"]]
+    assert rows[0]["Date"] == dt.datetime.fromisoformat(audit["you_said_we_did"][0]["date"])
+    assert rows[0]["Team name"] == "Early Help North"
+
+
+def test_signatories_sheet_is_the_promise_register(known):
+    ws, _, audit = known
+    rows = _rows(_reports(ws) / "register.xlsx", "Signatories")
+    assert list(rows[0])[:5] == ["Organisation", "Signatory", "Role", "Date signed", "Team"]
+    signed = audit["signatories"][0]
+    assert (rows[0]["Signatory"], rows[0]["Team"]) == (signed["signatory"], "Early Help North")
+    assert rows[0]["Date signed"] == dt.datetime.fromisoformat(signed["date_signed"])
+
+
+def test_issues_sheet_lists_every_open_error_and_query(known):
+    ws, _, _ = known
+    rows = _rows(_reports(ws) / "register.xlsx", "Issues")
+    got = [(r["Team ID"], r["Sheet"], r["Cell"], r["Severity"]) for r in rows]
+    assert got == [
+        ("ADV1", "Six Standards", "D8", "Error"),
+        ("ADV1", "Provider", "B8", "Query"),
+        ("ADV1", None, None, "Query"),
+    ]
+    assert "Improvement action" in rows[0]["Message"]
+
+
+def test_overview_counts_returns_and_charts_them_with_alt_text(known):
+    ws, _, _ = known
+    path = _reports(ws) / "register.xlsx"
+    counts = {r["Status"]: r["Returns"] for r in _table(path, "Overview", "StatusCounts")}
+    assert counts == {"Valid": 1, "Invalid": 1, "Missing": 2, "Late": 1}
+    kinds = {r["Kind"]: r["Expected"] for r in _table(path, "Overview", "ByKind")}
+    assert kinds == {"commissioned": 2, "internal": 2}
+    sheet = openpyxl.load_workbook(path)["Overview"]
+    assert sheet["B5"].value == dt.datetime(2027, 3, 31)
+    assert sheet["B5"].number_format == "dd/mm/yyyy"
+    assert 'descr="Column chart of returns by status' in _parts(path, "xl/drawings/drawing1.xml")
+
+
+def _parts(path: Path, name: str) -> str:
+    with zipfile.ZipFile(path) as z:
+        return z.read(name).decode("utf-8")
+
+
+EXPECTED_TABLES = {
+    "register.xlsx": {
+        "Returns": "Returns",
+        "Audit": "Audit",
+        "Six Standards": "SixStandards",
+        "You Said, We Did": "YouSaidWeDid",
+        "Signatories": "Signatories",
+        "Issues": "Issues",
+    },
+    "compliance.xlsx": {"Matrix": "Matrix", "Exceptions": "Exceptions", "Trend": "Trend"},
+}
+
+
+@pytest.mark.parametrize("book", sorted(EXPECTED_TABLES))
+def test_data_sheets_are_named_tables_frozen_and_print_on_a4_landscape(known, book):
+    ws, _, _ = known
+    wb = openpyxl.load_workbook(_reports(ws) / book)
+    for sheet, name in EXPECTED_TABLES[book].items():
+        s = wb[sheet]
+        assert list(s.tables) == [name]
+        assert s.tables[name].tableStyleInfo.name == "TableStyleMedium2"
+        assert s.tables[name].autoFilter is not None
+        assert s.freeze_panes == "A2"
+        assert s.page_setup.paperSize == 9 and s.page_setup.orientation == "landscape"
+        assert s.print_title_rows == "$1:$1"
+        widths = [d.width for d in s.column_dimensions.values() if d.width]
+        # openpyxl reports Excel's stored width, which adds ~0.71 of padding to ours.
+        assert widths and max(widths) <= 61
+
+
+# --- compliance.xlsx -------------------------------------------------------------------------
+
+
+def test_matrix_shows_each_rating_as_a_word_and_a_colour(known):
+    ws, _, _ = known
+    path = _reports(ws) / "compliance.xlsx"
+    (row,) = _rows(path, "Matrix")
+    assert row["Return"] == "Invalid"
+    assert [row[f"Standard {n}"] for n in range(1, 7)] == [
+        "Not met",
+        "Partially met",
+        *["Met"] * 4,
+    ]
+    sheet = openpyxl.load_workbook(path)["Matrix"]
+    fills = {c.value: c.fill.fgColor.rgb for c in sheet[2][5:11]}
+    assert fills == {
+        "Not met": "FF" + FILLS["bad"][0][1:],
+        "Partially met": "FF" + FILLS["amber"][0][1:],
+        "Met": "FF" + FILLS["good"][0][1:],
+    }
+
+
+def test_matrix_says_no_return_in_grey_for_a_missing_review(workspace):
+    write_reports(workspace, today=BEFORE_DUE)
+    path = _reports(workspace) / "compliance.xlsx"
+    (row,) = _rows(path, "Matrix")
+    assert (row["Return"], row["Standard 1"]) == ("Missing", "No return")
+    cell = openpyxl.load_workbook(path)["Matrix"]["F2"]
+    assert cell.fill.fgColor.rgb == "FF" + FILLS["grey"][0][1:]
+
+
+def test_dashboard_gives_each_standards_share_of_services(known):
+    ws, _, _ = known
+    path = _reports(ws) / "compliance.xlsx"
+    overall = _table(path, "Dashboard", "StandardsOverall")
+    assert [r["Standard"] for r in overall] == [f"Standard {n}" for n in range(1, 7)]
+    assert (overall[0]["Not met"], overall[0]["Not met %"], overall[0]["Met %"]) == (1, 1, 0)
+    by_area = _table(path, "Dashboard", "StandardsByArea")
+    assert {r["Service area"] for r in by_area} == {"Advocacy"}
+    assert 'descr="Stacked bar chart' in _parts(path, "xl/drawings/drawing1.xml")
+
+
+def test_dashboard_heat_map_counts_self_ratings_with_a_colour_scale(known):
+    ws, _, audit = known
+    path = _reports(ws) / "compliance.xlsx"
+    rows = _table(path, "Dashboard", "Ratings")
+    assert len(rows) == 10  # five promises and five rights
+    listen = rows[0]
+    assert listen["Statement"] == "We will listen to what they say."
+    assert listen[audit["promises"]["listen"]["rating"]] == 1 and listen["Teams"] == 1
+    rules = openpyxl.load_workbook(path)["Dashboard"].conditional_formatting
+    scales = [r.colorScale for cf in rules for r in cf.rules if r.type == "colorScale"]
+    assert len(scales) == 1 and len(scales[0].color) == 3
+
+
+def test_exceptions_after_the_due_date(known):
+    ws, _, _ = known
+    rows = _rows(_reports(ws) / "compliance.xlsx", "Exceptions")
+    got = [(r["Team ID"], r["Form"], r["Standard"], r["Exception"]) for r in rows]
+    assert got == [
+        ("ADV1", "six-standards", "Standard 1", "No action plan"),
+        ("ADV1", "six-standards", "Standard 2", "Target date passed"),
+        ("SW02", "audit", None, "Missing return"),
+        ("ADV1", "audit", None, "Missing return"),
+        ("ADV1", "six-standards", None, "Invalid return"),
+    ]
+    assert rows[0]["Detail"] == "Not met with no improvement action."
+    assert rows[1]["Target date"] == dt.datetime(2027, 1, 15)
+
+
+def test_exceptions_before_the_due_date_do_not_chase_returns(known):
+    ws, _, _ = known
+    with Register(register_path(ws)) as reg:
+        write_compliance(ws, reg, today=BEFORE_DUE)
+    rows = _rows(_reports(ws) / "compliance.xlsx", "Exceptions")
+    assert [(r["Standard"], r["Exception"]) for r in rows] == [("Standard 1", "No action plan")]
+
+
+def test_trend_says_when_no_earlier_cycle_is_recorded(known):
+    ws, _, _ = known
+    (row,) = _rows(_reports(ws) / "compliance.xlsx", "Trend")
+    assert row["Measure"] == "No earlier cycle is recorded in the register yet."
+
+
+def test_trend_compares_with_the_previous_cycle(known):
+    ws, _, _ = known
+    earlier = _standards_doc(ws) | {"cycle": "2025-26"}
+    for key in earlier["standards"]:
+        earlier["standards"][key]["rating"] = "Met"
+    _submit(ws, "ADV1", "six-standards", earlier, cycle="2025-26")
+    write_reports(ws, today=AFTER_DUE)
+    rows = {r["Measure"]: r for r in _rows(_reports(ws) / "compliance.xlsx", "Trend")}
+    met = rows["Standard 1: share Met"]
+    assert (met["2025-26"], met["2026-27"], met["Change"]) == (1, 0, -1)
+    assert rows["Six Standards review: returns received"]["Change"] == 0
+
+
+def test_an_empty_register_still_writes_valid_tables(workspace):
+    paths = write_reports(workspace, today=BEFORE_DUE)
+    (row,) = _rows(paths[0], "Audit")
+    assert row["Team ID"] == "None yet"
+    validator = OpenXmlValidator()
+    assert [validator.validate(str(p)).errors for p in paths[:2]] == [[], []]
+
+
+# --- safety ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def hostile(workspace):
+    """Formula-, DDE- and link-like text everywhere a user can put text."""
+    ws = workspace
+    rows = [list(r) for r in EXAMPLES]
+    rows[0][1], rows[2][4] = NASTY[1], NASTY[3]  # a team name and a provider
+    write_starter_roster(ws.roster_path, [tuple(r) for r in rows])
+    audit = _doc(ws, "EH01", "audit", rows=len(NASTY))
+    audit["about"]["completed_by"] = NASTY[0]
+    audit["commitment"]["lead_name"] = NASTY[4]
+    for n, text in enumerate(NASTY):
+        audit["you_said_we_did"][n] |= {"you_said": text, "we_did": text}
+        audit["signatories"][n] |= {"signatory": text, "organisation": text}
+    wrong = issue("answer.choice", NASTY[0], "About the team", "B8", "Your name",
+                  value=NASTY[1], options="Yes, No")  # fmt: skip
+    _submit(ws, "EH01", "audit", audit, [wrong], name=NASTY[0])
+    standards = _standards_doc(ws)
+    standards["standards"]["delivery"] |= {"evidence": NASTY[2], "owner": NASTY[5]}
+    _submit(ws, "ADV1", "six-standards", standards)
+    return ws, write_reports(ws, today=AFTER_DUE)
+
+
+def _sheet_xml(path: Path) -> list[str]:
+    with zipfile.ZipFile(path) as z:
+        return [z.read(n).decode("utf-8") for n in z.namelist() if n.startswith("xl/worksheets/")]
+
+
+@pytest.mark.parametrize("book", ["register.xlsx", "compliance.xlsx"])
+def test_hostile_text_stays_text_in_the_report_workbooks(hostile, book):
+    ws, _ = hostile
+    path = _reports(ws) / book
+    found = set()
+    for sheet in openpyxl.load_workbook(path).worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f", f"{sheet.title}!{cell.coordinate}"
+                if isinstance(cell.value, str):
+                    assert cell.data_type == "s"
+                    found |= {t for t in NASTY if t in cell.value}
+    assert found == set(NASTY) if book == "register.xlsx" else found
+    with zipfile.ZipFile(path) as z:
+        assert not [n for n in z.namelist() if "externalLink" in n]
+        rels = "".join(z.read(n).decode() for n in z.namelist() if n.endswith(".rels"))
+    assert "hyperlink" not in rels.lower()
+    assert not any(re.search(r"<f[ >]|<hyperlink", xml) for xml in _sheet_xml(path))
+
+
+def test_hostile_text_stays_text_in_feedback(hostile):
+    ws, paths = hostile
+    path = _reports(ws) / "feedback" / "EH01-audit.xlsx"
+    assert path in paths
+    wb = openpyxl.load_workbook(path)
+    cell = wb["About the team"]["B8"]
+    assert (cell.value, cell.data_type) == (NASTY[0], "s")
+    log = wb["You Said We Did"]
+    texts = [c.value for row in log.iter_rows() for c in row if c.value in NASTY]
+    assert set(texts) == set(NASTY)
+    formulas = [c.value for s in wb.worksheets for row in s.iter_rows() for c in row
+                if c.data_type == "f"]  # fmt: skip
+    assert formulas and not any(re.search(r"HYPERLINK|cmd|SUM\(1\+1\)", f) for f in formulas)
+    assert not any("<hyperlink" in xml for xml in _sheet_xml(path))
+
+
+def test_chasers_neutralise_formula_like_text(hostile):
+    ws, _ = hostile
+    raw = (_reports(ws) / "chasers.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+    eh01 = next(r for r in rows if r["team_id"] == "EH01")
+    assert eh01["team_name"] == "'" + NASTY[1]
+    assert eh01["attach"] == "reports/feedback/EH01-audit.xlsx"
+    assert eh01["what"].startswith("1 problem(s) to fix: first, 'About the team'!B8: ")
+
+
+def test_chasers_list_every_missing_and_invalid_return(known):
+    ws, _, _ = known
+    text = (_reports(ws) / "chasers.csv").read_text(encoding="utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert list(rows[0]) == list(report.CHASER_COLUMNS)
+    got = [(r["team_id"], r["form"], r["status"], r["attach"]) for r in rows]
+    assert got == [
+        ("SW02", "audit", "missing", ""),
+        ("ADV1", "audit", "missing", ""),
+        ("ADV1", "six-standards", "invalid", "reports/feedback/ADV1-six-standards.xlsx"),
+    ]
+    assert rows[0]["what"] == "No return received yet; due 31/03/2027."
+    assert rows[2]["contact_email"] == "jo.smith@example.org"
+
+
+def test_openxml_audit_finds_no_errors(known):
+    _ws, paths, _ = known
+    books = [p for p in paths if p.suffix == ".xlsx"]
+    assert [p.name for p in books] == [
+        "register.xlsx",
+        "compliance.xlsx",
+        "ADV1-six-standards.xlsx",
+    ]
+    validator = OpenXmlValidator()
+    assert {p.name: validator.validate(str(p)).errors for p in books} == {p.name: [] for p in books}
+
+
+def test_text_over_excels_cell_limit_is_cut_with_a_marker(workspace):
+    ws = workspace
+    audit = _doc(ws, "EH01", "audit")
+    long = "Young people said " + "x" * 40_000
+    audit["promises"]["listen"]["evidence"] = long
+    _submit(ws, "EH01", "audit", audit)
+    write_reports(ws, today=BEFORE_DUE)
+    (row,) = _rows(_reports(ws) / "register.xlsx", "Audit")
+    cut = row["We will listen to what they say. – An example from this year"]
+    assert len(cut) == 32_767 and cut.endswith(CUT_MARKER)
+    assert cut.startswith("Young people said xxx")
+    with Register(register_path(ws)) as reg:
+        (sub,) = reg.submissions(ws.cycle)
+    assert sub.document["promises"]["listen"]["evidence"] == long
+
+
+# --- writing safely --------------------------------------------------------------------------
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.rglob("*.tmp"))
+
+
+@pytest.mark.parametrize("where", ["building", "renaming"])
+def test_an_interrupted_write_leaves_the_previous_report(known, monkeypatch, where):
+    ws, _, _ = known
+    target = _reports(ws) / "register.xlsx"
+    before = target.read_bytes()
+    _submit(ws, "SW02", "audit", _doc(ws, "SW02", "audit"))
+
+    def fail(*args: object) -> None:
+        raise OSError("interrupted")
+
+    if where == "building":
+        monkeypatch.setattr(report, "_issue_rows", fail)
+    else:
+        monkeypatch.setattr(os, "replace", fail)
+    with Register(register_path(ws)) as reg, pytest.raises(OSError, match="interrupted"):
+        write_register(ws, reg)
+    assert target.read_bytes() == before
+    assert _leftovers(_reports(ws)) == []
+
+
+def test_a_locked_report_is_written_beside_it_under_a_dated_name(known, monkeypatch):
+    ws, _, _ = known
+    target = _reports(ws) / "register.xlsx"
+    before = target.read_bytes()
+    replace, refused = os.replace, []
+
+    def locked_once(src: str, dst: str) -> None:
+        if Path(dst) == target and not refused:
+            refused.append(dst)
+            raise PermissionError("open in Excel")
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", locked_once)
+    with Register(register_path(ws)) as reg:
+        written = write_register(ws, reg)
+    assert re.fullmatch(r"register \(\d{8}-\d{6}\)\.xlsx", written.name)
+    assert written.parent == target.parent and written.is_file()
+    assert target.read_bytes() == before
+    assert _leftovers(_reports(ws)) == []
+
+
+def test_write_reports_returns_every_path_it_wrote(known):
+    ws, paths, _ = known
+    root = _reports(ws)
+    assert paths == [
+        root / "register.xlsx",
+        root / "compliance.xlsx",
+        root / "feedback" / "ADV1-six-standards.xlsx",
+        root / "chasers.csv",
+    ]
+    assert all(p.is_file() for p in paths)
+
+
+# --- feedback --------------------------------------------------------------------------------
+
+
+def test_feedback_marks_each_issue_on_its_cell(known):
+    ws, _, _ = known
+    wb = openpyxl.load_workbook(_reports(ws) / "feedback" / "ADV1-six-standards.xlsx")
+    error = wb["Six Standards"]["D8"].comment
+    query = wb["Provider"]["B8"].comment
+    assert error and "'Improvement action' is needed" in error.text
+    assert query and query.text.startswith("Query: Spaces at the start or end")
+    listed = [c.value for row in wb["Instructions"].iter_rows() for c in row if c.value]
+    assert "Please fix" in listed and "Six Standards, cell D8" in listed
+
+
+def test_feedback_is_removed_once_a_return_is_no_longer_invalid(known):
+    ws, _, _ = known
+    folder = _reports(ws) / "feedback"
+    mine = folder / "SW02-audit.xlsx"  # left from an earlier run
+    mine.write_bytes(b"old")
+    other = folder / "notes.xlsx"
+    other.write_bytes(b"not ours")
+    _submit(ws, "ADV1", "six-standards", _doc(ws, "ADV1", "six-standards"), received=LATE,
+            name="fixed.xlsx")  # fmt: skip
+    with Register(register_path(ws)) as reg:
+        assert write_feedback(ws, reg) == []
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.xlsx"]
+
+
+# --- through collect, as in a real cycle ----------------------------------------------------
+
+
+@pytest.fixture
+def cycle(workspace):
+    paths = {(p.parent.name.split(" ")[0], p.stem): p for p in generate(workspace)}
+    return workspace, paths
+
+
+def _team_status(ws, team, form):
+    with Register(register_path(ws)) as reg:
+        rows = status(ws, reg)["teams"]
+    return next(r for r in rows if r["team_id"] == team and r["form"] == form)
+
+
+def test_collected_returns_reach_the_register(cycle):
+    ws, issued = cycle
+    form = ws.pack.forms["audit"]
+    answers = sample_answers(form, random.Random(4), rows=3)
+    fill_workbook(issued[("EH01", "audit")], ws.returns_dir / "EH01.xlsx", answers, form)
+    collect(ws, report=False)
+    write_reports(ws, today=BEFORE_DUE)
+    rows = _rows(_reports(ws) / "register.xlsx", "Returns")
+    assert [r["Status"] for r in rows] == ["Valid", "Missing", "Missing", "Missing"]
+    said = [r["You said"] for r in _rows(_reports(ws) / "register.xlsx", "You Said, We Did")]
+    assert said == [e["you_said"] for e in answers["you_said_we_did"]]
+
+
+def test_feedback_fixed_in_its_marked_cells_comes_back_valid(cycle):
+    ws, issued = cycle
+    form = ws.pack.forms["six-standards"]
+    answers = sample_answers(form, random.Random(3))
+    email = answers["contract"].pop("contact_email")
+    fill_workbook(issued[("ADV1", "six-standards")], ws.returns_dir / "ADV1.xlsx", answers, form)
+    collect(ws, report=False)
+    assert _team_status(ws, "ADV1", "six-standards")["status"] == "invalid"
+    write_reports(ws, today=BEFORE_DUE)
+    feedback = _reports(ws) / "feedback" / "ADV1-six-standards.xlsx"
+    assert "required" in openpyxl.load_workbook(feedback)["Provider"]["B13"].comment.text
+    answers["contract"]["contact_email"] = email
+    fixed = fill_workbook(feedback, ws.returns_dir / "ADV1 fixed.xlsx", answers, form)
+    later = time.time() + 60
+    os.utime(fixed, (later, later))
+    collect(ws, report=False)
+    assert _team_status(ws, "ADV1", "six-standards")["status"] == "valid"
+    write_reports(ws, today=BEFORE_DUE)
+    assert not feedback.exists()
