@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import faulthandler
 import functools
 import multiprocessing
 import os
@@ -604,9 +605,12 @@ def read_many(
 
 @contextlib.contextmanager
 def _pool(workers: int) -> Iterator[ProcessPoolExecutor]:
+    # fork: workers inherit the loaded pack. faulthandler off: a worker that a hostile file
+    # kills is reported as that file's problem, not as a stack dump on the coordinator's screen.
     pool = ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn" if os.name != "posix" else "fork"),
+        initializer=faulthandler.disable,
     )
     try:
         yield pool

@@ -474,3 +474,36 @@ def test_the_fast_validity_check_agrees_with_jsonschema(pack, form_id):
             key = rng.choice(sorted(doc[section]))
             doc[section][key] = rng.choice([None, "", "2027-02-30", "x@", -5, "Maybe", {}])
         assert form.is_valid(doc) == form.validator.is_valid(doc), doc
+
+
+def test_hostile_files_are_rejected_and_the_good_return_beside_them_is_collected(cycle):
+    ws, paths = cycle
+    _filled(cycle, "EH01", "audit", name="good.xlsx")
+    laughs = (
+        b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa">'
+        b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]><sst>&b;</sst>'
+    )
+    _rewrite_zip(
+        paths[("SW02", "audit")],
+        ws.returns_dir / "laughs.xlsx",
+        lambda p: p.__setitem__("xl/sharedStrings.xml", laughs),
+    )
+    _rewrite_zip(
+        paths[("SW02", "audit")],
+        ws.returns_dir / "bomb.xlsx",
+        lambda p: p.__setitem__("xl/worksheets/sheet2.xml", b"<" + bytes(40 << 20)),
+    )
+    ole = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + "EncryptionInfo".encode("utf-16-le") + bytes(4000)
+    (ws.returns_dir / "encrypted.xlsx").write_bytes(ole)
+    far, _ = _filled(cycle, "ADV1", "audit", name="far.xlsx")
+    wb = openpyxl.load_workbook(far)
+    wb["About the team"].protection.sheet = False
+    wb["About the team"].cell(1048576, 16384).value = "far away"
+    wb.save(far)
+    collect(ws, report=False)
+    files = {f["path"]: f for f in _status(ws)["files"]}
+    assert "could harm the reader" in files["laughs.xlsx"]["reason"]
+    assert "far larger than a return" in files["bomb.xlsx"]["reason"]
+    assert "password to open" in files["encrypted.xlsx"]["reason"]
+    assert files["good.xlsx"]["outcome"] == files["far.xlsx"]["outcome"] == "accepted"
+    assert _row(ws, "EH01", "audit")["status"] == _row(ws, "ADV1", "audit")["status"] == "valid"

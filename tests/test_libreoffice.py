@@ -132,7 +132,7 @@ def test_typing_into_a_locked_cell_is_refused_but_an_answer_cell_takes_it(
     assert open_cell["changed"] is True and open_cell["after"] == "Met"
 
 
-@pytest.mark.parametrize("fmt", ["xlsx", "ods"])
+@pytest.mark.parametrize("fmt", ["xlsx", "ods", "xls"])
 def test_a_return_filled_and_saved_in_libreoffice_is_collected(
     libreoffice, workspace, fmt, tmp_path
 ):
