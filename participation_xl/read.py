@@ -301,14 +301,22 @@ def _workbook(
     return parts
 
 
+def _related(
+    rels: dict[str, tuple[str, str, str]], members: dict[str, zipfile.ZipInfo], kind: str
+) -> str | None:
+    """The part a relationship of this kind points at, if it is really in the file."""
+    part = next((t for typ, t, _ in rels.values() if typ.endswith(kind)), None)
+    return part if part in members else None
+
+
 def _strings(
     z: zipfile.ZipFile,
     members: dict[str, zipfile.ZipInfo],
     rels: dict[str, tuple[str, str, str]],
     budget: _Budget,
 ) -> list[str]:
-    part = next((t for typ, t, _ in rels.values() if typ.endswith("/sharedStrings")), None)
-    if not part or part not in members:
+    part = _related(rels, members, "/sharedStrings")
+    if not part:
         return []
     return [
         _unescape("".join(t.text or "" for t in si.iter(f"{NS}t") if _not_phonetic(t)))
@@ -331,8 +339,8 @@ def _date_styles(
     rels: dict[str, tuple[str, str, str]],
     budget: _Budget,
 ) -> list[bool]:
-    part = next((t for typ, t, _ in rels.values() if typ.endswith("/styles")), None)
-    if not part or part not in members:
+    part = _related(rels, members, "/styles")
+    if not part:
         return []
     root = _load(z, part, budget)
     custom = {
