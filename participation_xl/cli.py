@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -180,8 +181,18 @@ def collect(ctx: click.Context, folder: Path | None, no_report: bool) -> None:
         f"Cycle {ws.cycle}: {st['expected']} returns expected; {st['valid']} valid, "
         f"{st['invalid']} invalid, {st['missing']} missing, {st['late']} late."
     )
-    for path in summary.reports:
-        click.echo(f"Wrote {path}")
+    _say_written(summary.reports)
+
+
+def _say_written(paths: list[Path]) -> None:
+    for path in paths:
+        if re.search(r" \(\d{8}-\d{6}\)$", path.stem):
+            click.echo(
+                f"Note: the usual file was locked (open in Excel?), so this was written "
+                f"beside it instead: {path}"
+            )
+        else:
+            click.echo(f"Wrote {path}")
 
 
 def _progress(done: int, total: int) -> None:
@@ -300,8 +311,7 @@ def report(ctx: click.Context) -> None:
     ws = _workspace(ctx)
     with run_lock(ws):
         paths = write_reports(ws)
-    for path in paths:
-        click.echo(f"Wrote {path}")
+    _say_written(paths)
 
 
 @main.command()

@@ -507,3 +507,42 @@ def test_hostile_files_are_rejected_and_the_good_return_beside_them_is_collected
     assert "password to open" in files["encrypted.xlsx"]["reason"]
     assert files["good.xlsx"]["outcome"] == files["far.xlsx"]["outcome"] == "accepted"
     assert _row(ws, "EH01", "audit")["status"] == _row(ws, "ADV1", "audit")["status"] == "valid"
+
+
+def test_a_second_run_waits_then_says_clearly_that_one_is_running(workspace):
+    from participation_xl.collect import run_lock
+    from participation_xl.errors import BusyError
+
+    with (
+        run_lock(workspace),
+        pytest.raises(BusyError, match="Another collect or report is running"),
+        run_lock(workspace, wait=0.3),
+    ):
+        pass
+
+
+def test_a_workspace_on_a_network_share_gets_a_warning(workspace, monkeypatch):
+    from participation_xl import collect as collect_module
+
+    monkeypatch.setattr(collect_module, "_fs_type", lambda path: "cifs")
+    summary = collect(workspace, report=False)
+    assert any("network share" in w for w in summary.warnings)
+    monkeypatch.setattr(collect_module, "_fs_type", lambda path: "ext4")
+    assert collect(workspace, report=False).warnings == []
+
+
+def test_collect_says_when_a_locked_report_was_written_beside_it(cycle, monkeypatch):
+    ws, _ = cycle
+    import participation_xl.outputs as outputs
+
+    real = outputs.os.replace
+
+    def locked(src, dst):
+        if str(dst).endswith("register.xlsx"):
+            raise PermissionError("open in Excel")
+        return real(src, dst)
+
+    monkeypatch.setattr(outputs.os, "replace", locked)
+    result = CliRunner().invoke(main, ["-w", str(ws.root), "collect"])
+    assert result.exit_code == 0, result.output
+    assert "was locked (open in Excel?)" in result.output and "register (" in result.output
