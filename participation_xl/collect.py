@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import BusyError, ConfigError
-from .examine import Context, Examined, examine_files, relabel
+from .examine import Context, Examined, examine_files, issue, relabel
 from .messages import render
 from .register import Register
+from .status import standing
 from .workspace import Workspace
 
 BATCH = 200  # files per transaction: a kill loses at most one batch of work, never data
@@ -79,11 +80,9 @@ def collect(
             _batch(ws, reg, ctx, todo[start : start + BATCH], summary)
             if progress:
                 progress(min(start + BATCH, len(todo)), len(todo))
-        from .status import standing
-
         summary.standing = standing(ws, reg)
         if report:
-            from .report import write_reports
+            from .report import write_reports  # here: report imports this module
 
             summary.reports = write_reports(ws)
     return summary
@@ -176,8 +175,6 @@ def _submit(
     received = dt.datetime.fromtimestamp(f.mtime_ns / 1e9, dt.UTC).replace(microsecond=0)
     issues = list(ex.issues)
     if received.date() > ws.due:
-        from .examine import issue
-
         issues.append(
             issue("status.late", f.rel, received=f"{received:%d/%m/%Y}", due=f"{ws.due:%d/%m/%Y}")
         )

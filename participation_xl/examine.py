@@ -18,7 +18,7 @@ from .extract import Extracted, Located, extract
 from .identify import Identified, Rejection, folder_team, identify
 from .messages import render, severity
 from .normalise import Note, normalise
-from .pack import META_SHEET, Form, Pack, load_pack
+from .pack import META_SHEET, Form, Pack, shared_pack
 from .read import RawWorkbook, ReadProblem, read_many
 from .roster import read_roster
 from .validate import schema_problems
@@ -92,12 +92,9 @@ class ContextSpec:
     team_ids: frozenset[str]
 
 
-_PACKS: dict[str, Pack] = {}
-
-
 def examine_in_worker(spec: ContextSpec, path: str, result: RawWorkbook | ReadProblem) -> Examined:
     """Runs in a reader worker: examine the file there, so validation uses every core."""
-    pack = _PACKS.get(spec.pack_dir) or _PACKS.setdefault(spec.pack_dir, load_pack(spec.pack_dir))
+    pack = shared_pack(spec.pack_dir)
     return examine(result, "", Context(pack, spec.secret, spec.cycle, spec.team_ids))
 
 
@@ -265,7 +262,7 @@ def examine_files(ctx: Context, paths: list[str]) -> dict[str, Examined]:
     # Warm the pack here: forked workers inherit it instead of each loading and compiling.
     for form in ctx.pack.forms.values():
         form.is_valid({})
-    _PACKS[spec.pack_dir] = ctx.pack
+    shared_pack(spec.pack_dir, ctx.pack)
     then = functools.partial(examine_in_worker, spec)
     workers = 2 if len(paths) > 4 else 0  # a pool costs more than it saves for a few files
     return dict(read_many(paths, 0, 0, boxes=ctx.boxes, then=then, workers=workers))

@@ -34,7 +34,7 @@ from .pack import (
     Input,
     SheetPlan,
     Table,
-    load_pack,
+    shared_pack,
 )
 from .roster import Team, read_roster
 from .workspace import Workspace
@@ -166,11 +166,8 @@ def generate(
         return [Path(p) for p in pool.map(_generate_one, *zip(*args, strict=True), chunksize=chunk)]
 
 
-_PACKS: dict[str, Any] = {}
-
-
 def _generate_one(pack_dir: str, form_id: str, team: Team, ctx: IssueContext, target: str) -> str:
-    pack = _PACKS.get(pack_dir) or _PACKS.setdefault(pack_dir, load_pack(pack_dir or None))
+    pack = shared_pack(pack_dir)
     data = build_workbook(pack.forms[form_id], team, ctx)
     return str(atomic_write_bytes(target, data))
 

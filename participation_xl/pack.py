@@ -243,6 +243,18 @@ def load_pack(directory: str | Path | None = None) -> Pack:
     )
 
 
+_LOADED: dict[str, Pack] = {}
+
+
+def shared_pack(directory: str, pack: Pack | None = None) -> Pack:
+    """One loaded pack per folder per process: worker processes reuse (or inherit) it."""
+    if pack is not None:
+        _LOADED[directory] = pack
+    if directory not in _LOADED:
+        _LOADED[directory] = load_pack(directory or None)
+    return _LOADED[directory]
+
+
 def _load_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
