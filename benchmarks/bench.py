@@ -126,20 +126,25 @@ def timed(fn) -> float:
     return time.perf_counter() - start
 
 
-def peak_rss_of_cold_collect(root: Path) -> int:
-    """Peak RSS (KiB) of a cold collect in its own process, workers included."""
+def peak_rss_of_cold_collect(root: Path) -> tuple[int, int]:
+    """Peak RSS (KiB) of a cold collect in a fresh process, and of its largest worker.
+
+    VmHWM, not ru_maxrss, for the process itself: ru_maxrss survives exec, so it would
+    count the benchmark process it was forked from.
+    """
     reset_state(root)
     code = (
-        "import resource,sys; from participation_xl import load_workspace; "
+        "import resource,sys,re; from participation_xl import load_workspace; "
         "from participation_xl.collect import collect; "
         "collect(load_workspace(sys.argv[1]), report=False); "
-        "s=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
-        "c=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss; print(max(s, c))"
+        "hwm=re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1); "
+        "c=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss; print(hwm, c)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code, str(root)], capture_output=True, text=True, check=True
     )
-    return int(out.stdout.strip().splitlines()[-1])
+    main_kib, worker_kib = out.stdout.split()
+    return int(main_kib), int(worker_kib)
 
 
 def main() -> None:
@@ -205,9 +210,14 @@ def run(base: Path, args: argparse.Namespace) -> None:
         small = peak_rss_of_cold_collect(root)
         big_root, _ = build_corpus(base / "ws8", args.teams * args.rss_scale)
         big = peak_rss_of_cold_collect(big_root)
+        for label, (n, m) in ((args.teams, small), (args.teams * args.rss_scale, big)):
+            print(
+                f"peak RSS of cold collect at N={label}: {n / 1024:.1f} MiB, "
+                f"largest worker {m / 1024:.1f} MiB"
+            )
         print(
-            f"peak RSS of cold collect: {small / 1024:.1f} MiB at N={args.teams}, "
-            f"{big / 1024:.1f} MiB at N={args.teams * args.rss_scale} ({big / small:.2f}x)"
+            f"RSS at {args.rss_scale}xN / N: {big[0] / small[0]:.2f}x (collect), "
+            f"{big[1] / small[1]:.2f}x (worker)"
         )
 
 
