@@ -209,8 +209,12 @@ class Register:
             (cycle, team_id, form),
         )
 
-    def submissions(self, cycle: str | None = None, current_only: bool = True) -> list[Submission]:
-        sql = "SELECT * FROM submissions WHERE 1=1"
+    def submissions(
+        self, cycle: str | None = None, current_only: bool = True, documents: bool = True
+    ) -> list[Submission]:
+        """Submissions in team and form order; without `documents`, answers are left out
+        (status needs only outcomes and issues, and must not hold every answer in memory)."""
+        sql = f"SELECT {'*' if documents else _NO_DOCUMENT} FROM submissions WHERE 1=1"  # noqa: S608
         args: list[Any] = []
         if cycle:
             sql += " AND cycle = ?"
@@ -233,6 +237,12 @@ class Register:
         return [
             r[0] for r in self.db.execute("SELECT DISTINCT cycle FROM submissions ORDER BY cycle")
         ]
+
+
+_NO_DOCUMENT = (
+    "id, file_id, sha256, file_name, team_id, form, form_version, cycle, valid, errors, "
+    "queries, '{}' AS document, issues, received_at, recorded_at, current"
+)
 
 
 def _submission(row: sqlite3.Row) -> Submission:

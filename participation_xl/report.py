@@ -183,7 +183,7 @@ class _Snapshot:
 
 def _snapshot(ws: Workspace, reg: Register, today: dt.date | None = None) -> _Snapshot:
     with _read_snapshot(reg):
-        expected = expected_returns(ws, reg)
+        expected = expected_returns(ws, reg, documents=True)
         current = reg.submissions(ws.cycle)
         history = reg.history_counts(ws.cycle)
         earlier = [c for c in reg.cycles() if c < ws.cycle]

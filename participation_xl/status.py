@@ -31,9 +31,9 @@ class Expected:
         return bool(self.current) and any(i["code"] == "status.late" for i in self.current.issues)
 
 
-def expected_returns(ws: Workspace, reg: Register) -> list[Expected]:
+def expected_returns(ws: Workspace, reg: Register, documents: bool = False) -> list[Expected]:
     """Every team and form the roster expects this cycle, in roster order."""
-    current = {(s.team_id, s.form): s for s in reg.submissions(ws.cycle)}
+    current = {(s.team_id, s.form): s for s in reg.submissions(ws.cycle, documents=documents)}
     return [
         Expected(team, form, current.get((team.team_id, form)))
         for team in read_roster(ws.roster_path)
