@@ -163,14 +163,6 @@ class Form:
     def fields(self) -> list[Field]:
         return [i.field for i in self.inputs] + [c for t in self.tables for c in t.columns]
 
-    @property
-    def bounds(self) -> tuple[int, int]:
-        """The largest row and column any answer can sit in: readers look no further."""
-        return (
-            max(s.last_row for s in self.sheets),
-            max(s.last_col for s in self.sheets),
-        )
-
     @cached_property
     def validator(self) -> jsonschema.Draft202012Validator:
         return jsonschema.Draft202012Validator(

@@ -85,7 +85,6 @@ class RawWorkbook:
     custom_properties: dict[str, str] = field(default_factory=dict)
     cells: dict[str, dict[tuple[int, int], Cell]] = field(default_factory=dict)
     date1904: bool = False
-    structure_locked: bool = False
     flags: frozenset[str] = frozenset()
 
 
@@ -93,6 +92,8 @@ class ReadProblem(Exception):
     """A file we could not read. `code` is stable (see CODES); `detail` is for people."""
 
     def __init__(self, code: str, detail: str = "") -> None:
+        if code not in CODES:
+            raise ValueError(f"unknown read problem code {code!r}")
         super().__init__(f"{code}: {detail}")
         self.code = code
         self.detail = detail
@@ -296,8 +297,6 @@ def _workbook(
             raw.defined_names[el.get("name", "")] = el.text
     pr = root.find(f"{NS}workbookPr")
     raw.date1904 = pr is not None and pr.get("date1904", "0") in ("1", "true")
-    prot = root.find(f"{NS}workbookProtection")
-    raw.structure_locked = prot is not None and prot.get("lockStructure", "0") in ("1", "true")
     return parts
 
 

@@ -40,7 +40,6 @@ from .workspace import Workspace
 AUDIT = "audit"
 STANDARDS = "six-standards"
 # The audit's repeating tables, each its own sheet rather than columns on the Audit sheet.
-AUDIT_TABLES = ("you_said_we_did", "action_plan", "signatories")
 # What a Partially met or Not met standard needs, and when it is due (six-standards schema).
 ACTION_KEYS = ("action", "owner", "target_date")
 TARGET_KEY = "target_date"
