@@ -246,6 +246,8 @@ def run_lock(ws: Workspace, wait: float = 30.0) -> Iterator[None]:
         deadline = time.monotonic() + wait
         while True:
             try:
+                # flock, not lockf: it also excludes a second run in this same process.
+                # Reader workers die with their parent, so a kill never leaves it held.
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError as err:
@@ -257,6 +259,7 @@ def run_lock(ws: Workspace, wait: float = 30.0) -> Iterator[None]:
                         "Try again when it has finished."
                     ) from err
                 time.sleep(0.2)
+        _sweep(ws)
         fh.seek(0)
         fh.truncate()
         fh.write(f"pid {os.getpid()}, started {dt.datetime.now():%d/%m/%Y %H:%M:%S}\n")
@@ -265,6 +268,13 @@ def run_lock(ws: Workspace, wait: float = 30.0) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _sweep(ws: Workspace) -> None:
+    """Remove temporary files that a killed run left: only ever our own, under the lock."""
+    leftovers = [*(ws.state_dir / "archive").glob(".incoming.*"), *ws.reports_dir.rglob(".*.tmp")]
+    for path in leftovers:
+        path.unlink(missing_ok=True)
 
 
 def network_warnings(ws: Workspace) -> list[str]:

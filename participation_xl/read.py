@@ -11,12 +11,15 @@ runs in a worker process, so a crash or a hang costs one file, never the run.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import datetime as dt
 import faulthandler
 import functools
 import multiprocessing
 import os
 import re
+import signal
+import sys
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -610,6 +613,18 @@ def read_many(
         yield path, (then(path, result) if then and isinstance(result, ReadProblem) else result)
 
 
+def _worker_start() -> None:
+    """In each worker: no stack dumps, and die with the parent so no orphan outlives a kill."""
+    faulthandler.disable()
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+
+
 @contextlib.contextmanager
 def _pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     # fork: workers inherit the loaded pack. faulthandler off: a worker that a hostile file
@@ -617,7 +632,7 @@ def _pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     pool = ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn" if os.name != "posix" else "fork"),
-        initializer=faulthandler.disable,
+        initializer=_worker_start,
     )
     try:
         yield pool
