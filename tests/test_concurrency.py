@@ -1,0 +1,42 @@
+"""Two collects and a report at the same time: each finishes or says one is running."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import subprocess
+import sys
+
+from participation_xl.collect import register_path
+from participation_xl.generate import generate
+from participation_xl.sample import fill_workbook, sample_answers
+
+
+def test_two_collects_and_a_report_at_once(workspace):
+    ws = workspace
+    issued = generate(ws)
+    for n, path in enumerate(issued):
+        form = ws.pack.forms[path.stem]
+        fill_workbook(
+            path,
+            ws.returns_dir / f"{n} {path.parent.name} {path.stem}.xlsx",
+            sample_answers(form, random.Random(n)),
+            form,
+        )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "participation_xl", "-w", str(ws.root), job],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for job in ("collect", "collect", "report")
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0 or "Another collect or report is running" in err, err[-2000:]
+    db = sqlite3.connect(register_path(ws))
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    rows = db.execute("SELECT team_id, form, COUNT(*) FROM submissions GROUP BY team_id, form")
+    assert sorted(rows) == sorted((p.parent.name.split(" ")[0], p.stem, 1) for p in issued)
+    db.close()
