@@ -81,7 +81,8 @@ CATALOGUE: dict[str, Message] = {
         "The file made the reader fail and was set aside; the rest of the batch went on. Save as .xlsx from your original workbook.",
     ),
     "read.unreadable": Message(
-        E, "The file cannot be read ({detail}). Save as .xlsx from your original workbook."
+        E,
+        "The file cannot be read: it is damaged, or in a format this tool does not read. Save as .xlsx from your original workbook.",
     ),
     "read.changing": Message(
         E,

@@ -21,6 +21,7 @@ import re
 import signal
 import sys
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
@@ -123,8 +124,10 @@ def read_workbook(
         return _read(str(path), max_row, max_col, boxes)
     except ReadProblem:
         raise
-    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile) as err:
+    except (EOFError, zipfile.LargeZipFile) as err:
         raise ReadProblem("truncated", str(err)) from err
+    except zlib.error as err:
+        raise ReadProblem("bad_xml", str(err)) from err
     except etree.LxmlError as err:
         raise ReadProblem("bad_xml", str(err)) from err
     except Exception as err:  # any other surprise in a hostile file is that file's problem
@@ -142,7 +145,9 @@ def _read(path: str, max_row: int, max_col: int, boxes: Boxes | None) -> RawWork
                 with zipfile.ZipFile(fh) as z:
                     return _from_zip(path, z, max_row, max_col, boxes)
             except zipfile.BadZipFile as err:
-                raise ReadProblem("truncated", str(err)) from err
+                # A bad checksum means damaged bytes, not a copy still arriving: no retry.
+                code = "bad_xml" if "CRC" in str(err) else "truncated"
+                raise ReadProblem(code, str(err)) from err
         if head == _OLE:
             fh.seek(0)
             data = fh.read(MAX_LEGACY_BYTES + 1)
@@ -480,7 +485,10 @@ def _cell(el: Any, strings: list[str], dates: list[bool]) -> Cell:
         return Cell(text.strip() in ("1", "true"), "b", formula, is_date)
     if t in ("e", "d"):
         return Cell(text, t, formula, is_date)
-    number = float(text)
+    try:
+        number = float(text)
+    except ValueError:  # a malformed number: keep what it says, validation will object
+        return Cell(text, "s", formula, is_date)
     integral = number.is_integer() and abs(number) < 2**53
     return Cell(int(number) if integral else number, "n", formula, is_date)
 

@@ -60,6 +60,7 @@ def test_killing_collect_at_random_points_loses_nothing(workspace):
                 ws.pack.forms[form],
             )
             good[_sha(path)] = path.name
+        before = {p.name: _sha(p) for p in ws.returns_dir.iterdir()}
         proc = subprocess.Popen(
             [sys.executable, "-c", COLLECT, str(ws.root)],
             stdout=subprocess.DEVNULL,
@@ -76,6 +77,7 @@ def test_killing_collect_at_random_points_loses_nothing(workspace):
                 integrity_failures += 1
             db.close()
         _reports_whole(ws)
+        assert {p.name: _sha(p) for p in ws.returns_dir.iterdir()} == before  # untouched
     collect(ws)  # the next run completes the job
     db = sqlite3.connect(register_path(ws))
     accepted = {r[0] for r in db.execute("SELECT sha256 FROM files WHERE outcome = 'accepted'")}
