@@ -20,7 +20,7 @@ from participation_xl.collect import collect, register_path
 from participation_xl.generate import generate
 from participation_xl.pack import LISTS_SHEET, META_SHEET
 from participation_xl.register import Register
-from participation_xl.sample import sample_answers
+from participation_xl.sample import fill_workbook, sample_answers
 
 pytestmark = pytest.mark.libreoffice
 
@@ -189,3 +189,24 @@ def test_libreoffice_converts_every_generated_form_to_pdf(libreoffice, issued_pa
         shutil.copy(path, copy)
         result = libreoffice.call("to_pdf", path=str(copy), out=str(out))
         assert result["bytes"] > 10_000 and out.read_bytes().startswith(b"%PDF")
+
+
+def test_libreoffice_opens_every_report_and_converts_it_to_pdf(libreoffice, workspace, tmp_path):
+    paths = {(p.parent.name.split(" ")[0], p.stem): p for p in generate(workspace)}
+    for n, ((team, form_id), path) in enumerate(sorted(paths.items())):
+        form = workspace.pack.forms[form_id]
+        answers = sample_answers(form, random.Random(n))
+        if n == 0:
+            answers["about" if form_id == "audit" else "contract"].clear()  # one invalid
+        fill_workbook(path, workspace.returns_dir / f"{team} {form_id}.xlsx", answers, form)
+    collect(workspace)
+    reports = [
+        *workspace.reports_dir.glob("*.xlsx"),
+        *workspace.reports_dir.glob("feedback/*.xlsx"),
+    ]
+    assert {p.name for p in reports} >= {"register.xlsx", "compliance.xlsx"}
+    assert any(p.parent.name == "feedback" for p in reports)
+    for path in reports:
+        out = tmp_path / f"{path.stem}.pdf"
+        result = libreoffice.call("to_pdf", path=str(path), out=str(out))
+        assert result["bytes"] > 5_000 and out.read_bytes().startswith(b"%PDF"), path.name
