@@ -39,12 +39,12 @@ def _case(name: str, outcome: str, *codes: str, team: str = "") -> Case:
     return Case(name, outcome, frozenset(codes), team)
 
 
-def _parts(data: bytes) -> dict[str, bytes]:
+def parts_of(data: bytes) -> dict[str, bytes]:
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         return {n: z.read(n) for n in z.namelist()}
 
 
-def _zip(parts: dict[str, bytes]) -> bytes:
+def zip_of(parts: dict[str, bytes]) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         for name, data in parts.items():
@@ -52,10 +52,10 @@ def _zip(parts: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
-def _edit(data: bytes, change: Callable[[dict[str, bytes]], None]) -> bytes:
-    parts = _parts(data)
+def edited(data: bytes, change: Callable[[dict[str, bytes]], None]) -> bytes:
+    parts = parts_of(data)
     change(parts)
-    return _zip(parts)
+    return zip_of(parts)
 
 
 def _sheet_part(parts: dict[str, bytes], sheet: str) -> str:
@@ -162,34 +162,34 @@ def build(ws: Workspace, dest: Path) -> tuple[list[Case], dict[str, str]]:
     put(
         _case("billion-laughs-sharedstrings.xlsx", "rejected", "read.xml_attack"),
         # An issued workbook (XlsxWriter) has a shared strings part the workbook points at.
-        _edit(
+        edited(
             issued[("SW02", "audit")].read_bytes(),
             lambda p: p.__setitem__("xl/sharedStrings.xml", LAUGHS),
         ),
     )
     put(
         _case("billion-laughs-workbook.xlsx", "rejected", "read.xml_attack"),
-        _edit(valid, lambda p: p.__setitem__("xl/workbook.xml", LAUGHS)),
+        edited(valid, lambda p: p.__setitem__("xl/workbook.xml", LAUGHS)),
     )
     put(
         _case("quadratic-blowup-workbook.xlsx", "rejected", "read.xml_attack"),
-        _edit(valid, lambda p: p.__setitem__("xl/workbook.xml", QUADRATIC)),
+        edited(valid, lambda p: p.__setitem__("xl/workbook.xml", QUADRATIC)),
     )
     put(
         _case("xxe-local-file.xlsx", "rejected", "read.xml_attack"),
-        _edit(valid, lambda p: p.__setitem__(_sheet_part(p, "About the team"), XXE)),
+        edited(valid, lambda p: p.__setitem__(_sheet_part(p, "About the team"), XXE)),
     )
     # --- oversize
     put(
         _case("decompression-bomb.xlsx", "rejected", "read.too_large"),
-        _edit(
+        edited(
             valid, lambda p: p.__setitem__(_sheet_part(p, "Action plan"), b"<" + bytes(40 << 20))
         ),
     )
     merges = b"".join(b'<mergeCell ref="Z%d:AA%d"/>' % (r, r) for r in range(1, 5001))
     put(
         _case("merged-cell-bomb.xlsx", "accepted", "", team="SW02"),
-        _edit(
+        edited(
             valid,
             lambda p: p.__setitem__(
                 _sheet_part(p, "Taking part"),
@@ -207,7 +207,7 @@ def build(ws: Workspace, dest: Path) -> tuple[list[Case], dict[str, str]]:
     )
     put(
         _case("cell-at-XFD1048576.xlsx", "accepted", "", team="SW02"),
-        _edit(
+        edited(
             valid,
             lambda p: _append_rows(
                 p,
@@ -223,11 +223,11 @@ def build(ws: Workspace, dest: Path) -> tuple[list[Case], dict[str, str]]:
     )
     put(
         _case("row-of-16384-cells.xlsx", "accepted", "", team="SW02"),
-        _edit(valid, lambda p: _append_rows(p, "Action plan", wide)),
+        edited(valid, lambda p: _append_rows(p, "Action plan", wide)),
     )
     put(
         _case("text-over-32767.xlsx", "accepted", "answer.excel_limit", team="ADV1"),
-        _edit(
+        edited(
             filled(
                 "ADV1",
                 "six-standards",
@@ -240,18 +240,18 @@ def build(ws: Workspace, dest: Path) -> tuple[list[Case], dict[str, str]]:
     # --- active content
     put(
         _case("macro-vbaproject.xlsm", "accepted", "content.macros", team="SW02"),
-        _edit(valid, lambda p: p.__setitem__("xl/vbaProject.bin", ole + bytes(600))),
+        edited(valid, lambda p: p.__setitem__("xl/vbaProject.bin", ole + bytes(600))),
     )
     put(
         _case("macro-renamed.xlsx", "accepted", "content.macros", team="SW02"),
-        _edit(
+        edited(
             filled("SW02", "audit", seed=4),
             lambda p: p.__setitem__("xl/vbaProject.bin", ole + bytes(600)),
         ),
     )
     put(
         _case("external-links.xlsx", "accepted", "content.external_links", team="SW02"),
-        _edit(
+        edited(
             filled("SW02", "audit", seed=5),
             lambda p: p.__setitem__(
                 "xl/externalLinks/externalLink1.xml",
@@ -261,7 +261,7 @@ def build(ws: Workspace, dest: Path) -> tuple[list[Case], dict[str, str]]:
     )
     put(
         _case("data-connections.xlsx", "accepted", "content.data_connections", team="SW02"),
-        _edit(
+        edited(
             filled("SW02", "audit", seed=6),
             lambda p: p.__setitem__(
                 "xl/connections.xml",
@@ -286,12 +286,12 @@ def build(ws: Workspace, dest: Path) -> tuple[list[Case], dict[str, str]]:
     )
     put(
         _case("formula-with-lying-cached-value.xlsx", "accepted", "content.formula", team="ADV1"),
-        _edit(lying, lambda p: _replace_all(p, b"<f>1+1</f><v></v>", b"<f>1+1</f><v>Met</v>")),
+        edited(lying, lambda p: _replace_all(p, b"<f>1+1</f><v></v>", b"<f>1+1</f><v>Met</v>")),
     )
     # --- tampering
     put(
         _case("identity-edited.xlsx", "rejected", "identify.bad_signature"),
-        _edit(valid, lambda p: _replace_all(p, b">SW02<", b">EH01<")),
+        edited(valid, lambda p: _replace_all(p, b">SW02<", b">EH01<")),
     )
     put(
         _case("signature-copied-into-another-team.xlsx", "accepted", "", team="EH01"),
@@ -303,7 +303,7 @@ def build(ws: Workspace, dest: Path) -> tuple[list[Case], dict[str, str]]:
     )
     put(
         _case("sheet-renamed.xlsx", "rejected", "identify.sheet_missing"),
-        _edit(valid, lambda p: _replace_all(p, b"Taking part", b"Taking part (2)")),
+        edited(valid, lambda p: _replace_all(p, b"Taking part", b"Taking part (2)")),
     )
     put(
         _case("another-cycles-template.xlsx", "rejected", "identify.other_cycle"),

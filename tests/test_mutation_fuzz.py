@@ -6,15 +6,14 @@ Bounded in CI; run longer with PXL_FUZZ_EXAMPLES=2000 pytest tests/test_mutation
 from __future__ import annotations
 
 import datetime as dt
-import io
 import os
 import random
 import shutil
 import subprocess
 import sys
-import zipfile
 
 import pytest
+from hostile_corpus import parts_of, zip_of
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -43,19 +42,6 @@ def seed_return(tmp_path_factory):
     return ws, path.read_bytes()
 
 
-def _parts(data: bytes) -> dict[str, bytes]:
-    with zipfile.ZipFile(io.BytesIO(data)) as z:
-        return {n: z.read(n) for n in z.namelist()}
-
-
-def _zip(parts: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        for name, data in parts.items():
-            z.writestr(name, data)
-    return buf.getvalue()
-
-
 def mutate(data: bytes, kind: str, rng: random.Random) -> bytes:
     if kind == "flip":
         out = bytearray(data)
@@ -64,7 +50,7 @@ def mutate(data: bytes, kind: str, rng: random.Random) -> bytes:
         return bytes(out)
     if kind == "cut":
         return data[: rng.randrange(len(data))]
-    parts = _parts(data)
+    parts = parts_of(data)
     name = rng.choice(sorted(parts))
     if kind == "delete":
         del parts[name]
@@ -72,7 +58,7 @@ def mutate(data: bytes, kind: str, rng: random.Random) -> bytes:
         parts[name] = parts[name][: rng.randrange(len(parts[name]) + 1)]
     else:  # replace a part with random bytes
         parts[name] = rng.randbytes(rng.randint(0, 2048))
-    return _zip(parts)
+    return zip_of(parts)
 
 
 @settings(

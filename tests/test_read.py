@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import xlsxwriter
+from hostile_corpus import edited
 
 from participation_xl.read import ReadProblem, read_many, read_workbook
 
@@ -36,12 +37,7 @@ def _book(path: Path, fill=None) -> Path:
 
 
 def _rezip(src: Path, dest: Path, change) -> Path:
-    with zipfile.ZipFile(src) as zin:
-        parts = {n: zin.read(n) for n in zin.namelist()}
-    change(parts)
-    with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zout:
-        for name, data in parts.items():
-            zout.writestr(name, data)
+    dest.write_bytes(edited(src.read_bytes(), change))
     return dest
 
 
