@@ -172,7 +172,7 @@ def _document(
     for path, rows in found.tables.items():
         doc[path] = []
         for cells in rows:
-            if all(loc.cell is None for loc in cells):
+            if cells is None:
                 continue  # a row never touched: nothing to read or say
             item = {}
             for loc in cells:
@@ -186,7 +186,7 @@ def _document(
             else:
                 for loc in cells:  # a blank row: forget its cells so the next row takes its index
                     where.pop((path, len(doc[path]), loc.field.key), None)
-        where[(path,)] = rows[0][0] if rows and rows[0] else None  # type: ignore[assignment]
+        where[(path,)] = found.first[path]
     issues += _schema_issues(who.form, doc, where, untrusted, file)
     return doc, issues
 
@@ -264,7 +264,8 @@ def examine_files(ctx: Context, paths: list[str]) -> dict[str, Examined]:
         form.is_valid({})
     shared_pack(spec.pack_dir, ctx.pack)
     then = functools.partial(examine_in_worker, spec)
-    workers = 2 if len(paths) > 4 else 0  # a pool costs more than it saves for a few files
+    # Always in worker processes, even for one file: a hostile file may crash its reader.
+    workers = min(2, len(paths))
     return dict(read_many(paths, 0, 0, boxes=ctx.boxes, then=then, workers=workers))
 
 

@@ -36,7 +36,8 @@ class Located:
 @dataclass
 class Extracted:
     inputs: list[Located]
-    tables: dict[str, list[list[Located]]]  # table path -> its rows (blank rows included)
+    tables: dict[str, list[list[Located] | None]]  # table path -> its rows (None: blank)
+    first: dict[str, Located]  # table path -> its first answer cell, for whole-table issues
 
 
 @functools.lru_cache(maxsize=4096)
@@ -55,10 +56,15 @@ def _cell(raw: RawWorkbook, sheet: str, row: int, col: int) -> Cell | None:
     return raw.cells.get(sheet, {}).get((row, col))
 
 
+@functools.lru_cache(maxsize=4096)
+def _squeezed(text: str) -> str:
+    return " ".join(text.split())
+
+
 def _label_ok(raw: RawWorkbook, sheet: str, row: int, col: int, expected: str) -> bool:
     cell = _cell(raw, sheet, row, col)
-    text = " ".join(str(cell.value).split()) if cell and cell.value is not None else ""
-    return text.startswith(" ".join(expected.split())[:60])
+    text = _squeezed(str(cell.value)) if cell and cell.value is not None else ""
+    return text.startswith(_squeezed(expected)[:60])
 
 
 def extract(raw: RawWorkbook, form: Form) -> Extracted | Rejection:
@@ -75,16 +81,19 @@ def extract(raw: RawWorkbook, form: Form) -> Extracted | Rejection:
         if spot is None:
             return Rejection("identify.moved", {"sheet": i.sheet, "cell": _a1(i.row, i.col)})
         inputs.append(Located(i.field, i.sheet, *spot, _cell(raw, i.sheet, *spot)))
-    tables = {}
+    tables, first = {}, {}
     for t in form.tables:
-        rows = _table_rows(raw, t)
-        if isinstance(rows, Rejection):
-            return rows
-        tables[t.path] = rows
-    return Extracted(inputs, tables)
+        cols = _table_columns(raw, t)
+        if isinstance(cols, Rejection):
+            return cols
+        tables[t.path] = _table_rows(raw, t, cols)
+        c = t.columns[0]
+        first[t.path] = Located(c, t.sheet, *cols[c.key], _cell(raw, t.sheet, *cols[c.key]))
+    return Extracted(inputs, tables, first)
 
 
-def _table_rows(raw: RawWorkbook, t: Table) -> list[list[Located]] | Rejection:
+def _table_columns(raw: RawWorkbook, t: Table) -> dict[str, tuple[int, int]] | Rejection:
+    """Where each column's first answer cell is: by name, else by the template."""
     count = t.last_row - t.first_row + 1
     cols: dict[str, tuple[int, int]] = {}  # column key -> (first row, column)
     for c in t.columns:
@@ -103,19 +112,26 @@ def _table_rows(raw: RawWorkbook, t: Table) -> list[list[Located]] | Rejection:
                 "identify.moved", {"sheet": t.sheet, "cell": _a1(t.header_row, t.col_of(c.key))}
             )
         cols[c.key] = spot
-    return [
-        [
-            Located(
-                c,
-                t.sheet,
-                cols[c.key][0] + n,
-                cols[c.key][1],
-                _cell(raw, t.sheet, cols[c.key][0] + n, cols[c.key][1]),
-            )
-            for c in t.columns
-        ]
-        for n in range(count)
-    ]
+    return cols
+
+
+def _table_rows(
+    raw: RawWorkbook, t: Table, cols: dict[str, tuple[int, int]]
+) -> list[list[Located] | None]:
+    sheet = raw.cells.get(t.sheet, {})
+    rows: list[list[Located] | None] = []
+    for n in range(t.last_row - t.first_row + 1):
+        cells = [sheet.get((cols[c.key][0] + n, cols[c.key][1])) for c in t.columns]
+        if all(cell is None for cell in cells):
+            rows.append(None)  # a row never touched: nothing to read or say
+            continue
+        rows.append(
+            [
+                Located(c, t.sheet, cols[c.key][0] + n, cols[c.key][1], cell)
+                for c, cell in zip(t.columns, cells, strict=True)
+            ]
+        )
+    return rows
 
 
 def _a1(row: int, col: int) -> str:

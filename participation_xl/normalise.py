@@ -8,6 +8,7 @@ the coordinator rather than made silently. Nothing is ever dropped without a not
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -32,12 +33,16 @@ _DATE_FORMATS = (
     "%Y-%m-%d",
 )
 # One pass over long text: which kinds of personal data it seems to hold, by group name.
-_PERSONAL = re.compile(
-    r"(?P<email>[\w.+-]+@[\w-]+\.[\w.-]+)"
-    r"|(?P<phone>(?<!\d)(?:\+44\s?|0)(?:\d[\s-]?){9,10}(?!\d))"
-    r"|(?P<dob>\b(?:d\.?o\.?b\.?|date of birth|born)\b)",
-    re.IGNORECASE,
-)
+_EMAIL_RE = r"(?P<email>[\w.+-]+@[\w-]+\.[\w.-]+)"
+_PHONE_RE = r"(?P<phone>(?<!\d)(?:\+44\s?|0)(?:\d[\s-]?){9,10}(?!\d))"
+_DOB_RE = r"(?P<dob>\b(?:d\.?o\.?b\.?|date of birth|born)\b)"
+_PERSONAL = re.compile(f"{_EMAIL_RE}|{_PHONE_RE}|{_DOB_RE}", re.IGNORECASE)
+# Long free text is most of a return, and trying every pattern at every letter is most
+# of the cost: the cheap checks in _privacy rule a pattern out before it is tried.
+_PHONE = re.compile(_PHONE_RE)
+_DOB = re.compile(_DOB_RE, re.IGNORECASE)
+_NOT_DIGIT = re.compile(r"\D+")
+_DOB_WORDS = ("dob", "d.o.b", "d.ob", "do.b", "date of birth", "born")
 _PERSONAL_WORDS = {"email": "an email address", "phone": "a phone number", "dob": "a date of birth"}
 
 
@@ -64,10 +69,7 @@ def normalise(field: Field, cell: Cell | None, date1904: bool = False) -> tuple[
     if field.kind == "date" and isinstance(value, int | float) and not isinstance(value, bool):
         value, more = _serial(value, date1904)
         notes += more
-    converter = {"choice": _choice, "integer": _number, "number": _number, "date": _date}.get(
-        field.kind, _text
-    )
-    value, more = converter(field, value)
+    value, more = _CONVERTERS.get(field.kind, _text)(field, value)
     notes += more
     if isinstance(value, str) and field.kind == "text" and (field.max_length or 0) >= 500:
         notes += _privacy(value)
@@ -101,16 +103,23 @@ def _as_typed(cell: Cell, date1904: bool) -> tuple[Any, list[Note]]:
 
 def _serial(value: float, date1904: bool) -> tuple[Any, list[Note]]:
     """A date typed where Excel kept only its serial number (no date format)."""
-    try:
-        epoch = CALENDAR_MAC_1904 if date1904 else CALENDAR_WINDOWS_1900
-        day = from_excel(value, epoch).date()
-    except (ValueError, OverflowError, TypeError):
-        return value, []
-    if not dt.date(1990, 1, 1) <= day <= dt.date(2100, 12, 31):
+    day = _day(value, date1904)
+    if day is None:
         return value, []  # not plausibly a date: validation will say so
     return day, [
         Note("normalise.date_serial", {"value": _plain(float(value)), "fixed": f"{day:%d/%m/%Y}"})
     ]
+
+
+@functools.lru_cache(maxsize=4096)
+def _day(value: float, date1904: bool) -> dt.date | None:
+    # Cached: the same few hundred dates recur across thousands of returns.
+    try:
+        epoch = CALENDAR_MAC_1904 if date1904 else CALENDAR_WINDOWS_1900
+        day = from_excel(value, epoch).date()
+    except (ValueError, OverflowError, TypeError):
+        return None
+    return day if dt.date(1990, 1, 1) <= day <= dt.date(2100, 12, 31) else None
 
 
 def _iso(text: str) -> Any:
@@ -122,7 +131,7 @@ def _iso(text: str) -> Any:
 
 def _clean_text(value: str) -> tuple[str | None, list[Note]]:
     notes: list[Note] = []
-    if _CONTROL.search(value):
+    if not value.isprintable() and _CONTROL.search(value):  # isprintable: a fast "no"
         value = _CONTROL.sub("", value)
         notes.append(Note("answer.control_chars", {}))
     if len(value) > EXCEL_CELL_LIMIT:
@@ -199,9 +208,20 @@ def _text(field: Field, value: Any) -> tuple[Any, list[Note]]:
 
 
 def _privacy(value: str) -> list[Note]:
-    found = dict.fromkeys(m.lastgroup for m in _PERSONAL.finditer(value) if m.lastgroup)
+    if "@" in value:
+        found = dict.fromkeys(m.lastgroup for m in _PERSONAL.finditer(value) if m.lastgroup)
+    else:  # no email, and phone and date-of-birth matches cannot overlap: search apart
+        found = {}
+        if len(_NOT_DIGIT.sub("", value)) >= 9 and _PHONE.search(value):
+            found["phone"] = None
+        folded = value.casefold()
+        if any(w in folded for w in _DOB_WORDS) and _DOB.search(value):
+            found["dob"] = None
     return [
         Note("privacy.personal_data", {"what": _PERSONAL_WORDS[k]})
         for k in _PERSONAL_WORDS
         if k in found
     ]
+
+
+_CONVERTERS = {"choice": _choice, "integer": _number, "number": _number, "date": _date}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -33,6 +34,23 @@ BANNER_ROW = 3  # 1-based
 
 def _conforms(checker: jsonschema.FormatChecker, name: str, value: Any) -> bool:
     return checker.conforms(value, name)
+
+
+def compile_check(schema: dict[str, Any]) -> Callable[[Any], bool]:
+    """A fast yes/no for a schema (compiled code, ~20x jsonschema); jsonschema then
+    explains only the documents that fail, with the same format checks."""
+    checker = jsonschema.Draft202012Validator.FORMAT_CHECKER
+    formats = {name: functools.partial(_conforms, checker, name) for name in ("date", "email")}
+    fast = fastjsonschema.compile(schema, formats=formats)
+
+    def is_valid(document: Any) -> bool:
+        try:
+            fast(document)
+        except fastjsonschema.JsonSchemaException:
+            return False
+        return True
+
+    return is_valid
 
 
 def builtin_pack_dir() -> Path:
@@ -170,18 +188,9 @@ class Form:
         )
 
     @cached_property
-    def _fast(self) -> Any:
-        checker = jsonschema.Draft202012Validator.FORMAT_CHECKER
-        formats = {name: functools.partial(_conforms, checker, name) for name in ("date", "email")}
-        return fastjsonschema.compile(self.schema, formats=formats)
-
-    def is_valid(self, document: Any) -> bool:
+    def is_valid(self) -> Callable[[Any], bool]:
         """A fast yes/no (compiled code); jsonschema then explains only the invalid ones."""
-        try:
-            self._fast(document)
-        except fastjsonschema.JsonSchemaException:
-            return False
-        return True
+        return compile_check(self.schema)
 
     def choice_lists(self) -> dict[str, tuple[str, ...]]:
         """Each distinct dropdown list, by the defined name it lives behind."""

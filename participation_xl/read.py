@@ -15,20 +15,22 @@ import ctypes
 import datetime as dt
 import faulthandler
 import functools
+import html
 import multiprocessing
+import operator
 import os
 import re
 import signal
 import sys
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, NamedTuple
 
 from lxml import etree
 
@@ -65,8 +67,9 @@ _ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 _CELL = re.compile(r"([A-Z]{1,3})(\d+)")
 
 
-@dataclass(frozen=True)
-class Cell:
+class Cell(NamedTuple):
+    """One cell's value as stored. A tuple, as a return makes hundreds of them."""
+
     value: str | float | int | bool | None
     kind: str  # s | n | b | e | d | blank
     formula: str | None = None
@@ -87,7 +90,7 @@ class RawWorkbook:
     sheets: list[SheetInfo] = field(default_factory=list)
     defined_names: dict[str, str] = field(default_factory=dict)
     custom_properties: dict[str, str] = field(default_factory=dict)
-    cells: dict[str, dict[tuple[int, int], Cell]] = field(default_factory=dict)
+    cells: dict[str, Mapping[tuple[int, int], Cell]] = field(default_factory=dict)
     date1904: bool = False
     flags: frozenset[str] = frozenset()
 
@@ -207,8 +210,8 @@ _PARSER = etree.XMLParser(
 )
 
 
-def _load(z: zipfile.ZipFile, name: str, budget: _Budget) -> Any:
-    """Parse one part whole (lxml, in C), refusing DTDs and anything that inflates too far.
+def _bytes(z: zipfile.ZipFile, name: str, budget: _Budget) -> bytes:
+    """One part's bytes, refusing DTDs and anything that inflates too far.
 
     The declared size can lie, so the part is read with a hard cap on what comes out.
     """
@@ -220,31 +223,45 @@ def _load(z: zipfile.ZipFile, name: str, budget: _Budget) -> Any:
     head = data[:DOCTYPE_SCAN]
     if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
         raise ReadProblem("xml_attack", f"part {name} declares a DTD or entities")
-    return etree.fromstring(data, _PARSER)
+    return data
+
+
+def _load(z: zipfile.ZipFile, name: str, budget: _Budget) -> Any:
+    """Parse one part whole (lxml, in C), after the checks in `_bytes`."""
+    return etree.fromstring(_bytes(z, name, budget), _PARSER)
 
 
 # --- xlsx -------------------------------------------------------------------------------
+# Parts that every return of a form shares byte for byte (relationships, workbook, styles)
+# are parsed once per process and the result reused: it depends on the bytes alone.
+
+Rels = dict[str, tuple[str, str, str]]
 
 
 def _rels(
     z: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], part: str, budget: _Budget
-) -> dict[str, tuple[str, str, str]]:
+) -> Rels:
     """Relationships of a part: id -> (type, resolved target, target mode)."""
     folder, base = PurePosixPath(part).parent, PurePosixPath(part).name
     rels_name = str(folder / "_rels" / f"{base}.rels").lstrip("/") if part else "_rels/.rels"
     if rels_name not in members:
         return {}
-    out = {}
-    for el in _load(z, rels_name, budget).iter(REL):
+    return dict(_parse_rels(str(folder), _bytes(z, rels_name, budget)))
+
+
+@functools.lru_cache(maxsize=32)
+def _parse_rels(folder: str, data: bytes) -> tuple[tuple[str, tuple[str, str, str]], ...]:
+    out = []
+    for el in etree.fromstring(data, _PARSER).iter(REL):
         target = el.get("Target", "")
         mode = el.get("TargetMode", "")
         resolved = (
             target.lstrip("/")
             if target.startswith("/")
-            else os.path.normpath(str(folder / target)).lstrip("./")
+            else os.path.normpath(str(PurePosixPath(folder) / target)).lstrip("./")
         )
-        out[el.get("Id", "")] = (el.get("Type", ""), resolved.replace("\\", "/"), mode)
-    return out
+        out.append((el.get("Id", ""), (el.get("Type", ""), resolved.replace("\\", "/"), mode)))
+    return tuple(out)
 
 
 def _from_zip(
@@ -266,69 +283,161 @@ def _from_zip(
     raw = RawWorkbook(path, "xlsx")
     book_rels = _rels(z, members, book, budget)
     sheet_parts = _workbook(z, book, budget, raw, book_rels)
-    strings = _strings(z, members, book_rels, budget)
-    dates = _date_styles(z, members, book_rels, budget)
     raw.custom_properties = _custom_props(z, members, budget)
-    flags = _flags(members, book_rels)
+    raw.flags = frozenset(_flags(members, book_rels))
+    wanted: dict[str, tuple[bytes, int, int]] = {}
     for info in raw.sheets:
         part = sheet_parts.get(info.name)
         if boxes is not None and info.name not in boxes:
             continue
         rows, cols = boxes[info.name] if boxes is not None else (max_row, max_col)
         if part and part in members:
-            cells, protected, dde = _sheet(z, part, budget, strings, dates, rows, cols)
-            raw.cells[info.name] = cells
-            info.protected = protected
-            if dde:
-                flags.add("dde")
-    raw.flags = frozenset(flags)
+            data = _bytes(z, part, budget)
+            wanted[info.name] = (data, rows, cols)
+            info.protected = _protected(data)
+    if _IN_WORKER and _by_calamine(path, z, members, book_rels, budget, wanted, raw):
+        return raw
+    strings = _strings(z, members, book_rels, budget)
+    dates = _date_styles(z, members, book_rels, budget)
+    for name, (data, rows, cols) in wanted.items():
+        raw.cells[name] = _sheet(data, strings, dates, rows, cols)
     return raw
 
 
-def _workbook(
+# --- the fast path: python-calamine (Rust) for the values, only ever inside a worker -----
+# calamine reads a return in about a third of the time lxml takes, but can abort the whole
+# process on a hostile file (a cell at XFD1048576, upstream issue 684). So it runs only in
+# reader workers (where an abort costs one file, reported as "crashed"), and only on sheets
+# whose bytes have been checked here first: every part it reads is inflated under the same
+# caps as above, no cell lies beyond column ZZ or row 9999, every cell has its reference,
+# and there are no error cells (whose codes it drops). Anything else is read with lxml.
+
+_IN_WORKER = False
+_FAR = re.compile(rb'r="(?:[^"]*&|[A-Z]{3}|[A-Z]{0,2}\d{5})')  # a literal start: fast
+_FAR_DIMENSION = re.compile(rb'<dimension\b[^>]*\sref="[^"]*(?:[A-Z]{3}|\d{5})')
+_ERROR_CELL = re.compile(rb"<c\s[^>]*\bt=\"e\"")
+_FORMULA_CELL = re.compile(
+    rb'<c r="([A-Z]{1,2}\d{1,4})"[^>/]*>(?:<v>[^<]*</v>)?<f\b[^>]*?(?:/>|>([^<]*)</f>)'
+)
+_BIG_COUNT = re.compile(rb'[cC]ount="\d{7}')
+
+
+def _by_calamine(
+    path: str,
     z: zipfile.ZipFile,
-    book: str,
+    members: dict[str, zipfile.ZipInfo],
+    rels: Rels,
     budget: _Budget,
+    wanted: dict[str, tuple[bytes, int, int]],
     raw: RawWorkbook,
-    rels: dict[str, tuple[str, str, str]],
-) -> dict[str, str]:
-    root = _load(z, book, budget)
+) -> bool:
+    """Fill raw.cells with calamine if every wanted sheet is plainly safe; else False."""
+    formulas = {}
+    for name, (data, rows, cols) in wanted.items():
+        found = _formula_cells(data, rows, cols)
+        if found is None:
+            return False
+        formulas[name] = found
+    for kind in ("/sharedStrings", "/styles"):
+        part = _related(rels, members, kind)
+        if part and _BIG_COUNT.search(_bytes(z, part, budget), 0, 4096):
+            return False  # a huge declared count: calamine would reserve room for it
+    try:
+        from python_calamine import CalamineWorkbook
+
+        book = CalamineWorkbook.from_path(path)
+        for name, (_, rows, cols) in wanted.items():
+            sheet = book.get_sheet_by_name(name)
+            raw.cells[name] = CalamineCells(sheet, rows, cols, formulas[name])
+    except Exception:  # whatever calamine refuses, lxml reads (or explains) below
+        raw.cells.clear()
+        return False
+    return True
+
+
+def _formula_cells(data: bytes, max_row: int, max_col: int) -> dict[tuple[int, int], str] | None:
+    """Formula text by cell in the box, from the raw bytes; None if the sheet is not plain."""
+    start, end = data.find(b"<sheetData"), data.rfind(b"</sheetData>")
+    if start < 0 or end < start or not data.startswith(b"<?xml", 0, 5):
+        return None  # no sheet data, or a namespace prefix or encoding lxml should handle
+    if _FAR.search(data) or _FAR_DIMENSION.search(data, 0, start):
+        return None
+    if _ERROR_CELL.search(data, start, end):
+        return None
+    cells = sum(data.count(tag, start, end) for tag in (b"<c ", b"<c>", b"<c/>"))
+    if cells != data.count(b'<c r="', start, end):
+        return None  # a cell without its reference first: calamine would place it by counting
+    found = _FORMULA_CELL.findall(data, start, end)
+    if len(found) != sum(data.count(tag, start, end) for tag in (b"<f>", b"<f ", b"<f/>")):
+        return None  # a formula written some other way: let lxml find it
+    out = {}
+    for ref, text in found:
+        where = _ref_position(ref.decode())
+        if where and where[0] <= max_row and where[1] <= max_col:  # status formulas lie outside
+            out[where] = html.unescape(text.decode("utf-8"))
+    return out
+
+
+def _workbook(z: zipfile.ZipFile, book: str, budget: _Budget, raw: RawWorkbook, rels: Rels) -> dict:
+    sheets, names, raw.date1904 = _parse_workbook(_bytes(z, book, budget))
     parts = {}
-    for el in root.iter(f"{NS}sheet"):
-        name = el.get("name", "")
-        raw.sheets.append(SheetInfo(name, el.get("state", "visible")))
-        rel = rels.get(el.get(f"{R_NS}id", ""))
-        if rel:
-            parts[name] = rel[1]
-    for el in root.iter(f"{NS}definedName"):
-        if el.get("localSheetId") is None and el.text:
-            raw.defined_names[el.get("name", "")] = el.text
-    pr = root.find(f"{NS}workbookPr")
-    raw.date1904 = pr is not None and pr.get("date1904", "0") in ("1", "true")
+    for name, state, rid in sheets:
+        raw.sheets.append(SheetInfo(name, state))
+        if rid in rels:
+            parts[name] = rels[rid][1]
+    raw.defined_names = dict(names)
     return parts
 
 
-def _related(
-    rels: dict[str, tuple[str, str, str]], members: dict[str, zipfile.ZipInfo], kind: str
-) -> str | None:
+@functools.lru_cache(maxsize=32)
+def _parse_workbook(data: bytes) -> tuple[tuple, tuple, bool]:
+    root = etree.fromstring(data, _PARSER)
+    sheets = tuple(
+        (el.get("name", ""), el.get("state", "visible"), el.get(f"{R_NS}id", ""))
+        for el in root.iter(f"{NS}sheet")
+    )
+    names = tuple(
+        (el.get("name", ""), el.text)
+        for el in root.iter(f"{NS}definedName")
+        if el.get("localSheetId") is None and el.text
+    )
+    pr = root.find(f"{NS}workbookPr")
+    return sheets, names, pr is not None and pr.get("date1904", "0") in ("1", "true")
+
+
+def _related(rels: Rels, members: dict[str, zipfile.ZipInfo], kind: str) -> str | None:
     """The part a relationship of this kind points at, if it is really in the file."""
     part = next((t for typ, t, _ in rels.values() if typ.endswith(kind)), None)
     return part if part in members else None
 
 
+class _Strings:
+    """The shared strings, each turned into text only when a wanted cell uses it."""
+
+    def __init__(self, items: list[Any]) -> None:
+        self._items = items
+        self._done: dict[int, str] = {}
+
+    def get(self, idx: int) -> str:
+        text = self._done.get(idx)
+        if text is None:
+            if not 0 <= idx < len(self._items):
+                return ""
+            si = self._items[idx]
+            text = self._done[idx] = _unescape(
+                "".join(t.text or "" for t in si.iter(_T) if _not_phonetic(t))
+            )
+        return text
+
+
+_SI = etree.XPath("m:si", namespaces={"m": NS[1:-1]})
+
+
 def _strings(
-    z: zipfile.ZipFile,
-    members: dict[str, zipfile.ZipInfo],
-    rels: dict[str, tuple[str, str, str]],
-    budget: _Budget,
-) -> list[str]:
+    z: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], rels: Rels, budget: _Budget
+) -> _Strings:
     part = _related(rels, members, "/sharedStrings")
-    if not part:
-        return []
-    return [
-        _unescape("".join(t.text or "" for t in si.iter(f"{NS}t") if _not_phonetic(t)))
-        for si in _load(z, part, budget).iterchildren(f"{NS}si")
-    ]
+    return _Strings(_SI(_load(z, part, budget)) if part else [])
 
 
 def _not_phonetic(t: Any) -> bool:
@@ -341,27 +450,27 @@ def _unescape(text: str) -> str:
 
 
 def _date_styles(
-    z: zipfile.ZipFile,
-    members: dict[str, zipfile.ZipInfo],
-    rels: dict[str, tuple[str, str, str]],
-    budget: _Budget,
-) -> list[bool]:
+    z: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], rels: Rels, budget: _Budget
+) -> tuple[bool, ...]:
     part = _related(rels, members, "/styles")
-    if not part:
-        return []
-    root = _load(z, part, budget)
+    return _parse_date_styles(_bytes(z, part, budget)) if part else ()
+
+
+@functools.lru_cache(maxsize=32)
+def _parse_date_styles(data: bytes) -> tuple[bool, ...]:
+    root = etree.fromstring(data, _PARSER)
     custom = {
         int(f.get("numFmtId", "0")): _is_date_code(f.get("formatCode", ""))
         for f in root.iter(f"{NS}numFmt")
     }
     xfs = root.find(f"{NS}cellXfs")
     if xfs is None:
-        return []
+        return ()
     out = []
     for xf in xfs.iter(f"{NS}xf"):
         fid = int(xf.get("numFmtId", "0") or 0)
         out.append(custom.get(fid, fid in _DATE_IDS))
-    return out
+    return tuple(out)
 
 
 def _is_date_code(code: str) -> bool:
@@ -382,7 +491,7 @@ def _custom_props(
     return out
 
 
-def _flags(members: dict[str, zipfile.ZipInfo], rels: dict[str, tuple[str, str, str]]) -> set[str]:
+def _flags(members: dict[str, zipfile.ZipInfo], rels: Rels) -> set[str]:
     flags = set()
     names = [n.lower() for n in members]
     if any(n.endswith("vbaproject.bin") for n in names):
@@ -396,35 +505,79 @@ def _flags(members: dict[str, zipfile.ZipInfo], rels: dict[str, tuple[str, str, 
     return flags
 
 
+# --- worksheets: parse the cell data only, make a Cell only for what is asked for --------
+
 _FILLED = etree.XPath(
     "m:sheetData/m:row[not(@r) or @r <= $rows]/m:c[m:v or m:f or m:is]",
     namespaces={"m": NS[1:-1]},
 )
+_ROOT_TAG = re.compile(rb"<(?:([A-Za-z_][\w.-]*):)?worksheet\b[^>]*>")
+_UTF8 = re.compile(rb"^\s*<\?xml[^>]*encoding=[\"'](?!utf-?8[\"'])", re.IGNORECASE)
+_PROTECTED = re.compile(rb"<(?:[\w.-]+:)?sheetProtection\b[^>]*\bsheet=[\"'](?:1|true)[\"']")
+_GET_R = operator.methodcaller("get", "r")
+
+
+def _sheet_data(data: bytes) -> Any:
+    """The worksheet with only its <sheetData>: validations and formatting, often half
+    the bytes, are never parsed. Anything unusual (another encoding, no sheetData, XML
+    that does not parse once cut) is parsed whole instead, as before."""
+    root = _ROOT_TAG.search(data, 0, DOCTYPE_SCAN)
+    if root and not _UTF8.match(data):
+        prefix = root.group(1) + b":" if root.group(1) else b""
+        start = data.find(b"<" + prefix + b"sheetData", root.end())
+        close = b"</" + prefix + b"sheetData>"
+        end = data.find(close, start)
+        if start > 0 and end > 0:
+            cut = root.group(0) + data[start : end + len(close)] + b"</" + prefix + b"worksheet>"
+            with contextlib.suppress(etree.XMLSyntaxError):
+                return etree.fromstring(cut, _PARSER)
+    return etree.fromstring(data, _PARSER)
+
+
+def _protected(data: bytes) -> bool:
+    return _PROTECTED.search(data) is not None
 
 
 def _sheet(
-    z: zipfile.ZipFile,
-    part: str,
-    budget: _Budget,
-    strings: list[str],
-    dates: list[bool],
-    max_row: int,
-    max_col: int,
-) -> tuple[dict[tuple[int, int], Cell], bool, bool]:
-    root = _load(z, part, budget)
-    prot = root.find(f"{NS}sheetProtection")
-    protected = prot is not None and prot.get("sheet", "0") in ("1", "true")
-    cells: dict[tuple[int, int], Cell] = {}
-    dde = False
-    for el in _FILLED(root, rows=max_row):  # only cells that hold something, selected in C
-        row, col = _position(el)
-        if row > max_row or col > max_col:
-            continue
-        cell = _cell(el, strings, dates)
-        if cell.formula and ("|" in cell.formula or "DDE" in cell.formula.upper()):
-            dde = True
-        cells[(row, col)] = cell
-    return cells, protected, dde
+    data: bytes, strings: _Strings, dates: tuple[bool, ...], max_row: int, max_col: int
+) -> SheetCells:
+    filled = _FILLED(_sheet_data(data), rows=max_row)  # cells that hold something, in C
+    refs = list(map(_GET_R, filled))
+    places = [] if None in refs else list(map(_ref_position, refs))
+    if not places or None in places:  # a cell with no usable reference: count instead
+        places = [_position(el) for el in filled]
+    by_place = {rc: el for rc, el in zip(places, filled, strict=True) if rc and rc[1] <= max_col}
+    return SheetCells(by_place, strings, dates)
+
+
+class SheetCells(Mapping[tuple[int, int], Cell]):
+    """A sheet's filled cells inside its box, by (row, column), each made when asked for.
+
+    A return's sheets hold hundreds of labels and formulas that are never asked for;
+    making a Cell only for the answers and labels that are read saves most of the work.
+    """
+
+    def __init__(self, by_place: dict[tuple[int, int], Any], strings: _Strings, dates: Any):
+        self._by_place, self._strings, self._dates = by_place, strings, dates
+
+    def get(self, key: tuple[int, int], default: Any = None) -> Any:  # type: ignore[override]
+        el = self._by_place.get(key)
+        return default if el is None else _cell(el, self._strings, self._dates)
+
+    def __getitem__(self, key: tuple[int, int]) -> Cell:
+        return _cell(self._by_place[key], self._strings, self._dates)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._by_place
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return iter(sorted(self._by_place))
+
+    def __len__(self) -> int:
+        return len(self._by_place)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (dict, (dict(self.items()),))  # lxml elements do not cross processes
 
 
 def _position(el: Any) -> tuple[int, int]:
@@ -456,7 +609,7 @@ def _col(letters: str) -> int:
 _V, _F, _IS, _T = f"{NS}v", f"{NS}f", f"{NS}is", f"{NS}t"
 
 
-def _cell(el: Any, strings: list[str], dates: list[bool]) -> Cell:
+def _cell(el: Any, strings: _Strings, dates: tuple[bool, ...]) -> Cell:
     text = formula = inline = None
     for child in el:  # <f>, <v> and <is>, in one pass
         tag = child.tag
@@ -477,8 +630,7 @@ def _cell(el: Any, strings: list[str], dates: list[bool]) -> Cell:
     if text is None:
         return Cell(None, "blank", formula, is_date)
     if t == "s":
-        idx = int(text)
-        return Cell(strings[idx] if 0 <= idx < len(strings) else "", "s", formula, is_date)
+        return Cell(strings.get(int(text)), "s", formula, is_date)
     if t == "str":
         return Cell(_unescape(text), "s", formula, is_date)
     if t == "b":
@@ -533,34 +685,69 @@ def _calamine(
         if boxes is not None and info.name not in boxes:
             continue
         max_row, max_col = boxes[info.name] if boxes is not None else box
-        sheet = book.get_sheet_by_name(info.name)
-        row0, col0 = sheet.start or (0, 0)  # calamine's rows begin at the first used cell
-        cells = {}
-        for r, row in enumerate(sheet.iter_rows(), start=row0 + 1):
-            if r > max_row:
-                break
-            for c, value in enumerate(row[: max(0, max_col - col0)], start=col0 + 1):
-                cell = _calamine_cell(value)
-                if cell is not None:
-                    cells[(r, c)] = cell
-        raw.cells[info.name] = cells
+        raw.cells[info.name] = _calamine_cells(book.get_sheet_by_name(info.name), max_row, max_col)
     return raw
 
 
-def _calamine_cell(value: Any) -> Cell | None:
-    if value is None or value == "":
-        return None
+def _calamine_cells(
+    sheet: Any, max_row: int, max_col: int, formulas: dict[tuple[int, int], str] | None = None
+) -> dict[tuple[int, int], Cell]:
+    return dict(CalamineCells(sheet, max_row, max_col, formulas or {}).items())
+
+
+class CalamineCells(Mapping[tuple[int, int], Cell]):
+    """A sheet's values from calamine inside the box, each made into a Cell when asked for."""
+
+    def __init__(
+        self, sheet: Any, max_row: int, max_col: int, formulas: dict[tuple[int, int], str]
+    ) -> None:
+        row0, col0 = sheet.start or (0, 0)  # calamine's rows begin at the first used cell
+        rows = sheet.to_python(skip_empty_area=False)[: max(0, max_row - row0)]
+        width = max(0, max_col - col0)
+        self._values = {
+            (r, c): v
+            for r, row in enumerate(rows, start=row0 + 1)
+            for c, v in enumerate(row[:width], start=col0 + 1)
+            if v is not None and v != ""
+        }
+        self._formulas = formulas
+
+    def get(self, key: tuple[int, int], default: Any = None) -> Any:  # type: ignore[override]
+        value = self._values.get(key)
+        if self._formulas and key in self._formulas:  # the formula matters, not its value
+            cell = Cell(None, "blank") if value is None else _calamine_cell(value)
+            return cell._replace(formula=self._formulas[key])
+        return default if value is None else _calamine_cell(value)
+
+    def __getitem__(self, key: tuple[int, int]) -> Cell:
+        cell = self.get(key)
+        if cell is None:
+            raise KeyError(key)
+        return cell
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return iter(sorted(self._values.keys() | self._formulas.keys()))
+
+    def __len__(self) -> int:
+        return len(self._values.keys() | self._formulas.keys())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (dict, (dict(self.items()),))
+
+
+def _calamine_cell(value: Any) -> Cell:
+    if isinstance(value, str):
+        return Cell(_unescape(value), "s")
     if isinstance(value, bool):
         return Cell(value, "b")
-    if isinstance(value, dt.datetime | dt.date):
-        return Cell(value.isoformat(), "d")
-    if isinstance(value, dt.time | dt.timedelta):
-        return Cell(str(value), "s")
     if isinstance(value, float):
-        return Cell(int(value) if value.is_integer() else value, "n")
+        integral = value.is_integer() and abs(value) < 2**53
+        return Cell(int(value) if integral else value, "n")
     if isinstance(value, int):
         return Cell(value, "n")
-    return Cell(str(value), "s")
+    if isinstance(value, dt.datetime | dt.date):
+        return Cell(value.isoformat(), "d")
+    return Cell(str(value), "s")  # a time or a duration
 
 
 # --- isolation: a pool of workers ----------------------------------------------------------
@@ -623,6 +810,8 @@ def read_many(
 
 def _worker_start() -> None:
     """In each worker: no stack dumps, and die with the parent so no orphan outlives a kill."""
+    global _IN_WORKER
+    _IN_WORKER = True  # calamine may run here: an abort costs one file, not the run
     faulthandler.disable()
     parent = os.getppid()
     if sys.platform.startswith("linux"):
