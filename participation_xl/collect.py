@@ -12,8 +12,9 @@ import contextlib
 import datetime as dt
 import fcntl
 import hashlib
+import itertools
 import os
-import tempfile
+import stat
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import BusyError, ConfigError
-from .examine import Context, Examined, examine_files, issue, relabel
+from .examine import Context, Examined, examine_stream, issue, relabel
 from .messages import render
 from .register import Register
 from .status import standing
@@ -76,10 +77,8 @@ def collect(
             (f for f in scan(source) if (f.rel, f.size, f.mtime_ns) not in settled),
             key=lambda f: (f.mtime_ns, f.rel),
         )
-        for start in range(0, len(todo), BATCH):
-            _batch(ws, reg, ctx, todo[start : start + BATCH], summary)
-            if progress:
-                progress(min(start + BATCH, len(todo)), len(todo))
+        del settled
+        _Run(ws, reg, ctx, summary, progress).go(todo)
         summary.standing = standing(ws, reg)
         if report:
             from .report import write_reports  # here: report imports this module
@@ -92,30 +91,37 @@ def register_path(ws: Workspace) -> Path:
     return ws.state_dir / "register.sqlite"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Found:
+    """A file in the returns folder (small: a big collation holds tens of thousands)."""
+
     rel: str
-    path: Path
+    folder: str
     size: int
     mtime_ns: int
     ignore: str  # why the file is ignored, or ""
+
+    @property
+    def path(self) -> Path:
+        return Path(self.folder, self.rel)
 
 
 def scan(folder: Path) -> list[Found]:
     """Every file under the folder, recursively, in a stable order; never follows links out."""
     out: list[Found] = []
-    for root, dirs, files in os.walk(folder):
+    top = str(folder)
+    for root, dirs, files in os.walk(top):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        rel_root = os.path.relpath(root, top)
         for name in sorted(files):
-            path = Path(root) / name
             try:
-                st = path.lstat()
+                st = os.lstat(os.path.join(root, name))
             except OSError:
                 continue  # gone between listing and looking: it will be seen next run
-            if not path.is_file() or path.is_symlink():
-                continue
-            rel = path.relative_to(folder).as_posix()
-            out.append(Found(rel, path, st.st_size, st.st_mtime_ns, _ignore_reason(name)))
+            if not stat.S_ISREG(st.st_mode):
+                continue  # links (which could lead out of the folder), devices, pipes
+            rel = name if rel_root == "." else f"{rel_root}/{name}".replace(os.sep, "/")
+            out.append(Found(rel, top, st.st_size, st.st_mtime_ns, _ignore_reason(name)))
     return out
 
 
@@ -130,43 +136,86 @@ def _ignore_reason(name: str) -> str:
     return ""
 
 
-def _batch(
-    ws: Workspace, reg: Register, ctx: Context, files: list[Found], summary: Summary
-) -> None:
-    now = _now()
-    staged: list[tuple[Found, str, Path]] = []
-    with reg.transaction():
-        batch_shas: dict[str, str] = {}
-        for f in files:
+class _Run:
+    """One pass over the files to do, as a pipeline: this process hashes and archives
+    each file and hands it to the reader workers, then records their results, so
+    archiving, reading and recording overlap. Every BATCH files the archive is flushed
+    and the register committed: a kill loses at most one batch of work, never data."""
+
+    def __init__(
+        self,
+        ws: Workspace,
+        reg: Register,
+        ctx: Context,
+        summary: Summary,
+        progress: Callable[[int, int], None] | None,
+    ) -> None:
+        self.ws, self.reg, self.ctx, self.summary, self.progress = ws, reg, ctx, summary, progress
+        self.now = _now()
+        self.archive = _Archive(ws)
+        self.in_flight: dict[str, tuple[Found, str]] = {}  # archived path -> (file, sha)
+        self.first_of: dict[str, str] = {}  # sha -> path, for files still in flight
+        self.touched: set[tuple[str, str, str]] = set()
+        self.done = self.total = 0
+
+    def go(self, todo: list[Found]) -> None:
+        self.total = len(todo)
+        with self.reg.transaction():
+            for archived, ex in examine_stream(self.ctx, self._archived(todo)):
+                f, sha = self.in_flight.pop(archived)
+                if self.first_of.get(sha) == f.rel:
+                    del self.first_of[sha]
+                self._recorded(f, sha, ex)
+            self._commit(final=True)
+
+    def _archived(self, todo: list[Found]) -> Iterator[str]:
+        """Archive each file in turn; record at once those that need no reading."""
+        for f in todo:
             if f.ignore:
-                _record(reg, summary, f, None, "ignored", f.ignore, "", now)
+                self._record(f, None, "ignored", f.ignore, "")
                 continue
-            sha, archived, problem = _archive(ws, f)
+            sha, archived, problem = self.archive.add(f)
             if problem:
-                outcome = "pending" if problem == "changing" else "rejected"
                 code = "read.changing" if problem == "changing" else "read.too_large"
-                _record(reg, summary, f, sha, outcome, render(code), code, now)
+                outcome = "pending" if problem == "changing" else "rejected"
+                self._record(f, sha, outcome, render(code), code)
                 continue
-            earlier = reg.first_file_with(sha) if sha not in batch_shas else None
-            first = earlier.path if earlier else batch_shas.get(sha)
-            if first:
-                reason = render("file.duplicate", first=first)
-                _record(reg, summary, f, sha, "duplicate", reason, "file.duplicate", now)
+            earlier = self.first_of.get(sha)
+            if earlier is None:
+                record = self.reg.first_file_with(sha)
+                earlier = record.path if record else None
+            if earlier:
+                reason = render("file.duplicate", first=earlier)
+                self._record(f, sha, "duplicate", reason, "file.duplicate")
                 continue
-            batch_shas[sha] = f.rel
-            staged.append((f, sha, archived))
-        # One flush for the batch's archive copies before the register says they exist.
+            self.first_of[sha] = f.rel
+            self.in_flight[archived] = (f, sha)
+            yield archived
+
+    def _recorded(self, f: Found, sha: str, ex: Examined) -> None:
+        ex = relabel(ex, f.rel, self.ctx.team_ids)
+        file_id = self._record(f, sha, ex.outcome, ex.reason, ex.code)
+        if ex.outcome == "accepted" and ex.identity and ex.document is not None:
+            _submit(self.reg, self.ws, f, sha, file_id, ex, self.now)
+            self.touched.add((ex.identity["cycle"], ex.identity["team_id"], ex.identity["form"]))
+
+    def _record(self, f: Found, sha: str | None, outcome: str, reason: str, code: str) -> int:
+        file_id = _record(self.reg, self.summary, f, sha, outcome, reason, code, self.now)
+        self.done += 1
+        if self.done % BATCH == 0:
+            self._commit()
+        return file_id
+
+    def _commit(self, final: bool = False) -> None:
+        for key in self.touched:
+            self.reg.refresh_current(*key)
+        self.touched.clear()
+        # The archive copies reach the disk before the register says they exist.
         os.sync()
-        results = examine_files(ctx, [str(a) for _, _, a in staged])
-        touched = set()
-        for f, sha, archived in staged:
-            ex = relabel(results[str(archived)], f.rel, ctx.team_ids)
-            file_id = _record(reg, summary, f, sha, ex.outcome, ex.reason, ex.code, now)
-            if ex.outcome == "accepted" and ex.identity and ex.document is not None:
-                _submit(reg, ws, f, sha, file_id, ex, now)
-                touched.add((ex.identity["cycle"], ex.identity["team_id"], ex.identity["form"]))
-        for key in touched:
-            reg.refresh_current(*key)
+        if not final:
+            self.reg.checkpoint()
+        if self.progress:
+            self.progress(self.done, self.total)
 
 
 def _submit(
@@ -200,36 +249,48 @@ def _record(
     return reg.add_file(f.rel, f.size, f.mtime_ns, sha, outcome, reason, code, now)
 
 
-def _archive(ws: Workspace, f: Found) -> tuple[str, Path, str]:
-    """Hash the file while copying it into the archive: (sha256, archived path, problem)."""
-    archive = ws.state_dir / "archive"
-    archive.mkdir(parents=True, exist_ok=True)
-    if f.size > MAX_FILE_BYTES:
-        return "", Path(), "too_large"
-    digest = hashlib.sha256()
-    fd, tmp = tempfile.mkstemp(dir=archive, prefix=".incoming.")
-    try:
-        with os.fdopen(fd, "wb") as out, f.path.open("rb") as src:
-            while chunk := src.read(1 << 20):
-                digest.update(chunk)
-                out.write(chunk)
-        st = f.path.stat()
-        if (st.st_size, st.st_mtime_ns) != (f.size, f.mtime_ns):
-            return digest.hexdigest(), Path(), "changing"  # still being written: next run
-        sha = digest.hexdigest()
-        target = archive / sha[:2] / f"{sha}{_suffix(f.path)}"
-        target.parent.mkdir(exist_ok=True)
-        if not target.exists():
-            os.replace(tmp, target)
-        return sha, target, ""
-    except OSError:
-        return digest.hexdigest(), Path(), "changing"
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+class _Archive:
+    """The content-addressed archive: a copy of every file read, named by its SHA-256."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.root = str(ws.state_dir / "archive")
+        os.makedirs(self.root, exist_ok=True)
+        self.made: set[str] = set()  # the 256 sub-folders, made once each
+        self.count = itertools.count()
+
+    def add(self, f: Found) -> tuple[str, str, str]:
+        """Hash the file while copying it in: (sha256, archived path, problem)."""
+        if f.size > MAX_FILE_BYTES:
+            return "", "", "too_large"
+        digest = hashlib.sha256()
+        tmp = os.path.join(self.root, f".incoming.{os.getpid()}.{next(self.count)}")
+        source = os.path.join(f.folder, f.rel)
+        try:
+            with open(tmp, "xb") as out, open(source, "rb") as src:
+                while chunk := src.read(1 << 20):
+                    digest.update(chunk)
+                    out.write(chunk)
+            st = os.stat(source)
+            if (st.st_size, st.st_mtime_ns) != (f.size, f.mtime_ns):
+                return digest.hexdigest(), "", "changing"  # still being written: next run
+            sha = digest.hexdigest()
+            folder = os.path.join(self.root, sha[:2])
+            if folder not in self.made:
+                os.makedirs(folder, exist_ok=True)
+                self.made.add(folder)
+            target = os.path.join(folder, sha + _suffix(f.rel))
+            if not os.path.exists(target):
+                os.replace(tmp, target)
+            return sha, target, ""
+        except OSError:
+            return digest.hexdigest(), "", "changing"
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
 
 
-def _suffix(path: Path) -> str:
-    suffix = path.suffix.lower()
+def _suffix(name: str) -> str:
+    suffix = os.path.splitext(name)[1].lower()
     return suffix if suffix in {".xlsx", ".xlsm", ".xls", ".ods", ".csv"} else ".bin"
 
 

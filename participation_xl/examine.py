@@ -8,6 +8,7 @@ sheet, cell and plain-English message), used alike by `collect` (which records i
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,7 +103,7 @@ def relabel(ex: Examined, file: str, team_ids: frozenset[str]) -> Examined:
     """Name the file on every issue, and query a return filed in another team's folder."""
     for i in ex.issues:
         i["file"] = file
-    folder = folder_team(file, set(team_ids))
+    folder = folder_team(file, team_ids)
     if ex.identity and folder and folder != ex.identity["team_id"]:
         ex.issues.append(
             issue("identify.wrong_folder", file, folder=folder, team=ex.identity["team_id"])
@@ -132,7 +133,7 @@ def examine(result: RawWorkbook | ReadProblem, file: str, ctx: Context) -> Exami
         outcome = "pending" if result.code in PENDING_CODES else "rejected"
         code = f"read.{result.code}"
         return Examined(outcome, code, render(code, **{**_DEFAULTS, "detail": result.detail}))
-    who = identify(result, ctx.pack, ctx.secret, ctx.cycle, set(ctx.team_ids))
+    who = identify(result, ctx.pack, ctx.secret, ctx.cycle, ctx.team_ids)
     if isinstance(who, Rejection):
         return _rejected(who)
     found = extract(result, who.form)
@@ -256,17 +257,21 @@ def _schema_issues(
     return out
 
 
-def examine_files(ctx: Context, paths: list[str]) -> dict[str, Examined]:
-    """Read and examine files in worker processes (issues not yet labelled with a file)."""
+def examine_stream(ctx: Context, paths: Iterable[str]) -> Iterator[tuple[str, Examined]]:
+    """Read and examine files in worker processes, as `paths` yields them (issues not yet
+    labelled with a file). Always in workers, even for one file: a hostile file may
+    crash its reader."""
     spec = ctx.spec()
     # Warm the pack here: forked workers inherit it instead of each loading and compiling.
     for form in ctx.pack.forms.values():
         form.is_valid({})
     shared_pack(spec.pack_dir, ctx.pack)
     then = functools.partial(examine_in_worker, spec)
-    # Always in worker processes, even for one file: a hostile file may crash its reader.
-    workers = min(2, len(paths))
-    return dict(read_many(paths, 0, 0, boxes=ctx.boxes, then=then, workers=workers))
+    return read_many(paths, 0, 0, boxes=ctx.boxes, then=then, workers=2)
+
+
+def examine_files(ctx: Context, paths: list[str]) -> dict[str, Examined]:
+    return dict(examine_stream(ctx, paths)) if paths else {}
 
 
 def validate_files(ws: Workspace, paths: list[str]) -> list[tuple[str, Examined]]:

@@ -120,11 +120,12 @@ def _table_rows(
 ) -> list[list[Located] | None]:
     sheet = raw.cells.get(t.sheet, {})
     rows: list[list[Located] | None] = []
+    places = [cols[c.key] for c in t.columns]
     for n in range(t.last_row - t.first_row + 1):
-        cells = [sheet.get((cols[c.key][0] + n, cols[c.key][1])) for c in t.columns]
-        if all(cell is None for cell in cells):
+        if not any((row + n, col) in sheet for row, col in places):
             rows.append(None)  # a row never touched: nothing to read or say
             continue
+        cells = [sheet.get((row + n, col)) for row, col in places]
         rows.append(
             [
                 Located(c, t.sheet, cols[c.key][0] + n, cols[c.key][1], cell)

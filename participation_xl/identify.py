@@ -7,6 +7,7 @@ the roster, is rejected with a reason that says what to do.
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -56,7 +57,7 @@ def _text(cell: object) -> str:
 
 
 def identify(
-    raw: RawWorkbook, pack: Pack, secret: bytes, cycle: str, team_ids: set[str]
+    raw: RawWorkbook, pack: Pack, secret: bytes, cycle: str, team_ids: AbstractSet[str]
 ) -> Identified | Rejection:
     """Check the signed identity against this workspace: secret, cycle, form, roster."""
     found = read_identity(raw)
@@ -80,7 +81,7 @@ def identify(
     return Identified({k: found[k] for k in identity.KEYS if k in found}, form)
 
 
-def folder_team(relative_path: str, team_ids: set[str]) -> str | None:
+def folder_team(relative_path: str, team_ids: AbstractSet[str]) -> str | None:
     """The team a file's folder is named after ('EH01 Early Help/…'), if any."""
     for part in PurePath(relative_path).parts[:-1]:
         head = part.split(" ", 1)[0]

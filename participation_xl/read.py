@@ -16,6 +16,7 @@ import datetime as dt
 import faulthandler
 import functools
 import html
+import itertools
 import multiprocessing
 import operator
 import os
@@ -24,7 +25,8 @@ import signal
 import sys
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
 from concurrent.futures.process import BrokenProcessPool
@@ -313,9 +315,10 @@ def _from_zip(
 # and there are no error cells (whose codes it drops). Anything else is read with lxml.
 
 _IN_WORKER = False
-_FAR = re.compile(rb'r="(?:[^"]*&|[A-Z]{3}|[A-Z]{0,2}\d{5})')  # a literal start: fast
+# One pass finds anything calamine should not see: a reference far out or spelt with an
+# entity, a cell whose reference is not its first attribute, or an error cell.
+_NOT_PLAIN = re.compile(rb'r="(?:[^"]*&|[A-Z]{3}|[A-Z]{0,2}\d{5})|<c(?! r=")[\s>/]|\st="e"')
 _FAR_DIMENSION = re.compile(rb'<dimension\b[^>]*\sref="[^"]*(?:[A-Z]{3}|\d{5})')
-_ERROR_CELL = re.compile(rb"<c\s[^>]*\bt=\"e\"")
 _FORMULA_CELL = re.compile(
     rb'<c r="([A-Z]{1,2}\d{1,4})"[^>/]*>(?:<v>[^<]*</v>)?<f\b[^>]*?(?:/>|>([^<]*)</f>)'
 )
@@ -360,16 +363,11 @@ def _formula_cells(data: bytes, max_row: int, max_col: int) -> dict[tuple[int, i
     start, end = data.find(b"<sheetData"), data.rfind(b"</sheetData>")
     if start < 0 or end < start or not data.startswith(b"<?xml", 0, 5):
         return None  # no sheet data, or a namespace prefix or encoding lxml should handle
-    if _FAR.search(data) or _FAR_DIMENSION.search(data, 0, start):
+    if _FAR_DIMENSION.search(data, 0, start) or _NOT_PLAIN.search(data, start, end):
         return None
-    if _ERROR_CELL.search(data, start, end):
-        return None
-    cells = sum(data.count(tag, start, end) for tag in (b"<c ", b"<c>", b"<c/>"))
-    if cells != data.count(b'<c r="', start, end):
-        return None  # a cell without its reference first: calamine would place it by counting
     found = _FORMULA_CELL.findall(data, start, end)
-    if len(found) != sum(data.count(tag, start, end) for tag in (b"<f>", b"<f ", b"<f/>")):
-        return None  # a formula written some other way: let lxml find it
+    if len(found) != data.count(b"<f", start, end):
+        return None  # a formula written some other way (or rich text): let lxml find it
     out = {}
     for ref, text in found:
         where = _ref_position(ref.decode())
@@ -535,7 +533,8 @@ def _sheet_data(data: bytes) -> Any:
 
 
 def _protected(data: bytes) -> bool:
-    return _PROTECTED.search(data) is not None
+    # <sheetProtection> comes after the cell data: only the tail is searched.
+    return _PROTECTED.search(data, max(0, data.rfind(b"</sheetData>"))) is not None
 
 
 def _sheet(
@@ -725,6 +724,9 @@ class CalamineCells(Mapping[tuple[int, int], Cell]):
             raise KeyError(key)
         return cell
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._values or key in self._formulas
+
     def __iter__(self) -> Iterator[tuple[int, int]]:
         return iter(sorted(self._values.keys() | self._formulas.keys()))
 
@@ -787,38 +789,68 @@ def read_many(
     work that follows reading (checking, validating) is spread over the cores too; it
     must be a picklable, module-level function or partial. A crash or a time-out gives
     a ReadProblem, passed through `then` like any other.
+
+    `paths` is taken lazily and only a few chunks are in flight at once, so the caller's
+    own work on each result (and on the next paths) overlaps the workers', and memory
+    stays flat however many files there are.
     """
-    todo = list(paths)
     args = (max_row, max_col, boxes, then)
     if workers <= 0:
-        yield from _chunk(todo, *args)
+        for path in paths:
+            yield path, _worker(path, *args)
         return
-    size = max(1, min(32, len(todo) // (workers * 4) or 1))
-    chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
+    todo = iter(paths)
     suspects: list[str] = []
-    with _pool(workers) as pool:
-        futures = [(c, pool.submit(_chunk, c, *args)) for c in chunks]
-        for chunk, future in futures:
-            try:
-                yield from future.result(timeout=timeout * len(chunk))
-            except (BrokenProcessPool, FuturesTimeout, OSError):
-                suspects += chunk
+    while True:  # one pool, or a fresh one after a crash or a hang broke the last
+        broken = yield from _pooled(todo, args, workers, timeout)
+        if broken is None:
+            break
+        suspects += broken
     for path in suspects:  # one at a time, each in its own process: find the culprit
         result = _isolated(path, args, timeout)
         yield path, (then(path, result) if then and isinstance(result, ReadProblem) else result)
 
 
-def _worker_start() -> None:
-    """In each worker: no stack dumps, and die with the parent so no orphan outlives a kill."""
+CHUNK = 16  # files per task: enough to make the hand-over cheap, few enough to spread well
+
+
+def _pooled(
+    todo: Iterator[str], args: tuple[Any, ...], workers: int, timeout: float
+) -> Generator[tuple[str, Any], None, list[str] | None]:
+    """Run chunks through one pool; return the in-flight paths if the pool broke."""
+    window: deque[tuple[list[str], Any]] = deque()
+    with _pool(workers) as pool:
+
+        def submit() -> None:
+            chunk = list(itertools.islice(todo, CHUNK))
+            if chunk:
+                window.append((chunk, pool.submit(_chunk, chunk, *args)))
+
+        for _ in range(workers * 3):
+            submit()
+        while window:
+            chunk, future = window.popleft()
+            try:
+                results = future.result(timeout=timeout * len(chunk))
+            except (BrokenProcessPool, FuturesTimeout, OSError):
+                return chunk + [p for c, _ in window for p in c]
+            submit()  # keep the workers busy while the caller deals with these
+            yield from results
+    return None
+
+
+def _worker_start(parent: int) -> None:
+    """In each worker: no stack dumps, and die with the parent so no orphan outlives a kill
+    (an orphan would keep the run lock it inherited, and block the next run)."""
     global _IN_WORKER
     _IN_WORKER = True  # calamine may run here: an abort costs one file, not the run
     faulthandler.disable()
-    parent = os.getppid()
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    if os.getppid() != parent:  # the parent died before the signal was armed
+    if os.getppid() != parent:  # the parent died before the signal was armed (or even
+        # before this process first ran: so the parent's pid comes from the parent)
         os._exit(1)
 
 
@@ -830,6 +862,7 @@ def _pool(workers: int) -> Iterator[ProcessPoolExecutor]:
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn" if os.name != "posix" else "fork"),
         initializer=_worker_start,
+        initargs=(os.getpid(),),
     )
     try:
         yield pool

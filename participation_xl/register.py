@@ -116,6 +116,11 @@ class Register:
             raise
         self.db.execute("COMMIT")
 
+    def checkpoint(self) -> None:
+        """Inside a transaction: commit what is done so far and carry on in a new one."""
+        self.db.execute("COMMIT")
+        self.db.execute("BEGIN IMMEDIATE")
+
     # --- files -------------------------------------------------------------------------
 
     def unchanged(self) -> set[tuple[str, int, int]]:
@@ -223,6 +228,16 @@ class Register:
             sql += " AND current = 1"
         rows = self.db.execute(sql + " ORDER BY team_id, form, id", args)
         return [_submission(r) for r in rows]
+
+    def current_outcomes(self, cycle: str) -> dict[tuple[str, str], tuple[bool, bool]]:
+        """(team, form) -> (valid, late) of each current submission, straight from SQL."""
+        rows = self.db.execute(
+            "SELECT team_id, form, valid, EXISTS (SELECT 1 FROM json_each(issues) "
+            "WHERE json_extract(value, '$.code') = 'status.late') "
+            "FROM submissions WHERE cycle = ? AND current = 1",
+            (cycle,),
+        )
+        return {(r[0], r[1]): (bool(r[2]), bool(r[3])) for r in rows}
 
     def history_counts(self, cycle: str) -> dict[tuple[str, str], int]:
         """How many earlier (not current) submissions each team and form has."""

@@ -42,10 +42,16 @@ def expected_returns(ws: Workspace, reg: Register, documents: bool = False) -> l
 
 
 def standing(ws: Workspace, reg: Register) -> dict[str, int]:
-    rows = expected_returns(ws, reg)
-    counts = {k: sum(r.status == k for r in rows) for k in ("valid", "invalid", "missing")}
-    counts["late"] = sum(r.late for r in rows)
-    counts["expected"] = len(rows)
+    """How many expected returns are valid, invalid, missing and late. From one small row
+    per submission, not the submissions themselves: memory stays flat however many."""
+    current = reg.current_outcomes(ws.cycle)
+    counts = dict.fromkeys(("valid", "invalid", "missing", "late", "expected"), 0)
+    for team in read_roster(ws.roster_path):
+        for form in ws.forms_for(team.kind):
+            found = current.get((team.team_id, form))
+            counts["expected"] += 1
+            counts["missing" if found is None else "valid" if found[0] else "invalid"] += 1
+            counts["late"] += bool(found and found[1])
     return counts
 
 
