@@ -78,7 +78,7 @@ def _fill_one(root: str, team, form_id: str, seed: int) -> None:
     form = ws.pack.forms[form_id]
     answers = sample_answers(form, rng, rows=rng.randint(0, 50) if form_id == "audit" else None)
     for item in answers.get("you_said_we_did", []):
-        item["we_did"] = (item["we_did"] + " ") * rng.randint(1, 4)
+        item["we_did"] = " ".join([item["we_did"]] * rng.randint(1, 4))  # varied lengths
     if rng.random() < 0.05:  # about 5% invalid
         answers[next(iter(k for k in answers if isinstance(answers[k], dict)))].clear()
     data = build_workbook(form, team, IssueContext.of(ws), answers)

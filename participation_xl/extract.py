@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from xlsxwriter.utility import xl_cell_to_rowcol, xl_rowcol_to_cell
 
@@ -22,9 +23,9 @@ _REF = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class Located:
-    """An answer cell of the return: the field, where it is, and what it holds."""
+class Located(NamedTuple):
+    """An answer cell of the return: the field, where it is, and what it holds.
+    (A tuple: a return has hundreds, and a tuple is the cheapest to make.)"""
 
     field: Field
     sheet: str
@@ -121,8 +122,9 @@ def _table_rows(
     sheet = raw.cells.get(t.sheet, {})
     rows: list[list[Located] | None] = []
     places = [cols[c.key] for c in t.columns]
+    filled = getattr(sheet, "filled", sheet)
     for n in range(t.last_row - t.first_row + 1):
-        if not any((row + n, col) in sheet for row, col in places):
+        if not any((row + n, col) in filled for row, col in places):
             rows.append(None)  # a row never touched: nothing to read or say
             continue
         cells = [sheet.get((row + n, col)) for row, col in places]

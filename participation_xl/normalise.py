@@ -20,6 +20,7 @@ from .read import Cell
 
 EXCEL_CELL_LIMIT = 32767
 NOT_APPLICABLE = {"n/a", "na", "n.a.", "n.a", "none", "nil", "-", "--", "—", "–", "not applicable"}
+_LONGEST_NA = max(map(len, NOT_APPLICABLE))
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _DATE_FORMATS = (
     "%d/%m/%Y",
@@ -60,6 +61,12 @@ def normalise(field: Field, cell: Cell | None, date1904: bool = False) -> tuple[
         return _formula(cell)  # even with no cached value: the formula itself is the problem
     if cell is None or cell.value is None or cell.kind == "blank":
         return None, []
+    value = cell.value
+    if type(value) is str and field.kind in ("text", "choice") and _untouched(value):
+        if field.kind == "choice" and value in field.choices:
+            return value, []  # most answers: a choice picked from the list
+        if field.kind == "text" and (field.max_length or 0) < 500:
+            return value, []  # or short text, typed cleanly
     value, notes = _as_typed(cell, date1904)
     if isinstance(value, str):
         value, more = _clean_text(value)
@@ -74,6 +81,17 @@ def normalise(field: Field, cell: Cell | None, date1904: bool = False) -> tuple[
     if isinstance(value, str) and field.kind == "text" and (field.max_length or 0) >= 500:
         notes += _privacy(value)
     return value, notes
+
+
+def _untouched(text: str) -> bool:
+    """Text that no rule below would change or query: printable, trimmed, not "n/a"."""
+    return (
+        text.isprintable()
+        and len(text) <= EXCEL_CELL_LIMIT
+        and not text[0].isspace()
+        and not text[-1].isspace()
+        and (len(text) > _LONGEST_NA or text.casefold() not in NOT_APPLICABLE)
+    )
 
 
 def _formula(cell: Cell) -> tuple[Any, list[Note]]:
