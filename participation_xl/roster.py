@@ -10,7 +10,7 @@ import csv
 import functools
 import hashlib
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from .pack import builtin_schema, compile_check
 from .validate import schema_problems
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Team:
     team_id: str
     team_name: str
@@ -93,37 +93,47 @@ def read_roster(path: str | Path) -> list[Team]:
 @functools.lru_cache(maxsize=4)
 def _read_roster(path: Path, digest: str) -> tuple[Team, ...]:
     # One run reads the roster more than once (collect, then status): the same bytes are
-    # not parsed and checked again. Teams are frozen, so sharing them is safe.
-    rows = _read_rows(path)
-    problems = _problems(rows)
+    # not parsed and checked again. Teams are frozen, so sharing them is safe. Row by row,
+    # so a roster of tens of thousands of teams never sits in memory twice.
+    teams: list[Team] = []
+    problems: list[str] = []
+    first_seen: dict[str, int] = {}
+    for number, values in _read_rows(path):
+        problems += _problems(number, values, first_seen)
+        teams.append(Team.from_row(values))
     if problems:
         raise RosterError(str(path), problems)
-    return tuple(Team.from_row(values) for _, values in rows)
+    return tuple(teams)
 
 
-def _read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
+def _read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(spreadsheet row number, {column: value}) for every non-blank row under the header."""
+    found = False
     try:
         table = _csv_table(path) if path.suffix.lower() == ".csv" else _xlsx_table(path)
+        first = next(table, None)
+        if first is None:
+            raise RosterError(str(path), [render("roster.empty")])
+        header = [str(h or "").strip().lower() for h in first]
+        known = columns()
+        missing = [c for c in known if c not in header and c != "provider"]
+        if missing:
+            raise RosterError(
+                str(path), [render("roster.missing_column", column=c) for c in missing]
+            )
+        for number, raw in enumerate(table, start=2):
+            values = {h: _clean(v) for h, v in zip(header, raw, strict=False) if h in known}
+            if any(v != "" for v in values.values()):
+                found = True
+                yield number, {k: v for k, v in values.items() if v != ""}
+    except RosterError:
+        raise
     except Exception as err:  # any unreadable roster (zip, XML, encoding) gets one message
         raise RosterError(
             str(path), [render("roster.unreadable", detail=str(err) or type(err).__name__)]
         ) from err
-    if not table:
+    if not found:
         raise RosterError(str(path), [render("roster.empty")])
-    header = [str(h or "").strip().lower() for h in table[0]]
-    known = columns()
-    missing = [c for c in known if c not in header and c != "provider"]
-    if missing:
-        raise RosterError(str(path), [render("roster.missing_column", column=c) for c in missing])
-    rows = []
-    for number, raw in enumerate(table[1:], start=2):
-        values = {h: _clean(v) for h, v in zip(header, raw, strict=False) if h in known}
-        if any(v != "" for v in values.values()):
-            rows.append((number, {k: v for k, v in values.items() if v != ""}))
-    if not rows:
-        raise RosterError(str(path), [render("roster.empty")])
-    return rows
 
 
 def _clean(value: Any) -> str:
@@ -134,16 +144,17 @@ def _clean(value: Any) -> str:
     return str(value).strip()
 
 
-def _csv_table(path: Path) -> list[list[Any]]:
-    text = path.read_text(encoding="utf-8-sig")
-    return list(csv.reader(io.StringIO(text)))
+def _csv_table(path: Path) -> Iterator[list[Any]]:
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        yield from csv.reader(fh)
 
 
-def _xlsx_table(path: Path) -> list[list[Any]]:
+def _xlsx_table(path: Path) -> Iterator[list[Any]]:
     wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     try:
         ws = wb["Teams"] if "Teams" in wb.sheetnames else wb.worksheets[0]
-        return [list(r) for r in ws.iter_rows(values_only=True, max_col=30, max_row=20000)]
+        for row in ws.iter_rows(values_only=True, max_col=30, max_row=100_000):
+            yield list(row)
     finally:
         wb.close()
 
@@ -155,23 +166,20 @@ def _checks() -> tuple[Callable[[Any], bool], jsonschema.Draft202012Validator]:
     return compile_check(schema), jsonschema.Draft202012Validator(schema, format_checker=checker)
 
 
-def _problems(rows: list[tuple[int, dict[str, Any]]]) -> list[str]:
+def _problems(number: int, values: dict[str, Any], first_seen: dict[str, int]) -> list[str]:
+    """What is wrong with one row (and whether its team id came before)."""
     is_valid, validator = _checks()  # compiled: a 2,000-team roster is checked in ms
     problems: list[str] = []
-    first_seen: dict[str, int] = {}
-    for number, values in rows:
-        for p in [] if is_valid(values) else schema_problems(validator, values):
-            column = str(p.path[0]) if p.path else "?"
-            text = render(p.code, **{**_DEFAULTS, "label": column, "other": "kind", **p.values})
-            problems.append(
-                render("roster.value", row=number, column=column, problem=text.rstrip("."))
-            )
-        team_id = values.get("team_id", "")
-        if team_id in first_seen:
-            problems.append(
-                render("roster.duplicate_id", row=number, value=team_id, first=first_seen[team_id])
-            )
-        first_seen.setdefault(team_id, number)
+    for p in [] if is_valid(values) else schema_problems(validator, values):
+        column = str(p.path[0]) if p.path else "?"
+        text = render(p.code, **{**_DEFAULTS, "label": column, "other": "kind", **p.values})
+        problems.append(render("roster.value", row=number, column=column, problem=text.rstrip(".")))
+    team_id = values.get("team_id", "")
+    if team_id in first_seen:
+        problems.append(
+            render("roster.duplicate_id", row=number, value=team_id, first=first_seen[team_id])
+        )
+    first_seen.setdefault(team_id, number)
     return problems
 
 
