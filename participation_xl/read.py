@@ -95,6 +95,7 @@ class RawWorkbook:
     cells: dict[str, Mapping[tuple[int, int], Cell]] = field(default_factory=dict)
     date1904: bool = False
     flags: frozenset[str] = frozenset()
+    reader: str = "lxml"  # or "calamine": which way the cells were read
 
 
 class ReadProblem(Exception):
@@ -357,6 +358,7 @@ def _by_calamine(
         for name, (_, rows, cols) in wanted.items():
             sheet = book.get_sheet_by_name(name)
             raw.cells[name] = CalamineCells(sheet, rows, cols, formulas[name])
+        raw.reader = "calamine"
     except Exception:  # whatever calamine refuses, lxml reads (or explains) below
         raw.cells.clear()
         return False
@@ -366,8 +368,8 @@ def _by_calamine(
 def _formula_cells(data: bytes, max_row: int, max_col: int) -> dict[tuple[int, int], str] | None:
     """Formula text by cell in the box, from the raw bytes; None if the sheet is not plain."""
     start, end = data.find(b"<sheetData"), data.rfind(b"</sheetData>")
-    if start < 0 or end < start or not data.startswith(b"<?xml", 0, 5):
-        return None  # no sheet data, or a namespace prefix or encoding lxml should handle
+    if start < 0 or end < start or not data.startswith(b"<") or _UTF8.match(data):
+        return None  # no sheet data, a namespace prefix, or an encoding for lxml to handle
     if _FAR_DIMENSION.search(data, 0, start) or any(
         rx.search(data, start, end) for rx in _NOT_PLAIN
     ):

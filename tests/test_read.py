@@ -222,3 +222,36 @@ def test_an_ods_is_read_through_calamine(tmp_path):
     results = dict(read_many([str(path)], 50, 10, workers=1))
     raw = results[str(path)]
     assert raw.format == "ods" and raw.cells["Form"][(1, 1)].value == "Label"
+
+
+def test_the_fast_and_the_careful_reader_give_the_same_results(tmp_path):
+    """Workers read plain sheets with calamine, anything else (and the coordinator's own
+    reads) with lxml: over good returns and every hostile case, both say the same."""
+    import datetime as dt
+
+    from hostile_corpus import build
+
+    from participation_xl import init_workspace
+    from participation_xl.examine import Context, examine, examine_files
+
+    ws = init_workspace(tmp_path / "ws", "Council", "2026-27", dt.date(2027, 3, 31))
+    build(ws, ws.returns_dir)
+    ctx = Context.of(ws)
+    files = sorted(str(p) for p in ws.returns_dir.rglob("*") if p.is_file())
+    in_workers = examine_files(ctx, files)
+    readers = dict(read_many(files, 0, 0, boxes=ctx.boxes, workers=2))
+    fast = [f for f, raw in readers.items() if getattr(raw, "reader", "") == "calamine"]
+    assert len(fast) >= 10  # the good returns and most hostile ones take the fast path
+    for path in files:
+        try:
+            raw = read_workbook(path, 0, 0, ctx.boxes)
+            assert raw.reader == "lxml"  # outside a worker, calamine never runs
+        except ReadProblem as problem:
+            raw = problem
+        careful, quick = examine(raw, "", ctx), in_workers[path]
+        assert (careful.outcome, careful.code, careful.document, careful.issues) == (
+            quick.outcome,
+            quick.code,
+            quick.document,
+            quick.issues,
+        ), path
