@@ -55,9 +55,11 @@ def build_corpus(root: Path, teams: int, seed: int = 7) -> tuple[Path, float]:
     cfg = root / "participation.toml"
     cfg.write_text(cfg.read_text().replace('roster = "teams.xlsx"', 'roster = "teams.csv"'))
     ws = load_workspace(root)
+    before = _cpu()
     start = time.perf_counter()
     generate(ws)
     generate_s = time.perf_counter() - start
+    GENERATE_CORES.append((_cpu() - before) / generate_s)
     jobs = [
         (str(root), t, f, seed + i)
         for i, (t, f) in enumerate(
@@ -70,6 +72,16 @@ def build_corpus(root: Path, teams: int, seed: int = 7) -> tuple[Path, float]:
 
 
 _WS: dict = {}
+GENERATE_CORES: list[float] = []  # CPU seconds per wall second of each generate
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and of its finished children (the generate workers)."""
+    me, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _fill_one(root: str, team, form_id: str, seed: int) -> None:
@@ -188,7 +200,6 @@ def run(base: Path, args: argparse.Namespace) -> None:
         statistics.median(timed(lambda: write_reports(ws)) for _ in range(reps)) / args.teams
     )
     rows["generate"] = generate_s / args.teams
-    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     print(f"\nparticipation-xl benchmark: {args.teams} teams, {n} returns, medians of {reps} runs")
     print(f"{'figure':<18}{'ms':>10}  {'per':<6}{'x floor':>9}")
     for name, seconds in rows.items():
@@ -203,13 +214,15 @@ def run(base: Path, args: argparse.Namespace) -> None:
         f"{rows['one changed file'] / rows['warm collect']:.2f}x warm"
     )
     print(
-        f"generate: {generate_s:.2f} s wall for {args.teams} teams; "
-        f"worker CPU so far {cpu.ru_utime:.1f} s"
+        f"generate: {generate_s:.2f} s wall for {args.teams} teams, "
+        f"{GENERATE_CORES[0]:.2f} cores busy on average (CPU seconds per second)"
     )
     if args.rss_scale:
         small = peak_rss_of_cold_collect(root)
         big_root, _ = build_corpus(base / "ws8", args.teams * args.rss_scale)
         big = peak_rss_of_cold_collect(big_root)
+        big_ws = load_workspace(big_root)
+        big_report = timed(lambda: write_reports(big_ws)) / (args.teams * args.rss_scale)
         for label, (n, m) in ((args.teams, small), (args.teams * args.rss_scale, big)):
             print(
                 f"peak RSS of cold collect at N={label}: {n / 1024:.1f} MiB, "
@@ -218,6 +231,10 @@ def run(base: Path, args: argparse.Namespace) -> None:
         print(
             f"RSS at {args.rss_scale}xN / N: {big[0] / small[0]:.2f}x (collect), "
             f"{big[1] / small[1]:.2f}x (worker)"
+        )
+        print(
+            f"report at N={args.teams * args.rss_scale}: {big_report * 1000:.3f} ms per team "
+            f"({big_report / rows['report']:.2f}x the figure at N={args.teams}: 1.00 is linear)"
         )
 
 
