@@ -355,9 +355,12 @@ def _by_calamine(
         from python_calamine import CalamineWorkbook
 
         book = CalamineWorkbook.from_path(path)
-        for name, (_, rows, cols) in wanted.items():
-            sheet = book.get_sheet_by_name(name)
-            raw.cells[name] = CalamineCells(sheet, rows, cols, formulas[name])
+        try:
+            for name, (_, rows, cols) in wanted.items():
+                sheet = book.get_sheet_by_name(name)
+                raw.cells[name] = CalamineCells(sheet, rows, cols, formulas[name])
+        finally:
+            book.close()
         raw.reader = "calamine"
     except Exception:  # whatever calamine refuses, lxml reads (or explains) below
         raw.cells.clear()
@@ -710,8 +713,8 @@ class CalamineCells(Mapping[tuple[int, int], Cell]):
     def __init__(
         self, sheet: Any, max_row: int, max_col: int, formulas: dict[tuple[int, int], str]
     ) -> None:
-        row0, col0 = sheet.start or (0, 0)  # calamine's rows begin at the first used cell
-        rows = sheet.to_python(skip_empty_area=False)[: max(0, max_row - row0)]
+        row0, col0 = sheet.start or (0, 0)  # these rows begin at the first used cell
+        rows = sheet.to_python()[: max(0, max_row - row0)]
         width = max(0, max_col - col0)
         self._values = {
             (r, c): v

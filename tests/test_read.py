@@ -255,3 +255,19 @@ def test_the_fast_and_the_careful_reader_give_the_same_results(tmp_path):
             quick.document,
             quick.issues,
         ), path
+
+
+def test_both_readers_place_cells_the_same_when_a1_is_empty(tmp_path):
+    def far_from_a1(wb, ws):
+        ws.write_string(2, 2, "C3")
+        ws.write_number(4, 3, 7)
+
+    path = tmp_path / "offset.xlsx"
+    wb = xlsxwriter.Workbook(path)
+    far_from_a1(wb, wb.add_worksheet("Form"))
+    wb.close()
+    careful = read_workbook(path, 50, 10).cells["Form"]
+    [(_, quick)] = read_many([str(path)], 50, 10, workers=1)
+    assert quick.reader == "calamine"
+    assert {k: v.value for k, v in careful.items()} == {(3, 3): "C3", (5, 4): 7}
+    assert {k: v.value for k, v in quick.cells["Form"].items()} == {(3, 3): "C3", (5, 4): 7}
