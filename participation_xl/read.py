@@ -349,8 +349,10 @@ def _by_calamine(
         formulas[name] = found
     for kind in ("/sharedStrings", "/styles"):
         part = _related(rels, members, kind)
-        if part and _BIG_COUNT.search(_bytes(z, part, budget), 0, 4096):
-            return False  # a huge declared count: calamine would reserve room for it
+        data = _bytes(z, part, budget) if part else b""
+        if _BIG_COUNT.search(data, 0, 4096) or b"<rPh" in data:
+            return False  # a huge declared count (calamine would reserve room for it), or
+            # phonetic guides, which lxml leaves out of the text and calamine may not
     try:
         from python_calamine import CalamineWorkbook
 
