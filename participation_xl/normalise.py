@@ -62,7 +62,7 @@ def normalise(field: Field, cell: Cell | None, date1904: bool = False) -> tuple[
     if cell is None or cell.value is None or cell.kind == "blank":
         return None, []
     value = cell.value
-    if type(value) is str and field.kind in ("text", "choice") and _untouched(value):
+    if cell.kind == "s" and field.kind in ("text", "choice") and _untouched(str(value)):
         if field.kind == "choice" and value in field.choices:
             return value, []  # most answers: a choice picked from the list
         if field.kind == "text" and (field.max_length or 0) < 500:
