@@ -101,10 +101,6 @@ class Found:
     mtime_ns: int
     ignore: str  # why the file is ignored, or ""
 
-    @property
-    def path(self) -> Path:
-        return Path(self.folder, self.rel)
-
 
 def scan(folder: Path) -> list[Found]:
     """Every file under the folder, recursively, in a stable order; never follows links out."""

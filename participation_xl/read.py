@@ -563,35 +563,45 @@ def _sheet(
     return SheetCells(by_place, strings, dates)
 
 
-class SheetCells(Mapping[tuple[int, int], Cell]):
+class _LazyCells(Mapping[tuple[int, int], Cell]):
     """A sheet's filled cells inside its box, by (row, column), each made when asked for.
 
     A return's sheets hold hundreds of labels and formulas that are never asked for;
     making a Cell only for the answers and labels that are read saves most of the work.
+    `filled` says where something is (a dict or set, looked up in C): subclasses set it
+    and say how to make a cell in `get`.
     """
 
-    def __init__(self, by_place: dict[tuple[int, int], Any], strings: _Strings, dates: Any):
-        self._by_place, self._strings, self._dates = by_place, strings, dates
-        self.filled = by_place  # where something is (a dict: looked up in C)
-
-    def get(self, key: tuple[int, int], default: Any = None) -> Any:  # type: ignore[override]
-        el = self._by_place.get(key)
-        return default if el is None else _cell(el, self._strings, self._dates)
+    filled: Any
 
     def __getitem__(self, key: tuple[int, int]) -> Cell:
-        return _cell(self._by_place[key], self._strings, self._dates)
+        cell = self.get(key)
+        if cell is None:
+            raise KeyError(key)
+        return cell
 
     def __contains__(self, key: object) -> bool:
-        return key in self._by_place
+        return key in self.filled
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
-        return iter(sorted(self._by_place))
+        return iter(sorted(self.filled))
 
     def __len__(self) -> int:
-        return len(self._by_place)
+        return len(self.filled)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (dict, (dict(self.items()),))  # lxml elements do not cross processes
+
+
+class SheetCells(_LazyCells):
+    """Cells read with lxml: each made from its element when asked for."""
+
+    def __init__(self, by_place: dict[tuple[int, int], Any], strings: _Strings, dates: Any):
+        self.filled, self._strings, self._dates = by_place, strings, dates
+
+    def get(self, key: tuple[int, int], default: Any = None) -> Any:  # type: ignore[override]
+        el = self.filled.get(key)
+        return default if el is None else _cell(el, self._strings, self._dates)
 
 
 def _position(el: Any) -> tuple[int, int]:
@@ -699,21 +709,19 @@ def _calamine(
         if boxes is not None and info.name not in boxes:
             continue
         max_row, max_col = boxes[info.name] if boxes is not None else box
-        raw.cells[info.name] = _calamine_cells(book.get_sheet_by_name(info.name), max_row, max_col)
+        raw.cells[info.name] = CalamineCells(book.get_sheet_by_name(info.name), max_row, max_col)
     return raw
 
 
-def _calamine_cells(
-    sheet: Any, max_row: int, max_col: int, formulas: dict[tuple[int, int], str] | None = None
-) -> dict[tuple[int, int], Cell]:
-    return dict(CalamineCells(sheet, max_row, max_col, formulas or {}).items())
-
-
-class CalamineCells(Mapping[tuple[int, int], Cell]):
-    """A sheet's values from calamine inside the box, each made into a Cell when asked for."""
+class CalamineCells(_LazyCells):
+    """Values read by calamine inside the box, each made into a Cell when asked for."""
 
     def __init__(
-        self, sheet: Any, max_row: int, max_col: int, formulas: dict[tuple[int, int], str]
+        self,
+        sheet: Any,
+        max_row: int,
+        max_col: int,
+        formulas: dict[tuple[int, int], str] | None = None,
     ) -> None:
         row0, col0 = sheet.start or (0, 0)  # these rows begin at the first used cell
         rows = sheet.to_python()[: max(0, max_row - row0)]
@@ -724,9 +732,8 @@ class CalamineCells(Mapping[tuple[int, int], Cell]):
             for c, v in enumerate(row[:width], start=col0 + 1)
             if v is not None and v != ""
         }
-        self._formulas = formulas
-        # Where something is, for a quick "is this row blank?" (a dict or set: looked up in C).
-        self.filled = self._values.keys() | formulas.keys() if formulas else self._values
+        self._formulas = formulas or {}
+        self.filled = self._values.keys() | self._formulas.keys() if formulas else self._values
 
     def get(self, key: tuple[int, int], default: Any = None) -> Any:  # type: ignore[override]
         value = self._values.get(key)
@@ -734,24 +741,6 @@ class CalamineCells(Mapping[tuple[int, int], Cell]):
             cell = Cell(None, "blank") if value is None else _calamine_cell(value)
             return cell._replace(formula=self._formulas[key])
         return default if value is None else _calamine_cell(value)
-
-    def __getitem__(self, key: tuple[int, int]) -> Cell:
-        cell = self.get(key)
-        if cell is None:
-            raise KeyError(key)
-        return cell
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._values or key in self._formulas
-
-    def __iter__(self) -> Iterator[tuple[int, int]]:
-        return iter(sorted(self._values.keys() | self._formulas.keys()))
-
-    def __len__(self) -> int:
-        return len(self._values.keys() | self._formulas.keys())
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (dict, (dict(self.items()),))
 
 
 _tuple = tuple.__new__  # makes a Cell without the generated __new__: the hot path
@@ -789,8 +778,8 @@ def _worker(
     return then(path, result) if then else result
 
 
-def _chunk(paths: list[str], *args: Any) -> list[tuple[str, Any]]:
-    return [(p, _worker(p, *(args or _ARGS))) for p in paths]
+def _chunk(paths: list[str]) -> list[tuple[str, Any]]:
+    return [(p, _worker(p, *_ARGS)) for p in paths]
 
 
 _ARGS: tuple[Any, ...] = ()  # in a worker: what every task reads with, given once at start

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import functools
-import hashlib
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -84,21 +83,23 @@ def read_roster(path: str | Path) -> list[Team]:
     """Read and validate a roster; raise RosterError listing every problem."""
     path = Path(path)
     try:
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        digest = ""  # the reader below says what is wrong
-    return list(_read_roster(path, digest))
+        data = path.read_bytes()
+    except OSError as err:
+        raise RosterError(
+            str(path), [render("roster.unreadable", detail=str(err) or type(err).__name__)]
+        ) from err
+    return list(_read_roster(path, data))
 
 
 @functools.lru_cache(maxsize=4)
-def _read_roster(path: Path, digest: str) -> tuple[Team, ...]:
+def _read_roster(path: Path, data: bytes) -> tuple[Team, ...]:
     # One run reads the roster more than once (collect, then status): the same bytes are
     # not parsed and checked again. Teams are frozen, so sharing them is safe. Row by row,
-    # so a roster of tens of thousands of teams never sits in memory twice.
+    # so a roster of tens of thousands of teams never sits in memory as rows and teams.
     teams: list[Team] = []
     problems: list[str] = []
     first_seen: dict[str, int] = {}
-    for number, values in _read_rows(path):
+    for number, values in _read_rows(path, data):
         problems += _problems(number, values, first_seen)
         teams.append(Team.from_row(values))
     if problems:
@@ -106,11 +107,11 @@ def _read_roster(path: Path, digest: str) -> tuple[Team, ...]:
     return tuple(teams)
 
 
-def _read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def _read_rows(path: Path, data: bytes) -> Iterator[tuple[int, dict[str, Any]]]:
     """(spreadsheet row number, {column: value}) for every non-blank row under the header."""
     found = False
     try:
-        table = _csv_table(path) if path.suffix.lower() == ".csv" else _xlsx_table(path)
+        table = _csv_table(data) if path.suffix.lower() == ".csv" else _xlsx_table(data)
         first = next(table, None)
         if first is None:
             raise RosterError(str(path), [render("roster.empty")])
@@ -144,13 +145,12 @@ def _clean(value: Any) -> str:
     return str(value).strip()
 
 
-def _csv_table(path: Path) -> Iterator[list[Any]]:
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        yield from csv.reader(fh)
+def _csv_table(data: bytes) -> Iterator[list[Any]]:
+    yield from csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""))
 
 
-def _xlsx_table(path: Path) -> Iterator[list[Any]]:
-    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+def _xlsx_table(data: bytes) -> Iterator[list[Any]]:
+    wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     try:
         ws = wb["Teams"] if "Teams" in wb.sheetnames else wb.worksheets[0]
         for row in ws.iter_rows(values_only=True, max_col=30, max_row=100_000):

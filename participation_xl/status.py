@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,11 +35,14 @@ class Expected:
 def expected_returns(ws: Workspace, reg: Register, documents: bool = False) -> list[Expected]:
     """Every team and form the roster expects this cycle, in roster order."""
     current = {(s.team_id, s.form): s for s in reg.submissions(ws.cycle, documents=documents)}
-    return [
-        Expected(team, form, current.get((team.team_id, form)))
-        for team in read_roster(ws.roster_path)
-        for form in ws.forms_for(team.kind)
-    ]
+    return [Expected(team, form, current.get((team.team_id, form))) for team, form in _expected(ws)]
+
+
+def _expected(ws: Workspace) -> Iterator[tuple[Team, str]]:
+    """Each team on the roster with each form it is expected to return."""
+    for team in read_roster(ws.roster_path):
+        for form in ws.forms_for(team.kind):
+            yield team, form
 
 
 def standing(ws: Workspace, reg: Register) -> dict[str, int]:
@@ -46,12 +50,11 @@ def standing(ws: Workspace, reg: Register) -> dict[str, int]:
     per submission, not the submissions themselves: memory stays flat however many."""
     current = reg.current_outcomes(ws.cycle)
     counts = dict.fromkeys(("valid", "invalid", "missing", "late", "expected"), 0)
-    for team in read_roster(ws.roster_path):
-        for form in ws.forms_for(team.kind):
-            found = current.get((team.team_id, form))
-            counts["expected"] += 1
-            counts["missing" if found is None else "valid" if found[0] else "invalid"] += 1
-            counts["late"] += bool(found and found[1])
+    for team, form in _expected(ws):
+        found = current.get((team.team_id, form))
+        counts["expected"] += 1
+        counts["missing" if found is None else "valid" if found[0] else "invalid"] += 1
+        counts["late"] += bool(found and found[1])
     return counts
 
 
