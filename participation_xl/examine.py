@@ -8,7 +8,7 @@ sheet, cell and plain-English message), used alike by `collect` (which records i
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -159,53 +159,78 @@ def _document(
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     doc: dict[str, Any] = {k: who.identity[k] for k in ("form", "form_version", "cycle", "team_id")}
     issues: list[dict[str, Any]] = []
-    where: dict[tuple[Any, ...], Located] = {}
-    untrusted: set[tuple[Any, ...]] = set()
+    untrusted: set[tuple[Any, ...]] = set()  # cells whose formula is the problem
+    date1904 = raw.date1904
     for loc in found.inputs:
-        parts = tuple(loc.field.path.split("."))
+        parts = loc.field.parts
         node = doc
         for part in parts[:-1]:
             node = node.setdefault(part, {})
-        value = _take(raw, loc, file, issues, untrusted, parts)
+        if loc.cell is None:
+            continue  # never typed in: nothing to normalise or say
+        value, notes = normalise(loc.field, loc.cell, date1904)
+        if notes and _noted(notes, loc, file, issues):
+            untrusted.add(parts)
         if value is not None:
             node[parts[-1]] = value
-        where[parts] = loc
+    kept: dict[str, list[list[Located]]] = {}  # table path -> the rows in doc, in order
     for path, rows in found.tables.items():
-        doc[path] = []
+        items: list[dict[str, Any]] = []
+        doc[path], kept[path] = items, []
         for cells in rows:
             if cells is None:
                 continue  # a row never touched: nothing to read or say
-            item = {}
-            for loc in cells:
-                key = (path, len(doc[path]), loc.field.key)
-                value = _take(raw, loc, file, issues, untrusted, key)
-                if value is not None:
-                    item[loc.field.key] = value
-                where[key] = loc
-            if item or any((path, len(doc[path]), c.field.key) in untrusted for c in cells):
-                doc[path].append(item)
-            else:
-                for loc in cells:  # a blank row: forget its cells so the next row takes its index
-                    where.pop((path, len(doc[path]), loc.field.key), None)
-        where[(path,)] = found.first[path]
-    issues += _schema_issues(who.form, doc, where, untrusted, file)
+            item, marked = _row(path, len(items), cells, date1904, file, issues, untrusted)
+            if item or marked:  # a row of blanks takes no index: the next row takes it
+                items.append(item)
+                kept[path].append(cells)
+    if not who.form.is_valid(doc):
+        issues += _schema_issues(who.form, doc, _where(found, kept), untrusted, file)
     return doc, issues
 
 
-def _take(
-    raw: RawWorkbook,
-    loc: Located,
+def _row(
+    path: str,
+    index: int,
+    cells: list[Located],
+    date1904: bool,
     file: str,
     issues: list[dict[str, Any]],
     untrusted: set[tuple[Any, ...]],
-    key: tuple[Any, ...],
-) -> Any:
-    value, notes = normalise(loc.field, loc.cell, raw.date1904)
-    for note in notes:
-        issues.append(_cell_issue(note, loc, file))
-        if note.code in ("content.formula", "content.dde"):
-            untrusted.add(key)
-    return value
+) -> tuple[dict[str, Any], bool]:
+    """One table row as a document item, and whether a formula was found in it."""
+    item: dict[str, Any] = {}
+    marked = False
+    for loc in cells:
+        if loc.cell is None:
+            continue
+        value, notes = normalise(loc.field, loc.cell, date1904)
+        if notes and _noted(notes, loc, file, issues):
+            untrusted.add((path, index, loc.field.key))
+            marked = True
+        if value is not None:
+            item[loc.field.key] = value
+    return item, marked
+
+
+def _noted(notes: Sequence[Note], loc: Located, file: str, issues: list[dict[str, Any]]) -> bool:
+    """Add a cell's notes to the issues; True if its value cannot be trusted (a formula)."""
+    issues.extend(_cell_issue(note, loc, file) for note in notes)
+    return any(note.code in ("content.formula", "content.dde") for note in notes)
+
+
+def _where(
+    found: Extracted, kept: dict[str, list[list[Located]]]
+) -> dict[tuple[Any, ...], Located]:
+    """Where each document path was read from, to point a schema problem at its cell.
+    Built only for a return with problems: most have none."""
+    where: dict[tuple[Any, ...], Located] = {loc.field.parts: loc for loc in found.inputs}
+    for path, rows in kept.items():
+        for index, cells in enumerate(rows):
+            for loc in cells:
+                where[(path, index, loc.field.key)] = loc
+        where[(path,)] = found.first[path]
+    return where
 
 
 def _cell_issue(note: Note, loc: Located, file: str) -> dict[str, Any]:
@@ -226,8 +251,6 @@ def _schema_issues(
     untrusted: set[tuple[Any, ...]],
     file: str,
 ) -> list[dict[str, Any]]:
-    if form.is_valid(doc):
-        return []
     titles = {f.path: f.title for f in form.fields}
     out = []
     for p in schema_problems(form.validator, doc):

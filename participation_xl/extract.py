@@ -53,8 +53,11 @@ def parse_ref(text: str) -> tuple[str, int, int, int, int] | None:
     return sheet, r1 + 1, c1 + 1, r2 + 1, c2 + 1
 
 
+_NO_CELLS: dict[tuple[int, int], Cell] = {}
+
+
 def _cell(raw: RawWorkbook, sheet: str, row: int, col: int) -> Cell | None:
-    return raw.cells.get(sheet, {}).get((row, col))
+    return raw.cells.get(sheet, _NO_CELLS).get((row, col))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -75,13 +78,17 @@ def extract(raw: RawWorkbook, form: Form) -> Extracted | Rejection:
         # A tool that moves cells without updating names (or a hand edit) would make a name
         # point at the wrong answer, so a named cell must have its label beside it too.
         named = parse_ref(raw.defined_names.get(i.field.path, ""))
-        spots = ([(named[1], named[2])] if named and named[0] == i.sheet else []) + [(i.row, i.col)]
-        spot = next(
-            (rc for rc in spots if _label_ok(raw, i.sheet, rc[0], i.label_col, i.label)), None
-        )
-        if spot is None:
+        if (
+            named
+            and named[0] == i.sheet
+            and _label_ok(raw, i.sheet, named[1], i.label_col, i.label)
+        ):
+            row, col = named[1], named[2]
+        elif _label_ok(raw, i.sheet, i.row, i.label_col, i.label):
+            row, col = i.row, i.col
+        else:
             return Rejection("identify.moved", {"sheet": i.sheet, "cell": _a1(i.row, i.col)})
-        inputs.append(Located(i.field, i.sheet, *spot, _cell(raw, i.sheet, *spot)))
+        inputs.append(Located(i.field, i.sheet, row, col, _cell(raw, i.sheet, row, col)))
     tables, first = {}, {}
     for t in form.tables:
         cols = _table_columns(raw, t)
@@ -119,20 +126,16 @@ def _table_columns(raw: RawWorkbook, t: Table) -> dict[str, tuple[int, int]] | R
 def _table_rows(
     raw: RawWorkbook, t: Table, cols: dict[str, tuple[int, int]]
 ) -> list[list[Located] | None]:
-    sheet = raw.cells.get(t.sheet, {})
-    rows: list[list[Located] | None] = []
-    places = [cols[c.key] for c in t.columns]
+    sheet = raw.cells.get(t.sheet, _NO_CELLS)
     filled = getattr(sheet, "filled", sheet)
+    places = [(c, *cols[c.key]) for c in t.columns]
+    rows: list[list[Located] | None] = []
     for n in range(t.last_row - t.first_row + 1):
-        if not any((row + n, col) in filled for row, col in places):
+        if not any((row + n, col) in filled for _, row, col in places):
             rows.append(None)  # a row never touched: nothing to read or say
             continue
-        cells = [sheet.get((row + n, col)) for row, col in places]
         rows.append(
-            [
-                Located(c, t.sheet, cols[c.key][0] + n, cols[c.key][1], cell)
-                for c, cell in zip(t.columns, cells, strict=True)
-            ]
+            [Located(c, t.sheet, row + n, col, sheet.get((row + n, col))) for c, row, col in places]
         )
     return rows
 

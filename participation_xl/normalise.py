@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,7 +44,6 @@ _PERSONAL = re.compile(f"{_EMAIL_RE}|{_PHONE_RE}|{_DOB_RE}", re.IGNORECASE)
 _PHONE = re.compile(_PHONE_RE)
 _DOB = re.compile(_DOB_RE, re.IGNORECASE)
 _NOT_DIGIT = re.compile(r"\D+")
-_DOB_WORDS = ("dob", "d.o.b", "d.ob", "do.b", "date of birth", "born")
 _PERSONAL_WORDS = {"email": "an email address", "phone": "a phone number", "dob": "a date of birth"}
 
 
@@ -55,18 +55,23 @@ class Note:
     values: dict[str, Any]
 
 
-def normalise(field: Field, cell: Cell | None, date1904: bool = False) -> tuple[Any, list[Note]]:
+_NO_NOTES: tuple[Note, ...] = ()  # shared: most cells need no note, and a list costs
+
+
+def normalise(
+    field: Field, cell: Cell | None, date1904: bool = False
+) -> tuple[Any, Sequence[Note]]:
     """The value to validate for this cell (None when blank), and what was done to it."""
     if cell is not None and cell.formula is not None:
         return _formula(cell)  # even with no cached value: the formula itself is the problem
     if cell is None or cell.value is None or cell.kind == "blank":
-        return None, []
+        return None, _NO_NOTES
     value = cell.value
     if cell.kind == "s" and field.kind in ("text", "choice") and _untouched(str(value)):
         if field.kind == "choice" and value in field.choices:
-            return value, []  # most answers: a choice picked from the list
-        if field.kind == "text" and (field.max_length or 0) < 500:
-            return value, []  # or short text, typed cleanly
+            return value, _NO_NOTES  # most answers: a choice picked from the list
+        if field.kind == "text":  # or text, typed cleanly: long text may hold personal data
+            return value, (_privacy(value) if (field.max_length or 0) >= 500 else _NO_NOTES)
     value, notes = _as_typed(cell, date1904)
     if isinstance(value, str):
         value, more = _clean_text(value)
@@ -140,7 +145,9 @@ def _day(value: float, date1904: bool) -> dt.date | None:
     return day if dt.date(1990, 1, 1) <= day <= dt.date(2100, 12, 31) else None
 
 
+@functools.lru_cache(maxsize=4096)
 def _iso(text: str) -> Any:
+    # Cached: the same few hundred dates recur across thousands of returns.
     try:
         return dt.datetime.fromisoformat(text).date()
     except ValueError:
@@ -230,16 +237,30 @@ def _privacy(value: str) -> list[Note]:
         found = dict.fromkeys(m.lastgroup for m in _PERSONAL.finditer(value) if m.lastgroup)
     else:  # no email, and phone and date-of-birth matches cannot overlap: search apart
         found = {}
-        if len(_NOT_DIGIT.sub("", value)) >= 9 and _PHONE.search(value):
+        # A phone number starts "0" or "+44" and has at least 9 digits.
+        if (
+            ("0" in value or "+44" in value)
+            and len(_NOT_DIGIT.sub("", value)) >= 9
+            and _PHONE.search(value)
+        ):
             found["phone"] = None
-        folded = value.casefold()
-        if any(w in folded for w in _DOB_WORDS) and _DOB.search(value):
+        if _dob_hint(value.casefold()) and _DOB.search(value):
             found["dob"] = None
+        if not found:
+            return []  # most text
     return [
         Note("privacy.personal_data", {"what": _PERSONAL_WORDS[k]})
         for k in _PERSONAL_WORDS
         if k in found
     ]
+
+
+def _dob_hint(folded: str) -> bool:
+    # Every spelling _DOB finds (dob, d.o.b, d.ob, do.b, date of birth, born) holds one of
+    # these: five substring tests in C, a fraction of the cost of the regular expression.
+    return any(
+        ("dob" in folded, "d.o" in folded, "do." in folded, "birth" in folded, "born" in folded)
+    )
 
 
 _CONVERTERS = {"choice": _choice, "integer": _number, "number": _number, "date": _date}

@@ -83,6 +83,10 @@ class Field:
     def key(self) -> str:
         return self.path.rsplit(".", 1)[-1]
 
+    @cached_property
+    def parts(self) -> tuple[str, ...]:
+        return tuple(self.path.split("."))
+
     @property
     def optional(self) -> bool:
         return not self.required and self.required_when is None

@@ -15,6 +15,7 @@ import ctypes
 import datetime as dt
 import faulthandler
 import functools
+import gc
 import html
 import itertools
 import multiprocessing
@@ -740,6 +741,8 @@ class CalamineCells(_LazyCells):
         if self._formulas and key in self._formulas:  # the formula matters, not its value
             cell = Cell(None, "blank") if value is None else _calamine_cell(value)
             return cell._replace(formula=self._formulas[key])
+        if type(value) is str and "_x" not in value:  # most cells: plain text, made here
+            return _tuple(Cell, (value, "s", None, False))
         return default if value is None else _calamine_cell(value)
 
 
@@ -860,6 +863,9 @@ def _worker_start(parent: int, args: tuple[Any, ...]) -> None:
     global _IN_WORKER, _ARGS
     _IN_WORKER = True  # calamine may run here: an abort costs one file, not the run
     _ARGS = args
+    # What came from the parent (the pack, its schemas and validators) lives as long as the
+    # worker: frozen, the cycle collector never walks it again, only each file's objects.
+    gc.freeze()
     faulthandler.disable()
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
