@@ -326,9 +326,9 @@ _NOT_PLAIN = (
     re.compile(rb't="e"'),
 )
 _FAR_DIMENSION = re.compile(rb'<dimension\b[^>]*\sref="[^"]*(?:[A-Z]{3}|\d{5})')
-_FORMULA_CELL = re.compile(
-    rb'<c r="([A-Z]{1,2}\d{1,4})"[^>/]*>(?:<v>[^<]*</v>)?<f\b[^>]*?(?:/>|>([^<]*)</f>)'
-)
+# A formula as Excel, LibreOffice and XlsxWriter write one: its cell's start, then the <f>.
+_CELL_START = re.compile(rb'<c r="([A-Z]{1,2}\d{1,4})"[^>/]*>(?:<v>[^<]*</v>)?')
+_FORMULA = re.compile(rb"<f\b[^>]*?(?:/>|>([^<]*)</f>)")
 _BIG_COUNT = re.compile(rb'[cC]ount="\d{7}')
 
 
@@ -380,14 +380,17 @@ def _formula_cells(data: bytes, max_row: int, max_col: int) -> dict[tuple[int, i
         rx.search(data, start, end) for rx in _NOT_PLAIN
     ):
         return None
-    found = _FORMULA_CELL.findall(data, start, end)
-    if len(found) != data.count(b"<f", start, end):
-        return None  # a formula written some other way (or rich text): let lxml find it
     out = {}
-    for ref, text in found:
-        where = _ref_position(ref.decode())
+    at = data.find(b"<f", start, end)  # from one "<f" to the next: a file has ~100, in C
+    while at >= 0:
+        cell = _CELL_START.fullmatch(data, max(start, data.rfind(b"<c ", start, at)), at)
+        formula = _FORMULA.match(data, at, end)
+        if cell is None or formula is None:
+            return None  # a formula written some other way (or rich text): let lxml find it
+        where = _ref_position(cell.group(1).decode())
         if where and where[0] <= max_row and where[1] <= max_col:  # status formulas lie outside
-            out[where] = html.unescape(text.decode("utf-8"))
+            out[where] = html.unescape((formula.group(1) or b"").decode("utf-8"))
+        at = data.find(b"<f", formula.end(), end)
     return out
 
 
