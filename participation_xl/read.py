@@ -17,6 +17,7 @@ import faulthandler
 import functools
 import gc
 import html
+import io
 import itertools
 import multiprocessing
 import operator
@@ -141,6 +142,9 @@ def read_workbook(
         raise ReadProblem("unreadable", f"{type(err).__name__}: {err}") from err
 
 
+_IN_MEMORY_BYTES = 8 * 1024 * 1024
+
+
 def _read(path: str, max_row: int, max_col: int, boxes: Boxes | None) -> RawWorkbook:
     with open(path, "rb") as fh:  # noqa: PTH123 (a plain handle is what zipfile wants)
         head = fh.read(8)
@@ -149,7 +153,10 @@ def _read(path: str, max_row: int, max_col: int, boxes: Boxes | None) -> RawWork
         if head.startswith(b"PK"):
             try:
                 fh.seek(0)
-                with zipfile.ZipFile(fh) as z:
+                # A return (~50 KB) is read whole, in one call: zipfile then reads every
+                # part from memory, not with a seek and a read each. Big files are streamed.
+                small = os.fstat(fh.fileno()).st_size <= _IN_MEMORY_BYTES
+                with zipfile.ZipFile(io.BytesIO(fh.read()) if small else fh) as z:
                     return _from_zip(path, z, max_row, max_col, boxes)
             except zipfile.BadZipFile as err:
                 # A bad checksum means damaged bytes, not a copy still arriving: no retry.
@@ -867,8 +874,11 @@ def _worker_start(parent: int, args: tuple[Any, ...]) -> None:
     _IN_WORKER = True  # calamine may run here: an abort costs one file, not the run
     _ARGS = args
     # What came from the parent (the pack, its schemas and validators) lives as long as the
-    # worker: frozen, the cycle collector never walks it again, only each file's objects.
+    # worker: frozen, the cycle collector never walks it again. A file's few thousand
+    # objects live until it is done: collecting every 20,000 allocations, not every 700,
+    # walks them once, not again and again (1% of a worker's instructions, by callgrind).
     gc.freeze()
+    gc.set_threshold(20_000, 10, 10)
     faulthandler.disable()
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
