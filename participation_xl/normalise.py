@@ -72,6 +72,10 @@ def normalise(
             return value, _NO_NOTES  # most answers: a choice picked from the list
         if field.kind == "text":  # or text, typed cleanly: long text may hold personal data
             return value, (_privacy(value) if (field.max_length or 0) >= 500 else _NO_NOTES)
+    if cell.kind == "d" and field.kind == "date":  # a date typed as a date: the day
+        day = _iso(str(value))
+        if isinstance(day, dt.date):
+            return day.isoformat(), _NO_NOTES
     value, notes = _as_typed(cell, date1904)
     if isinstance(value, str):
         value, more = _clean_text(value)
