@@ -252,6 +252,7 @@ class _Archive:
         self.root = str(ws.state_dir / "archive")
         os.makedirs(self.root, exist_ok=True)
         self.made: set[str] = set()  # the 256 sub-folders, made once each
+        self.incoming = os.path.join(self.root, f".incoming.{os.getpid()}.")
         self.count = itertools.count()
 
     def add(self, f: Found) -> tuple[str, str, str]:
@@ -259,8 +260,9 @@ class _Archive:
         if f.size > MAX_FILE_BYTES:
             return "", "", "too_large"
         digest = hashlib.sha256()
-        tmp = os.path.join(self.root, f".incoming.{os.getpid()}.{next(self.count)}")
+        tmp = f"{self.incoming}{next(self.count)}"
         source = os.path.join(f.folder, f.rel)
+        kept = False
         try:
             with open(tmp, "xb") as out, open(source, "rb") as src:
                 while chunk := src.read(1 << 20):
@@ -277,12 +279,14 @@ class _Archive:
             target = os.path.join(folder, sha + _suffix(f.rel))
             if not os.path.exists(target):
                 os.replace(tmp, target)
+                kept = True
             return sha, target, ""
         except OSError:
             return digest.hexdigest(), "", "changing"
         finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
+            if not kept:  # a copy not needed (already kept, or changing): leave no trace
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
 
 
 def _suffix(name: str) -> str:

@@ -36,6 +36,13 @@ def _conforms(checker: jsonschema.FormatChecker, name: str, value: Any) -> bool:
     return checker.conforms(value, name)
 
 
+def explainer(schema: dict[str, Any]) -> jsonschema.Draft202012Validator:
+    """jsonschema for a schema, with format checks: it lists every error, with its path."""
+    return jsonschema.Draft202012Validator(
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+
+
 def compile_check(schema: dict[str, Any]) -> Callable[[Any], bool]:
     """A fast yes/no for a schema (compiled code, ~20x jsonschema); jsonschema then
     explains only the documents that fail, with the same format checks."""
@@ -228,9 +235,7 @@ class Form:
 
     @cached_property
     def validator(self) -> jsonschema.Draft202012Validator:
-        return jsonschema.Draft202012Validator(
-            self.schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
-        )
+        return explainer(self.schema)
 
     @cached_property
     def is_valid(self) -> Callable[[Any], bool]:

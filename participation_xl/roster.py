@@ -21,7 +21,7 @@ import xlsxwriter
 from .errors import RosterError
 from .messages import render
 from .outputs import SAFE_WORKBOOK_OPTIONS, atomic_write_bytes
-from .pack import builtin_schema, compile_check
+from .pack import builtin_schema, compile_check, explainer
 from .validate import schema_problems
 
 
@@ -162,8 +162,7 @@ def _xlsx_table(data: bytes) -> Iterator[list[Any]]:
 @functools.cache
 def _checks() -> tuple[Callable[[Any], bool], jsonschema.Draft202012Validator]:
     schema = roster_schema()
-    checker = jsonschema.Draft202012Validator.FORMAT_CHECKER
-    return compile_check(schema), jsonschema.Draft202012Validator(schema, format_checker=checker)
+    return compile_check(schema), explainer(schema)
 
 
 def _problems(number: int, values: dict[str, Any], first_seen: dict[str, int]) -> list[str]:

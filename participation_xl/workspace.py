@@ -16,10 +16,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-import jsonschema
-
 from .errors import ConfigError
-from .pack import Pack, builtin_schema, load_pack
+from .pack import Pack, builtin_schema, explainer, load_pack
 
 CONFIG_NAME = "participation.toml"
 STATE_DIR = ".participation"
@@ -123,10 +121,7 @@ def load_workspace(start: str | Path | None = None) -> Workspace:
 
 
 def _check_config(path: Path, data: dict) -> None:
-    schema = builtin_schema("config")
-    validator = jsonschema.Draft202012Validator(
-        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
-    )
+    validator = explainer(builtin_schema("config"))
     problems = [
         f"{'.'.join(map(str, e.path)) or 'the file'}: {e.message}"
         for e in validator.iter_errors(data)
