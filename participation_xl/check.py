@@ -10,17 +10,22 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import random
 import re
 from collections import Counter
 from typing import Any
 
 import jsonschema
 import openpyxl
+from openpyxl.formula import Tokenizer
 from openpyxl.utils.cell import range_boundaries
 
+from . import live
 from .generate import IssueContext, build_workbook
+from .messages import Severity, severity
 from .pack import IDENTITY_FIELDS, Field, Form, Pack, _Schema
 from .roster import Team
+from .rules import CHECKS
 
 _SAMPLE_TEAM = Team("CHECK", "Pack check", "Check", "commissioned", "Check", "Check", "c@x.org")
 _SAMPLE_CTX = IssueContext(
@@ -63,6 +68,44 @@ def check_form(form: Form) -> list[str]:
     if not problems:
         problems += _workbook(form)
     return problems
+
+
+def _rules(form: Form, wb: Any) -> list[str]:
+    """Each rule compiles both ways: collect's check decides a kept and a broken example
+    rightly, and the workbook's live check holds the same comparison as a formula that
+    parses, on the cell the rule is shown on."""
+    problems = []
+    checks = wb[live.SHEET] if live.SHEET in wb.sheetnames else None
+    rows = {s: n + 2 for n, s in enumerate(live.answer_spots(form))}
+    for rule in form.rules:
+        check = CHECKS[rule.code]
+        b: Any = dt.date(2027, 3, 31) if "date" in check.kinds else 10
+        kept = check.example(b, random.Random(0))
+        if not check.holds(kept, b) or all(check.holds(x, b) for x in _around(b)):
+            problems.append(f"rule {rule.code} on '{rule.field.path}': collect's check is wrong")
+        spot = next(s for s in rows if s.field.path == rule.field.path)
+        formula = checks.cell(rows[spot], live.ERROR + 1).value if checks else None
+        if severity(rule.code) is Severity.ERROR and not _parses(formula, check.formula("", "")):
+            problems.append(
+                f"rule {rule.code} on '{rule.field.path}': the workbook's live check lacks it"
+            )
+    return problems
+
+
+def _around(b: Any) -> list[Any]:
+    """Values at and either side of b: a real rule is broken by one of them."""
+    step: Any = dt.timedelta(days=400) if isinstance(b, dt.date) else 5
+    return [b, b + step, b - step]
+
+
+def _parses(formula: Any, operator: str) -> bool:
+    if not isinstance(formula, str) or operator not in formula:
+        return False
+    try:
+        Tokenizer(formula)
+    except Exception:  # openpyxl raises several kinds for a formula it cannot read
+        return False
+    return True
 
 
 def _schema_problems(schema: dict[str, Any], name: str) -> list[str]:
@@ -147,7 +190,7 @@ def _workbook(form: Form) -> list[str]:
             )
     if not wb.security or not wb.security.lockStructure:
         problems.append("the workbook structure is not protected")
-    return problems
+    return problems + _rules(form, wb)
 
 
 def _cells(wb: Any, name: str) -> list[Any] | None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import os
 import re
+import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -28,9 +30,10 @@ from .export import submissions, write_csv, write_jsonl
 from .generate import generate as generate_workbooks
 from .pack import load_pack
 from .register import Register
+from .roster import read_roster
 from .status import expected_returns
 from .status import status as status_document
-from .workspace import init_workspace, load_workspace
+from .workspace import find_root, init_workspace, load_workspace, parse_date
 
 
 class Failure(click.ClickException):
@@ -40,16 +43,71 @@ class Failure(click.ClickException):
 
 
 def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn library errors into plain messages with exit status 2."""
+    """Turn every problem into a plain message with exit status 2, never a traceback."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise  # click's own: usage errors (2), ctx.exit(1), Ctrl-C
         except ParticipationError as err:
             raise Failure(str(err)) from err
+        except OSError as err:
+            where = f"{err.filename}: " if err.filename else ""
+            raise Failure(
+                f"{where}{err.strerror or err}. Check that the file or folder exists, that you "
+                "may read and write it, and that the disk is not full; then try again."
+            ) from err
+        except sqlite3.DatabaseError as err:
+            raise Failure(
+                f"The register (.participation/register.sqlite) cannot be used ({err}). If "
+                "another program has it open, close that and try again; if it is damaged, "
+                "restore the .participation folder from your backup."
+            ) from err
+        except Exception as err:  # a bug: still a message, never a traceback
+            if os.environ.get("PXL_DEBUG"):
+                raise  # a developer asked for the traceback
+            raise Failure(
+                f"Something went wrong that participation-xl did not expect "
+                f"({type(err).__name__}: {err}). Nothing more was done. Please report this, "
+                "with the command you ran."
+            ) from err
 
     return wrapper
+
+
+def _set_workspace(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    """-w DIR given after a command's name: the same as before it (and wins over it)."""
+    if value is not None:
+        ctx.ensure_object(dict)
+        ctx.find_root().obj["workspace"] = value
+
+
+WORKSPACE_HELP = "The workspace folder (default: the current folder or the nearest one above it)."
+
+
+def _workspace_param() -> click.Option:
+    return click.Option(
+        ["-w", "--workspace"],
+        type=click.Path(file_okay=False, path_type=Path),
+        metavar="DIR",
+        expose_value=False,
+        callback=_set_workspace,
+        help=WORKSPACE_HELP,
+    )
+
+
+class _Group(click.Group):
+    """A group whose every command, and every command of its sub-groups, takes -w DIR
+    after its name too (`participation-xl status -w DIR`), as well as before it."""
+
+    group_class = type  # sub-groups (pack) are _Groups too
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        if not any(p.name == "workspace" for p in cmd.params):
+            cmd.params.append(_workspace_param())
+        super().add_command(cmd, name)
 
 
 def _workspace(ctx: click.Context) -> Any:
@@ -60,18 +118,19 @@ def _date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt
     if value is None:
         return None
     try:
-        return dt.date.fromisoformat(value)
+        return parse_date(value)
     except ValueError as err:
-        raise click.BadParameter(f"'{value}' is not a date like 2027-03-31 (YYYY-MM-DD).") from err
+        raise click.BadParameter(str(err)) from err
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="participation-xl")
 @click.option(
     "-w",
     "--workspace",
     type=click.Path(file_okay=False, path_type=Path),
-    help="The workspace folder (default: the current folder or the nearest one above it).",
+    metavar="DIR",
+    help=WORKSPACE_HELP,
 )
 @click.pass_context
 def main(ctx: click.Context, workspace: Path | None) -> None:
@@ -88,17 +147,36 @@ def main(ctx: click.Context, workspace: Path | None) -> None:
 @click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--council", required=True, help="The council's name, shown on every workbook.")
 @click.option("--cycle", required=True, help="The cycle: two consecutive years, like 2026-27.")
-@click.option("--due", required=True, callback=_date, help="The due date, YYYY-MM-DD.")
+@click.option(
+    "--due",
+    required=True,
+    metavar="DATE",
+    callback=_date,
+    help="The due date, day first (31/03/2027) or 2027-03-31; in the cycle (from 1 April).",
+)
+@click.option(
+    "--return-to",
+    default="",
+    metavar="TEXT",
+    help="Where teams return the file, in your words, for the workbook's Instructions "
+    "(default: the name of the returns folder).",
+)
 @click.pass_context
 @friendly
 def init(
-    ctx: click.Context, directory: Path | None, council: str, cycle: str, due: dt.date
+    ctx: click.Context,
+    directory: Path | None,
+    council: str,
+    cycle: str,
+    due: dt.date,
+    return_to: str,
 ) -> None:
     """Make a workspace with a starter roster (teams.xlsx) to fill in."""
     target = directory or ctx.obj.get("workspace") or Path.cwd()
-    ws = init_workspace(target, council, cycle, due)
+    ws = init_workspace(target, council, cycle, due, return_to)
     click.echo(f"Made a workspace for {ws.council}, cycle {ws.cycle}, due {ws.due:%d/%m/%Y}:")
     click.echo(f"  {ws.root}")
+    click.echo(f"Teams are told to return their workbooks to {ws.return_instructions}.")
     click.echo(
         f"Next: replace the example teams in {ws.roster_path.name}, then run "
         "'participation-xl generate'."
@@ -132,9 +210,16 @@ def pack() -> None:
 
 @pack.command("check")
 @click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.pass_context
 @friendly
-def pack_check(directory: Path | None) -> None:
-    """Prove that every layout agrees with its schema (default: the built-in pack)."""
+def pack_check(ctx: click.Context, directory: Path | None) -> None:
+    """Prove that every layout agrees with its schema.
+
+    DIRECTORY is a template pack; by default, the workspace's pack when -w names a
+    workspace, else the built-in pack.
+    """
+    if directory is None and ctx.obj.get("workspace"):
+        directory = _workspace(ctx).pack_dir
     loaded = load_pack(directory)
     problems = check_pack(loaded)
     for p in problems:
@@ -176,12 +261,15 @@ def collect(ctx: click.Context, folder: Path | None, no_report: bool) -> None:
         f"Read {new} new file(s): {seen['accepted']} accepted, {seen['rejected']} rejected, "
         f"{seen['duplicate']} duplicate, {seen['ignored']} ignored, {seen['pending']} pending."
     )
-    st = summary.standing
-    click.echo(
-        f"Cycle {ws.cycle}: {st['expected']} returns expected; {st['valid']} valid, "
-        f"{st['invalid']} invalid, {st['missing']} missing, {st['late']} late."
-    )
+    click.echo(f"Cycle {ws.cycle}: {_standing_text(summary.standing)}")
     _say_written(summary.reports)
+
+
+def _standing_text(st: dict[str, int]) -> str:
+    return (
+        f"{st['expected']} returns expected; {st['valid']} valid, {st['invalid']} invalid, "
+        f"{st['rejected']} rejected, {st['missing']} missing; {st['late']} late."
+    )
 
 
 def _say_written(paths: list[Path]) -> None:
@@ -211,8 +299,19 @@ def _progress(done: int, total: int) -> None:
 @click.pass_context
 @friendly
 def validate(ctx: click.Context, files: tuple[str, ...], as_json: bool) -> None:
-    """Check returns without recording anything; exit status 1 if any is invalid."""
-    results = validate_files(_workspace(ctx), list(files))
+    """Check returns without recording anything; exit status 1 if any is invalid.
+
+    Outside a workspace it checks everything but the signature (which only the
+    workspace's secret can check), against the built-in pack, and says so.
+    """
+    ws = _workspace_if_any(ctx)
+    if ws is None and not as_json:
+        click.echo(
+            "Note: no workspace here, so each file is checked against the built-in pack, "
+            "but its signature is not checked (use -w DIR to name the workspace).",
+            err=True,
+        )
+    results = validate_files(ws, list(files))
     invalid = [p for p, ex in results if not ex.valid]
     if as_json:
         doc = [
@@ -237,22 +336,48 @@ def validate(ctx: click.Context, files: tuple[str, ...], as_json: bool) -> None:
         ctx.exit(1)
 
 
+def _workspace_if_any(ctx: click.Context) -> Any:
+    """The workspace -w names (which must be one), else the one here or above, else None."""
+    if ctx.obj.get("workspace"):
+        return _workspace(ctx)
+    try:
+        root = find_root()
+    except ParticipationError:
+        return None
+    return load_workspace(root)
+
+
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON (see the README).")
 @click.pass_context
 @friendly
 def status(ctx: click.Context, as_json: bool) -> None:
-    """Where every team stands: missing, invalid or valid, and late."""
+    """Where every team stands: missing, rejected, invalid or valid, and late."""
     ws = _workspace(ctx)
     with Register(register_path(ws)) as reg:
         if as_json:
             click.echo(json.dumps(status_document(ws, reg), indent=2, ensure_ascii=False))
             return
-        rows = [_status_row(r) for r in expected_returns(ws, reg)]
+        expected = expected_returns(ws, reg)
+    rows = [_status_row(r) for r in expected]
     head = ("team", "name", "form", "status", "errors", "queries", "late", "file")
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     for r in [head, *rows]:
         click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    rejected = [r for r in expected if r.status == "rejected"]
+    if rejected:
+        click.echo("\nRejected (the team sent a file that could not be accepted):")
+    for r in rejected:
+        assert r.rejected is not None
+        click.echo(f"  {r.team.team_id} {r.form}: {r.rejected.path}: {r.rejected.reason}")
+
+
+NAME_WIDTH = 30
+
+
+def shorten(text: str, width: int = NAME_WIDTH) -> str:
+    """Text cut to `width` characters, ending in an ellipsis when it was cut."""
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 
 def _status_row(r: Any) -> tuple[str, ...]:
@@ -261,12 +386,12 @@ def _status_row(r: Any) -> tuple[str, ...]:
     late = "late" if r.late else ""
     return (
         r.team.team_id,
-        r.team.team_name[:30],
+        shorten(r.team.team_name),
         r.form,
         r.status,
         *counts,
         late,
-        cur.file_name if cur else "",
+        r.file or "",
     )
 
 
@@ -292,13 +417,48 @@ def export(ctx: click.Context, fmt: str, include_invalid: bool, output: Path | N
     ws = _workspace(ctx)
     with Register(register_path(ws)) as reg:
         subs = submissions(ws, reg, include_invalid)
-    writer = write_jsonl if fmt == "jsonl" else write_csv
+    if fmt == "jsonl":
+        writer: Callable[[Any], int] = functools.partial(write_jsonl, subs)
+    else:
+        teams = {t.team_id: t for t in read_roster(ws.roster_path)}
+        writer = functools.partial(write_csv, subs, teams=teams)
     if output:
         with output.open("w", encoding="utf-8", newline="") as fh:
-            n = writer(subs, fh)
+            n = writer(fh)
         click.echo(f"Wrote {n} submission(s) to {output}.", err=True)
     else:
-        writer(subs, click.get_text_stream("stdout"))
+        with _Echo() as out:
+            writer(out)
+
+
+class _Echo:
+    """A text stream over click.echo (standard output, as click resolves it), in chunks.
+    click 8.5 deprecates click.get_text_stream; echo is the way it keeps."""
+
+    CHUNK = 1 << 16
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.size = 0
+
+    def write(self, text: str) -> int:
+        self.parts.append(text)
+        self.size += len(text)
+        if self.size >= self.CHUNK:
+            self.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        if self.parts:
+            # color=True: write the text exactly, never stripped of escape sequences.
+            click.echo("".join(self.parts), nl=False, color=True)
+        self.parts, self.size = [], 0
+
+    def __enter__(self) -> _Echo:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.flush()
 
 
 @main.command()
@@ -321,22 +481,22 @@ def report(ctx: click.Context) -> None:
     default="participation-demo",
     type=click.Path(file_okay=False, path_type=Path),
 )
+@click.pass_context
 @friendly
-def demo(directory: Path) -> None:
+def demo(ctx: click.Context, directory: Path) -> None:
     """Run a whole cycle on a built-in sample roster of 12 teams, into DIRECTORY.
 
     init, generate, returns filled as real teams fill them (valid, incomplete, wrong,
     late, resubmitted, missing, saved by LibreOffice), collect, and the reports.
+    DIRECTORY defaults to -w DIR if given, else participation-demo.
     """
+    source = ctx.get_parameter_source("directory")
+    if source is click.core.ParameterSource.DEFAULT and ctx.obj.get("workspace"):
+        directory = ctx.obj["workspace"]
     result = run_demo(directory, say=click.echo)
     for note in result.notes:
         click.echo(f"   - {note}")
-    st = result.summary.standing
-    click.echo(
-        f"\nCycle {result.workspace.cycle}: {st['expected']} returns expected; "
-        f"{st['valid']} valid, "
-        f"{st['invalid']} invalid, {st['missing']} missing, {st['late']} late."
-    )
+    click.echo(f"\nCycle {result.workspace.cycle}: {_standing_text(result.summary.standing)}")
     root = result.workspace.root
     click.echo(f"\nThe workspace is {root}")
     click.echo("Open first:")

@@ -52,7 +52,7 @@ class Summary:
     seen: Counter[str] = field(default_factory=Counter)  # this run's outcomes
     reasons: list[tuple[str, str, str]] = field(default_factory=list)  # (path, outcome, reason)
     warnings: list[str] = field(default_factory=list)
-    standing: dict[str, int] = field(default_factory=dict)  # valid/invalid/missing/late
+    standing: dict[str, int] = field(default_factory=dict)  # status.standing()
     reports: list[Path] = field(default_factory=list)
 
 
@@ -189,14 +189,33 @@ class _Run:
             yield archived
 
     def _recorded(self, f: Found, sha: str, ex: Examined) -> None:
-        ex = relabel(ex, f.rel, self.ctx.team_ids)
-        file_id = self._record(f, sha, ex.outcome, ex.reason, ex.code)
+        ex = relabel(ex, f.rel, self.ctx.team_ids or frozenset())
+        file_id = self._record(f, sha, ex.outcome, ex.reason, ex.code, ex.claimed)
         if ex.outcome == "accepted" and ex.identity and ex.document is not None:
             _submit(self.reg, self.ws, f, sha, file_id, ex, self.now)
             self.touched.add((ex.identity["cycle"], ex.identity["team_id"], ex.identity["form"]))
 
-    def _record(self, f: Found, sha: str | None, outcome: str, reason: str, code: str) -> int:
-        file_id = _record(self.reg, self.summary, f, sha, outcome, reason, code, self.now)
+    def _record(
+        self,
+        f: Found,
+        sha: str | None,
+        outcome: str,
+        reason: str,
+        code: str,
+        claimed: tuple[str, str] | None = None,
+    ) -> int:
+        file_id = _record(
+            self.reg,
+            self.summary,
+            f,
+            sha,
+            outcome,
+            reason,
+            code,
+            self.now,
+            self.ws.cycle,
+            claimed,
+        )
         self.done += 1
         if self.done % BATCH == 0:
             self._commit()
@@ -238,11 +257,28 @@ def _record(
     reason: str,
     code: str,
     now: str,
+    cycle: str = "",
+    claimed: tuple[str, str] | None = None,
 ) -> int:
+    """Record one file's outcome, in the cycle being collected; a rejected file keeps the
+    team and form it claims to be, so that team shows as rejected, not missing."""
     summary.seen[outcome] += 1
     if reason:
         summary.reasons.append((f.rel, outcome, reason))
-    return reg.add_file(f.rel, f.size, f.mtime_ns, sha, outcome, reason, code, now)
+    team, form = claimed if claimed and outcome == "rejected" else ("", "")
+    return reg.add_file(
+        f.rel,
+        f.size,
+        f.mtime_ns,
+        sha,
+        outcome,
+        reason,
+        code,
+        now,
+        cycle=cycle,
+        claimed_team=team,
+        claimed_form=form,
+    )
 
 
 class _Archive:

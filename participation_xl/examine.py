@@ -7,6 +7,7 @@ sheet, cell and plain-English message), used alike by `collect` (which records i
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -17,11 +18,12 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 from . import identity
 from .extract import Extracted, Located, extract
 from .identify import Identified, Rejection, folder_team, identify
-from .messages import render, severity
+from .messages import CATALOGUE, Severity, render, severity
 from .normalise import Note, normalise
-from .pack import META_SHEET, Form, Pack, shared_pack
+from .pack import META_SHEET, Form, Pack, Rule, builtin_pack_dir, shared_pack
 from .read import RawWorkbook, ReadProblem, read_many
 from .roster import read_roster
+from .rules import CHECKS, comparable, shown
 from .validate import schema_problems
 from .workspace import Workspace
 
@@ -32,8 +34,20 @@ _FLAG_CODES = {
     "external_links": "content.external_links",
     "data_connections": "content.data_connections",
 }
-_DEFAULTS = dict.fromkeys(
-    ("value", "options", "limit", "length", "detail", "hint", "other", "fixed", "formula", "what"),
+_DEFAULTS = dict.fromkeys(  # every value a template may name: "" where not given
+    (
+        "value",
+        "options",
+        "limit",
+        "length",
+        "detail",
+        "hint",
+        "other",
+        "fixed",
+        "formula",
+        "what",
+        "today",
+    ),
     "",
 )
 
@@ -48,6 +62,8 @@ class Examined:
     identity: dict[str, str] | None = None
     document: dict[str, Any] | None = None
     issues: list[dict[str, Any]] = field(default_factory=list)
+    # A rejected file's (team_id, form) as its identity claims, when that could be read.
+    claimed: tuple[str, str] | None = None
 
     @property
     def valid(self) -> bool:
@@ -56,17 +72,24 @@ class Examined:
 
 @dataclass(frozen=True)
 class Context:
-    """What a return is checked against: this workspace's pack, secret, cycle and roster."""
+    """What a return is checked against: this workspace's pack, secret, cycle and roster.
+
+    Outside a workspace, secret, cycle and roster are None: they are not checked."""
 
     pack: Pack
-    secret: bytes
-    cycle: str
-    team_ids: frozenset[str]
+    secret: bytes | None
+    cycle: str | None
+    team_ids: frozenset[str] | None
 
     @classmethod
     def of(cls, ws: Workspace) -> Context:
         teams = frozenset(t.team_id for t in read_roster(ws.roster_path))
         return cls(ws.pack, ws.secret, ws.cycle, teams)
+
+    @classmethod
+    def outside(cls) -> Context:
+        """No workspace: the built-in pack, and no signature, cycle or roster to check."""
+        return cls(shared_pack(str(builtin_pack_dir())), None, None, None)
 
     @property
     def boxes(self) -> dict[str, tuple[int, int]]:
@@ -114,8 +137,12 @@ def relabel(ex: Examined, file: str, team_ids: frozenset[str]) -> Examined:
 def issue(
     code: str, file: str, sheet: str = "", cell: str = "", label: str = "", **values: Any
 ) -> dict[str, Any]:
-    """One issue in the shape `status --json` and the reports use."""
+    """One issue in the shape `status --json` and the reports use. A message about an
+    answer names its question (which promise, standard or table row) exactly once, so the
+    CLI, the JSON, the register and the feedback all say it the same way."""
     text = render(code, **{**_DEFAULTS, "label": label, **values})
+    if label and sheet and "{label}" not in CATALOGUE[code].template:
+        text = f"'{label}': {text}"
     return {
         "code": code,
         "severity": severity(code).value,
@@ -144,9 +171,12 @@ def examine(result: RawWorkbook | ReadProblem, file: str, ctx: Context) -> Exami
     return Examined("accepted", "", "", who.identity, document, issues)
 
 
-def _rejected(rejection: Rejection) -> Examined:
+def _rejected(rejection: Rejection, claimed: tuple[str, str] | None = None) -> Examined:
     return Examined(
-        "rejected", rejection.code, render(rejection.code, **{**_DEFAULTS, **rejection.values})
+        "rejected",
+        rejection.code,
+        render(rejection.code, **{**_DEFAULTS, **rejection.values}),
+        claimed=rejection.claimed or claimed,
     )
 
 
@@ -157,10 +187,26 @@ def _file_issues(raw: RawWorkbook, file: str) -> list[dict[str, Any]]:
 def _document(
     raw: RawWorkbook, who: Identified, found: Extracted, file: str
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    doc: dict[str, Any] = {k: who.identity[k] for k in ("form", "form_version", "cycle", "team_id")}
+    ident = {k: who.identity[k] for k in ("form", "form_version", "cycle", "team_id")}
+    return answers(who.form, ident, found, raw.date1904, file, dt.date.today())
+
+
+def answers(
+    form: Form,
+    ident: dict[str, Any],
+    found: Extracted,
+    date1904: bool,
+    file: str,
+    today: dt.date,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The normalised document of located answer cells, and every issue with its cell.
+
+    This one verdict is what `collect` records and what a workbook's live checks show
+    (the generator asks it for the values those checks hold before any recalculation).
+    """
+    doc: dict[str, Any] = dict(ident)
     issues: list[dict[str, Any]] = []
-    untrusted: set[tuple[Any, ...]] = set()  # cells whose formula is the problem
-    date1904 = raw.date1904
+    untrusted: set[tuple[Any, ...]] = set()  # cells whose own problem is already said
     for loc in found.inputs:
         parts = loc.field.parts
         node = doc
@@ -169,7 +215,7 @@ def _document(
         if loc.cell is None:
             continue  # never typed in: nothing to normalise or say
         value, notes = normalise(loc.field, loc.cell, date1904)
-        if notes and _noted(notes, loc, file, issues):
+        if notes and _noted(notes, loc, _name(form, found, loc), file, issues):
             untrusted.add(parts)
         if value is not None:
             node[parts[-1]] = value
@@ -180,50 +226,72 @@ def _document(
         for cells in rows:
             if cells is None:
                 continue  # a row never touched: nothing to read or say
-            item, marked = _row(path, len(items), cells, date1904, file, issues, untrusted)
+            item, marked = _row(form, found, path, len(items), cells, date1904, file, issues)
+            if marked:
+                untrusted.update((path, len(items), key) for key in marked)
             if item or marked:  # a row of blanks takes no index: the next row takes it
                 items.append(item)
                 kept[path].append(cells)
-    if not who.form.is_valid(doc):
-        issues += _schema_issues(who.form, doc, _where(found, kept), untrusted, file)
+    where: dict[tuple[Any, ...], Located] | None = None
+    if not form.is_valid(doc):
+        where = _where(found, kept)
+        issues += _schema_issues(form, found, doc, where, untrusted, file)
+    if form.rules:
+        where = where or _where(found, kept)
+        issues += _rule_issues(form, found, doc, where, issues, today, file)
     return doc, issues
 
 
+def _name(form: Form, found: Extracted, loc: Located) -> str:
+    """The question of a located cell in words, naming its item or table row."""
+    table = next((t for t in form.tables if loc.field in t.columns), None)
+    if table is not None:
+        first = found.first.get(table.path)
+        offset = (first.row - table.first_row) if first else 0
+        return table.name(loc.row - offset, loc.field)
+    spot = form.input_of(loc.field.path)
+    return spot.name if spot else loc.field.title
+
+
 def _row(
+    form: Form,
+    found: Extracted,
     path: str,
     index: int,
     cells: list[Located],
     date1904: bool,
     file: str,
     issues: list[dict[str, Any]],
-    untrusted: set[tuple[Any, ...]],
-) -> tuple[dict[str, Any], bool]:
-    """One table row as a document item, and whether a formula was found in it."""
+) -> tuple[dict[str, Any], set[str]]:
+    """One table row as a document item, and the keys of its cells that have a problem
+    of their own (an error value, a formula): those make the row count, even blank."""
     item: dict[str, Any] = {}
-    marked = False
+    marked: set[str] = set()
     for loc in cells:
         if loc.cell is None:
             continue
         value, notes = normalise(loc.field, loc.cell, date1904)
-        if notes and _noted(notes, loc, file, issues):
-            untrusted.add((path, index, loc.field.key))
-            marked = True
+        if notes and _noted(notes, loc, _name(form, found, loc), file, issues):
+            marked.add(loc.field.key)
         if value is not None:
             item[loc.field.key] = value
     return item, marked
 
 
-def _noted(notes: Sequence[Note], loc: Located, file: str, issues: list[dict[str, Any]]) -> bool:
-    """Add a cell's notes to the issues; True if its value cannot be trusted (a formula)."""
-    issues.extend(_cell_issue(note, loc, file) for note in notes)
-    return any(note.code in ("content.formula", "content.dde") for note in notes)
+def _noted(
+    notes: Sequence[Note], loc: Located, name: str, file: str, issues: list[dict[str, Any]]
+) -> bool:
+    """Add a cell's notes to the issues; True if one is an error of the cell's own (a
+    formula, an error value, a date out of range): the schema need not say more of it."""
+    issues.extend(_cell_issue(note, loc, name, file) for note in notes)
+    return any(severity(note.code) is Severity.ERROR for note in notes)
 
 
 def _where(
     found: Extracted, kept: dict[str, list[list[Located]]]
 ) -> dict[tuple[Any, ...], Located]:
-    """Where each document path was read from, to point a schema problem at its cell.
-    Built only for a return with problems: most have none."""
+    """Where each document path was read from, to point a problem at its cell.
+    Built only for a return with problems or rules."""
     where: dict[tuple[Any, ...], Located] = {loc.field.parts: loc for loc in found.inputs}
     for path, rows in kept.items():
         for index, cells in enumerate(rows):
@@ -233,19 +301,17 @@ def _where(
     return where
 
 
-def _cell_issue(note: Note, loc: Located, file: str) -> dict[str, Any]:
-    return issue(
-        note.code,
-        file,
-        loc.sheet,
-        xl_rowcol_to_cell(loc.row - 1, loc.col - 1),
-        loc.field.title,
-        **note.values,
-    )
+def _cell_issue(note: Note, loc: Located, name: str, file: str) -> dict[str, Any]:
+    return issue(note.code, file, loc.sheet, _a1(loc), name, **note.values)
+
+
+def _a1(loc: Located) -> str:
+    return xl_rowcol_to_cell(loc.row - 1, loc.col - 1)
 
 
 def _schema_issues(
     form: Form,
+    found: Extracted,
     doc: dict[str, Any],
     where: dict[tuple[Any, ...], Located],
     untrusted: set[tuple[Any, ...]],
@@ -255,7 +321,7 @@ def _schema_issues(
     out = []
     for p in schema_problems(form.validator, doc):
         if p.path in untrusted:
-            continue  # already reported: the formula is the problem, not the blank
+            continue  # already reported: the cell's own problem, not the schema's
         loc = where.get(p.path) or where.get(p.path[:1])
         values = dict(p.values)
         if "other" in values:
@@ -264,20 +330,80 @@ def _schema_issues(
         if loc is None:
             out.append(issue(p.code, file, label=".".join(map(str, p.path)), **values))
             continue
-        label = titles.get(loc.field.path, loc.field.title)
+        label = _name(form, found, loc)
         if len(p.path) == 1:  # a whole table (too few rows): point at its first cell
             label = form.schema["properties"][p.path[0]].get("title", p.path[0])
-        out.append(
-            issue(
-                p.code,
-                file,
-                loc.sheet,
-                xl_rowcol_to_cell(loc.row - 1, loc.col - 1),
-                label,
-                **values,
-            )
-        )
+        out.append(issue(p.code, file, loc.sheet, _a1(loc), label, **values))
     return out
+
+
+def _rule_issues(
+    form: Form,
+    found: Extracted,
+    doc: dict[str, Any],
+    where: dict[tuple[Any, ...], Located],
+    issues: list[dict[str, Any]],
+    today: dt.date,
+    file: str,
+) -> list[dict[str, Any]]:
+    """Each rule, where both answers are given and neither has an error of its own."""
+    wrong = {(i["sheet"], i["cell"]) for i in issues if i["severity"] == "error"}
+    out = []
+    for rule in form.rules:
+        check = CHECKS[rule.code]
+        for key, other_key in _rule_pairs(rule, doc):
+            loc = where.get(key)
+            other_loc = where.get(other_key) if other_key else None
+            if loc is None or (other_key and other_loc is None):
+                continue
+            if (loc.sheet, _a1(loc)) in wrong or (
+                other_loc and (other_loc.sheet, _a1(other_loc)) in wrong
+            ):
+                continue  # the answer itself is the problem: say that, not this
+            a = comparable(rule.field.kind, _at(doc, key))
+            b = (
+                comparable(rule.other.kind, _at(doc, other_key))
+                if rule.other and other_key
+                else today
+            )
+            if a is None or b is None or check.holds(a, b):
+                continue
+            other = _name(form, found, other_loc) if other_loc else ""
+            values = {"value": shown(a), "limit": shown(b), "other": other}
+            values["today"] = shown(today)
+            out.append(
+                issue(rule.code, file, loc.sheet, _a1(loc), _name(form, found, loc), **values)
+            )
+    return out
+
+
+def _rule_pairs(
+    rule: Rule, doc: dict[str, Any]
+) -> Iterator[tuple[tuple[Any, ...], tuple[Any, ...] | None]]:
+    """The document paths a rule compares: once, or once per row of its table."""
+    other = rule.other
+    if not rule.table:
+        yield rule.field.parts, (other.parts if other else None)
+        return
+    rows = doc.get(rule.table) or []
+    for index in range(len(rows)):
+        mine = (rule.table, index, rule.field.key)
+        if other is None:
+            yield mine, None
+        elif other.path.startswith(rule.table + "."):
+            yield mine, (rule.table, index, other.key)
+        else:
+            yield mine, other.parts
+
+
+def _at(doc: dict[str, Any], path: tuple[Any, ...] | None) -> Any:
+    node: Any = doc
+    for part in path or ():
+        if isinstance(part, int):
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+        else:
+            node = node.get(part) if isinstance(node, dict) else None
+    return node
 
 
 def examine_stream(ctx: Context, paths: Iterable[str]) -> Iterator[tuple[str, Examined]]:
@@ -297,8 +423,36 @@ def examine_files(ctx: Context, paths: list[str]) -> dict[str, Examined]:
     return dict(examine_stream(ctx, paths)) if paths else {}
 
 
-def validate_files(ws: Workspace, paths: list[str]) -> list[tuple[str, Examined]]:
-    """Examine files without recording anything (the `validate` command)."""
-    ctx = Context.of(ws)
+# Said of every accepted file that `validate` checks outside a workspace. A query: the file
+# may be fine, but only the workspace's secret can prove who it was issued to.
+UNVERIFIED = (
+    "Checked outside a workspace, so the workbook's signature (which team and cycle it was "
+    "issued to, and that its identity is unchanged) was not checked. Run validate inside the "
+    "coordinator's workspace, or with -w DIR, to check it."
+)
+
+
+def validate_files(ws: Workspace | None, paths: list[str]) -> list[tuple[str, Examined]]:
+    """Examine files without recording anything (the `validate` command). With no
+    workspace, everything but the signature, cycle and roster is checked, and each
+    accepted file gets a query saying so."""
+    ctx = Context.of(ws) if ws else Context.outside()
     found = examine_files(ctx, paths)
-    return [(p, relabel(found[p], p, ctx.team_ids)) for p in paths]
+    out = [(p, relabel(found[p], p, ctx.team_ids or frozenset())) for p in paths]
+    if ws is None:
+        for p, ex in out:
+            if ex.outcome == "accepted":
+                ex.issues.append(_unverified(p))
+    return out
+
+
+def _unverified(file: str) -> dict[str, Any]:
+    return {
+        "code": "identify.unverified",
+        "severity": "query",
+        "file": file,
+        "sheet": "",
+        "cell": "",
+        "field": "",
+        "message": UNVERIFIED,
+    }

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, TextIO
 
 from .register import Register, Submission
+from .roster import Team
 from .workspace import Workspace
 
 # OWASP CSV injection: a cell starting with one of these is run as a formula by spreadsheets.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 META_COLUMNS = (
     "team_id",
+    "team_name",
+    "service_area",
+    "kind",
     "form",
     "form_version",
     "cycle",
@@ -60,13 +64,22 @@ def neutralise(value: Any) -> Any:
     return value
 
 
-def write_csv(subs: Iterable[Submission], out: TextIO) -> int:
-    """One row per team and form, answers flattened to columns, formulas neutralised."""
+def write_csv(
+    subs: Iterable[Submission], out: TextIO, teams: Mapping[str, Team] | None = None
+) -> int:
+    """One row per team and form, answers flattened to columns, formulas neutralised.
+    The team's name, service area and kind come from the roster (`teams`, by team id);
+    blank for a team no longer on it."""
     rows = []
     columns: dict[str, None] = {}
+    teams = teams or {}
     for s in subs:
+        team = teams.get(s.team_id)
         row = {
             "team_id": s.team_id,
+            "team_name": team.team_name if team else "",
+            "service_area": team.service_area if team else "",
+            "kind": team.kind if team else "",
             "form": s.form,
             "form_version": s.form_version,
             "cycle": s.cycle,

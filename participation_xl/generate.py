@@ -8,6 +8,7 @@ counts what is still missing, and a very hidden sheet carries the signed identit
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import os
 import re
@@ -22,6 +23,18 @@ from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
 from . import identity
 from .errors import ConfigError
+from .live import (
+    BLANK_WORDS,
+    Checks,
+    Spot,
+    answer_spots,
+    as_written,
+    blank_words,
+    quote,
+    ref,
+    verdict,
+    written_cell,
+)
 from .outputs import SAFE_WORKBOOK_OPTIONS, atomic_write_bytes
 from .pack import (
     BANNER_ROW,
@@ -39,12 +52,6 @@ from .pack import (
 from .roster import Team, read_roster
 from .workspace import Workspace
 
-ARTICLE_12 = (
-    "Article 12 of the United Nations Convention on the Rights of the Child (1989) says that "
-    "children should have a say in decisions that affect them, and that their views should be "
-    "given weight according to their age and maturity. This audit helps your team reflect on "
-    "how you make that real."
-)
 FRAMEWORK_NOTE = "council framework text, word for word"
 DATE_FORMAT = "dd/mm/yyyy"
 NUMBER_FORMATS = {
@@ -54,9 +61,20 @@ NUMBER_FORMATS = {
     "text": "@",
     "email": "@",
 }
-WIDTHS = {"date": 12, "integer": 12, "number": 14, "choice": 18, "email": 30}
-LABEL_WIDTH = 50
-Term = tuple[str, int]  # a formula that counts a missing answer, and what it counts now
+WIDTHS = {"date": 12, "integer": 10, "number": 14, "choice": 14, "email": 30}
+LABEL_WIDTH = 45  # questions: the label and its guidance
+GRID_LABEL_WIDTH = 30  # a grid's row label (a promise, a right, a standard)
+STATUS_WIDTH = 14
+# Excel caps a row at 409 points, about 30 lines of 10-point text. A free-text column is
+# wide enough for its longest allowed answer in 30 lines (36 characters a line of its
+# width, measured on typical text), and no wider than 56: wide sheets then still print on
+# A4 landscape at 82% or more, so that 10-point text prints at 8 points or more.
+CHARS_PER_WIDTH = 36
+CHARS_PER_UNIT = 1.15  # characters of 10-point Arial a line, per unit of column width
+LINE_HEIGHT = 13  # points a line of 10-point text takes, with its spacing
+MAX_ROW_HEIGHT = 409  # Excel's tallest row
+PRINTED_ROWS = 20  # a table prints at least this many rows, and every row in use
+STILL_TO_DO = "still_to_do"  # the defined name of the count of answers to fix
 
 
 @dataclass(frozen=True)
@@ -81,12 +99,14 @@ class IssueContext:
 
 @dataclass(frozen=True)
 class Mark:
-    """A problem to show on a cell of a feedback workbook."""
+    """A problem to show on a cell of a feedback workbook: an error, or else a query."""
 
     sheet: str
     row: int
     col: int
     message: str
+    severity: str = "error"
+    name: str = ""  # the question in words, as collect names it
 
 
 class _LockedWorkbook(xlsxwriter.Workbook):
@@ -132,7 +152,20 @@ def build_workbook(
 
 
 def outbox_path(ws: Workspace, team: Team, form_id: str) -> Path:
-    return ws.outbox / safe_name(f"{team.team_id} {team.team_name}") / f"{form_id}.xlsx"
+    """outbox/<team>/<team id> <form> <cycle>.xlsx: a name no two teams' files share."""
+    form = ws.pack.forms[form_id]
+    name = safe_name(f"{team.team_id} {form.short_name} {ws.cycle}")
+    return ws.outbox / safe_name(f"{team.team_id} {team.team_name}") / f"{name}.xlsx"
+
+
+def issued_form(ws: Workspace, path: str | Path) -> tuple[str, str] | None:
+    """The (team id, form id) of a workbook `generate` wrote, from its place and name."""
+    path = Path(path)
+    team_id = path.parent.name.split(" ", 1)[0]
+    for form_id, form in ws.pack.forms.items():
+        if path.stem == safe_name(f"{team_id} {form.short_name} {ws.cycle}"):
+            return team_id, form_id
+    return None
 
 
 def safe_name(text: str) -> str:
@@ -185,10 +218,6 @@ def identity_of(form: Form, team: Team, ctx: IssueContext) -> dict[str, str]:
 # --- the builder -----------------------------------------------------------------------
 
 
-def _ref(sheet: str, row: int, col: int, absolute: bool = True) -> str:
-    return f"'{sheet}'!{xl_rowcol_to_cell(row - 1, col - 1, absolute, absolute)}"
-
-
 def _value_at(doc: Mapping[str, Any], path: str) -> Any:
     node: Any = doc
     for part in path.split("."):
@@ -221,11 +250,17 @@ class _Builder:
         self.wb = _LockedWorkbook(self.buf, SAFE_WORKBOOK_OPTIONS)
         self.wb.structure_password = ctx.sheet_password
         self.f = _formats(self.wb)
-        self.cells: dict[str, tuple[str, int, int]] = {
-            i.field.path: (i.sheet, i.row, i.col) for i in form.inputs
-        }
-        self.counts: dict[str, str] = {}  # sheet -> reference of its "still missing" count
-        self.marked = {(m.sheet, m.row, m.col): m.message for m in marks}
+        self.counts: dict[str, tuple[str, int]] = {}  # sheet -> its error count and value
+        self.marked = {(m.sheet, m.row, m.col): m for m in marks}
+        self.values = _written_values(form, answers)
+        cells = {k: c for k, v in self.values.items() if (c := written_cell(v[0], v[1]))}
+        today = (
+            dt.date.fromisoformat(ctx.generated_at[:10]) if ctx.generated_at[:1] == "2" else None
+        )
+        where = answer_spots(form)
+        ident = identity_of(form, team, ctx)
+        states = verdict(form, ident, cells, today, where)
+        self.checks = Checks(form, states, where)
 
     def build(self) -> bytes:
         intro = self.wb.add_worksheet(INSTRUCTIONS_SHEET)
@@ -234,6 +269,7 @@ class _Builder:
         self._instructions(intro)
         self._lists()
         self._meta()
+        self.checks.write(self.wb, self.ctx.sheet_password)
         self._properties()
         self.wb.close()
         return self.buf.getvalue()
@@ -242,17 +278,18 @@ class _Builder:
 
     def _form_sheet(self, plan: SheetPlan) -> None:
         ws = self.wb.add_worksheet(plan.name)
+        as_written(ws)
+        growing_rows(ws)
+        self.widths = self._widths(plan)
         self._sheet_header(ws, plan)
-        terms: list[Term] = []
         for block in plan.blocks:
-            terms += self._block(ws, plan, block)
+            self._block(ws, plan, block)
         count_col = plan.last_col
-        missing = sum(v for _, v in terms)
-        formula = "=" + ("+".join(t for t, _ in terms) or "0")
+        formula, value = self.checks.count(plan.name)
         # XlsxWriter stores no calculated values and LibreOffice does not recalculate xlsx
         # on load by default, so every formula carries the value it has right now.
-        ws.write_formula(BANNER_ROW - 1, count_col - 1, formula, self.f["count"], missing)
-        self.counts[plan.name] = (_ref(plan.name, BANNER_ROW, count_col), missing)
+        ws.write_formula(BANNER_ROW - 1, count_col - 1, "=" + formula, self.f["count"], value)
+        self.counts[plan.name] = (ref(plan.name, BANNER_ROW, count_col), value)
         count = xl_rowcol_to_cell(BANNER_ROW - 1, count_col - 1, True, True)
         ws.merge_range(BANNER_ROW - 1, 0, BANNER_ROW - 1, count_col - 2, "", self.f["banner"])
         ws.write_formula(
@@ -260,26 +297,51 @@ class _Builder:
             0,
             _banner(count, "this sheet"),
             self.f["banner"],
-            _banner_text(missing, "this sheet"),
+            _banner_text(value, "this sheet"),
         )
         self._page_setup(ws, plan)
         ws.protect(self.ctx.sheet_password, {"format_columns": True, "format_rows": True})
 
     def _sheet_header(self, ws: Any, plan: SheetPlan) -> None:
         ws.hide_gridlines(2)
+        last = plan.last_col - 1
         ws.write_string(0, 0, f"{self.form.title}: {plan.name}", self.f["title"])
-        ws.write_string(1, 0, self._identity_line(), self.f["identity"])
+        identity_line = self._identity_line()
+        ws.merge_range(1, 0, 1, last, identity_line, self.f["identity"])
         table = next((b.table for b in plan.blocks if b.table), None)
         howto = (
             "Fill in the cells marked ✎ (pale yellow with a dashed border); everything else is "
-            "locked. Select a cell to see what to write. The last column says what is "
-            '"Still needed".'
+            "locked. Select a cell to see what to write. The last column says what is still "
+            "to do: ✗ Still needed (a required answer is blank) or ✗ Please fix (the answer "
+            "cannot be accepted as it is)."
         )
         if table:
-            howto = f"{table.description} {howto}"
-        ws.merge_range(3, 0, 3, plan.last_col - 1, howto, self.f["help"])
-        ws.set_row(3, 15 * _lines(howto, 130))
-        ws.set_column(0, 0, LABEL_WIDTH if not table else 6)
+            rows = table.last_row - table.first_row + 1
+            howto = (
+                f"{table.description} There is room for {rows} rows: fill them from the top "
+                "and leave no gaps. If you need more, ask the coordinator for a workbook with "
+                f"more rows. {howto}"
+            )
+        ws.merge_range(3, 0, 3, last, howto, self.f["help"])
+        width = sum(self.widths.values())
+        ws.set_row(1, _height((identity_line, width)))
+        ws.set_row(3, _height((howto, width)))
+        for col, w in self.widths.items():
+            ws.set_column(col - 1, col - 1, w)
+
+    def _widths(self, plan: SheetPlan) -> dict[int, int]:
+        """Each column's width: the widest answer it holds, so every answer fits."""
+        kinds = {b.type for b in plan.blocks}
+        first = LABEL_WIDTH if "questions" in kinds else GRID_LABEL_WIDTH
+        widths = {1: 5 if "table" in kinds else first}
+        for block in plan.blocks:
+            fields = [(i.col, i.field) for i in block.inputs]
+            if block.table:
+                fields = [(block.table.col_of(c.key), c) for c in block.table.columns]
+            for col, f in fields:
+                widths[col] = max(widths.get(col, 0), _width(f))
+            widths[block.status_col] = max(widths.get(block.status_col, 0), STATUS_WIDTH)
+        return widths
 
     def _identity_line(self) -> str:
         t = self.team
@@ -296,13 +358,25 @@ class _Builder:
     def _page_setup(self, ws: Any, plan: SheetPlan) -> None:
         ws.set_paper(9)  # A4
         ws.fit_to_pages(1, 0)  # one page wide, as many tall as needed
-        ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
+        ws.set_margins(left=0.3, right=0.3, top=0.5, bottom=0.6)
         table = next((b.table for b in plan.blocks if b.table), None)
         header = table.header_row if table else BANNER_ROW
         if plan.landscape:
             ws.set_landscape()
         ws.repeat_rows(0, header - 1)
         ws.freeze_panes(header, 0)
+        last_row = plan.last_row
+        if table:  # print the rows in use (at least a page's worth), not every empty one
+            used = max(
+                (
+                    r
+                    for (sh, r, _c), v in self.values.items()
+                    if sh == plan.name and not _blank(v[1])
+                ),
+                default=0,
+            )
+            last_row = min(table.last_row, max(table.first_row + PRINTED_ROWS - 1, used + 3))
+        ws.print_area(0, 0, last_row - 1, plan.last_col - 1)
         ws.set_footer(
             f"&L{_footer_text(self.ctx.council)}&C{_footer_text(self.team.team_name)}"
             f"&R{_footer_text(plan.name)}, page &P of &N"
@@ -310,7 +384,7 @@ class _Builder:
 
     # -- blocks -------------------------------------------------------------------------
 
-    def _block(self, ws: Any, plan: SheetPlan, block: Block) -> list[Term]:
+    def _block(self, ws: Any, plan: SheetPlan, block: Block) -> None:
         heading = block.title or plan.name
         if block.framework:
             heading += f"  ({FRAMEWORK_NOTE})"
@@ -322,13 +396,16 @@ class _Builder:
             titles = ["Row"] + [_col_title(c) for c in block.table.columns] + ["Still to do"]
         for c, text in enumerate(titles):
             ws.write_string(block.header_row - 1, c, text, self.f["colhead"])
-        ws.set_row(block.header_row - 1, 15 * max(_lines(t, 18) for t in titles))
+        ws.set_row(
+            block.header_row - 1,
+            _height(*((t, self.widths.get(c + 1, 8.43)) for c, t in enumerate(titles))),
+        )
         if block.table:
-            return self._table(ws, block.table)
-        return self._rows(ws, block)
+            self._table(ws, block.table)
+        else:
+            self._rows(ws, block)
 
-    def _rows(self, ws: Any, block: Block) -> list[Term]:
-        terms: list[Term] = []
+    def _rows(self, ws: Any, block: Block) -> None:
         by_row: dict[int, list[Input]] = {}
         for i in block.inputs:
             by_row.setdefault(i.row, []).append(i)
@@ -340,27 +417,66 @@ class _Builder:
                 ws.write_string(
                     row - 1, 0, labels[row], self.f["framework" if block.framework else "label"]
                 )
-            row_terms: list[Term] = []
             for i in inputs:
-                self._input(ws, i.row, i.col, i.field, _value_at(self.answers, i.field.path))
+                self._input(ws, i.row, i.col, i.field)
                 ws.data_validation(i.row - 1, i.col - 1, i.row - 1, i.col - 1, _validation(i.field))
-                self.wb.define_name(i.field.path, "=" + _ref(i.sheet, i.row, i.col))
-                term = self._missing(i.field, self._cell_ref, lambda p: _value_at(self.answers, p))
-                if term:
-                    row_terms.append(term)
-                    self._highlight(ws, i.row, i.col, term[0])
-                ws.set_column(i.col - 1, i.col - 1, _width(i.field))
-            formula, value = self._row_status(inputs, row_terms, block.type == "questions")
+                self.wb.define_name(i.field.path, "=" + ref(i.sheet, i.row, i.col))
+                self._highlight(
+                    ws, i.row, i.col, i.row, self.checks.error(self._spot(i.sheet, i.row, i.col))
+                )
+            spots = [self._spot(i.sheet, i.row, i.col) for i in inputs]
+            formula, value = self._status(spots, block.type == "questions")
             ws.write_formula(row - 1, block.status_col - 1, formula, self.f["status"], value)
-            label = labels.get(row) or f"{inputs[0].field.title} {inputs[0].field.description}"
-            heights = [_lines(label, LABEL_WIDTH)] + [
-                _lines(str(_value_at(self.answers, i.field.path) or ""), _width(i.field))
-                for i in inputs
-            ]
-            ws.set_row(row - 1, 15 * max(2, *heights))
-            terms += row_terms
-        ws.set_column(block.status_col - 1, block.status_col - 1, 16)
-        return terms
+            label = labels.get(row) or f"{inputs[0].field.title}\n{inputs[0].field.description}"
+            ws.set_row(row - 1, self._row_height(row, [(label, self.widths[1])], inputs))
+
+    def _row_height(self, row: int, texts: list[tuple[str, float]], inputs: Any) -> float:
+        """Tall enough for the row's label and every answer already in it."""
+        for i in inputs:
+            value = self.values.get((i.sheet, row, i.col), (None, None))[1]
+            if not _blank(value):
+                texts.append((str(value), self.widths.get(i.col, 8.43)))
+        return _height(*texts)
+
+    def _spot(self, sheet: str, row: int, col: int) -> Spot:
+        return self.checks.at[(sheet, row, col)]
+
+    def _status(self, spots: list[Spot], single: bool) -> tuple[str, str]:
+        """What a row still needs, in words: the same verdict as collect's, live."""
+        states = [self.checks.states[s] for s in spots]
+        errors = "+".join(f"({self.checks.error(s)}*1)" for s in spots)
+        n_now = sum(st.error for st in states)
+        query = any(self._queried(s) for s in spots)
+        check = '"? Please check"' if query else '"✓ Done"'
+        check_now = "? Please check" if query else "✓ Done"
+        if single:
+            s, st = spots[0], states[0]
+            empty = "Optional" if s.field.optional else "Not needed"
+            blank = self.checks.blank(s)
+            formula = (
+                f'=IF({self.checks.error(s)},IF({blank},"✗ Still needed","✗ Please fix"),'
+                f'IF({blank},"{empty}",{check}))'
+            )
+            now = (
+                ("✗ Still needed" if st.blank else "✗ Please fix")
+                if st.error
+                else (empty if st.blank else check_now)
+            )
+            return formula, now
+        blanks = ",".join(self.checks.blank(s) for s in spots)
+        formula = (
+            f'=IF(({errors})>0,"✗ "&({errors})&" to fix",IF(AND({blanks}),"Optional",{check}))'
+        )
+        now = (
+            f"✗ {n_now} to fix"
+            if n_now
+            else ("Optional" if all(st.blank for st in states) else check_now)
+        )
+        return formula, now
+
+    def _queried(self, s: Spot) -> bool:
+        mark = self.marked.get((s.sheet, s.row, s.col))
+        return mark is not None and mark.severity != "error"
 
     def _label(self, ws: Any, row: int, f: Field) -> None:
         mark = " (required)" if f.required else (" (optional)" if f.optional else "")
@@ -368,124 +484,58 @@ class _Builder:
             row - 1, 0, self.f["label_bold"], f.title + mark, "\n" + f.description, self.f["label"]
         )
 
-    def _cell_ref(self, path: str) -> str:
-        _, row, col = self.cells[path]
-        return xl_rowcol_to_cell(row - 1, col - 1, True, True)
-
-    def _missing(self, f: Field, ref_of: Any, value_of: Any) -> Term | None:
-        """A formula term that is 1 while a required answer is blank, with its value now."""
-        blank = f'({ref_of(f.path)}="")'
-        is_blank = _blank(value_of(f.path))
-        if f.required:
-            return blank, int(is_blank)
-        if f.required_when:
-            sibling, values = f.required_when
-            test = "+".join(f'({ref_of(sibling)}="{v}")' for v in values)
-            return f"(({test})>0)*{blank}", int(is_blank and value_of(sibling) in values)
-        return None
-
-    def _row_status(self, inputs: list[Input], terms: list[Term], single: bool) -> Term:
-        n = "+".join(t for t, _ in terms) or "0"
-        missing = sum(v for _, v in terms)
-        if not single:
-            return (
-                f'=IF(({n})=0,"✓ Done",({n})&" still needed")',
-                "✓ Done" if not missing else f"{missing} still needed",
-            )
-        f = inputs[0].field
-        ref = self._cell_ref(f.path)
-        empty = "Optional" if f.optional else "Not needed"
-        now = (
-            "Still needed"
-            if missing
-            else (empty if _blank(_value_at(self.answers, f.path)) else "✓ Done")
-        )
-        if not terms:
-            return f'=IF({ref}="","{empty}","✓ Done")', now
-        return f'=IF({n},"Still needed",IF({ref}="","{empty}","✓ Done"))', now
-
-    def _highlight(self, ws: Any, row: int, col: int, missing: str) -> None:
+    def _highlight(self, ws: Any, row: int, col: int, last_row: int, error: str) -> None:
+        """A problem cell turns red AND its status says ✗: never colour alone."""
         ws.conditional_format(
             row - 1,
             col - 1,
-            row - 1,
+            last_row - 1,
             col - 1,
-            {"type": "formula", "criteria": "=" + missing, "format": self.f["missing"]},
+            {"type": "formula", "criteria": "=" + error, "format": self.f["problem"]},
         )
 
-    def _table(self, ws: Any, t: Table) -> list[Term]:
-        first, last = t.first_row, t.last_row
-        items = _items(self.answers, t.path, last - first + 1)
-        letter = {c.key: xl_col_to_name(t.col_of(c.key) - 1) for c in t.columns}
-        span = f"${letter[t.columns[0].key]}{{r}}:${letter[t.columns[-1].key]}{{r}}"
-        per_column = dict.fromkeys(letter, 0)  # blank required answers in filled rows, now
-        for r, item in zip(range(first, last + 1), items, strict=True):
-            ws.write_number(r - 1, 0, r - first + 1, self.f["rownum"])
+    def _table(self, ws: Any, t: Table) -> None:
+        for r in range(t.first_row, t.last_row + 1):
+            ws.write_number(r - 1, 0, r - t.first_row + 1, self.f["rownum"])
+            spots = [self._spot(t.sheet, r, t.col_of(c.key)) for c in t.columns]
             for c in t.columns:
-                self._input(ws, r, t.col_of(c.key), c, item.get(c.key))
-            terms = {
-                c.key: self._missing(
-                    c,
-                    lambda p, r=r: f"${letter[_key(p)]}{r}",
-                    lambda p, item=item: item.get(_key(p)),
-                )
-                for c in t.columns
-            }
-            terms = {k: v for k, v in terms.items() if v}
-            filled = any(not _blank(v) for v in item.values())
-            for k, (_, v) in terms.items():
-                per_column[k] += v if filled else 0
-            n = "+".join(x for x, _ in terms.values()) or "0"
-            missing = sum(v for _, v in terms.values())
-            now = "" if not filled else ("✓ Done" if not missing else f"{missing} still needed")
-            row_span = span.format(r=r)
-            ws.write_formula(
-                r - 1,
-                t.status_col - 1,
-                f'=IF(COUNTA({row_span})=0,"",IF(({n})=0,"✓ Done",({n})&" still needed"))',
-                self.f["status"],
-                now,
-            )
-            ws.set_row(r - 1, 30)
-        nonblank = "+".join(f'({x}{first}:{x}{last}<>"")' for x in letter.values())
-        sheet_terms: list[Term] = []
+                self._input(ws, r, t.col_of(c.key), c)
+            formula, value = self._table_status(t, spots)
+            ws.write_formula(r - 1, t.status_col - 1, formula, self.f["status"], value)
+            if any(not self.checks.states[s].blank for s in spots):
+                ws.set_row(r - 1, self._row_height(r, [], spots))
         for c in t.columns:
             col = t.col_of(c.key)
-            x = letter[c.key]
-            ws.data_validation(first - 1, col - 1, last - 1, col - 1, _validation(c))
-            self.wb.define_name(c.path, f"='{t.sheet}'!${x}${first}:${x}${last}")
-            ws.set_column(col - 1, col - 1, _width(c))
-            term = self._missing(
-                c, lambda p: f"{letter[_key(p)]}{first}:{letter[_key(p)]}{last}", lambda p: None
-            )
-            if term:
-                sheet_terms.append((f"SUMPRODUCT((({nonblank})>0)*{term[0]})", per_column[c.key]))
-                cell = self._missing(c, lambda p: f"${letter[_key(p)]}{first}", lambda p: None)
-                ws.conditional_format(
-                    first - 1,
-                    col - 1,
-                    last - 1,
-                    col - 1,
-                    {
-                        "type": "formula",
-                        "format": self.f["missing"],
-                        "criteria": f"=AND(COUNTA({span.format(r=first)})>0,{cell[0]})",
-                    },
-                )
-        if t.min_items:
-            filled_rows = sum(any(not _blank(v) for v in i.values()) for i in items)
-            sheet_terms.append(
-                (
-                    f"MAX(0,{t.min_items}-SUMPRODUCT((({nonblank})>0)*1))",
-                    max(0, t.min_items - filled_rows),
-                )
-            )
-        ws.set_column(t.status_col - 1, t.status_col - 1, 16)
-        return sheet_terms
+            x = xl_col_to_name(col - 1)
+            ws.data_validation(t.first_row - 1, col - 1, t.last_row - 1, col - 1, _validation(c))
+            self.wb.define_name(c.path, f"={quote(t.sheet)}!${x}${t.first_row}:${x}${t.last_row}")
+            first = self._spot(t.sheet, t.first_row, col)
+            self._highlight(ws, t.first_row, col, t.last_row, self.checks.error(first, True))
 
-    def _input(self, ws: Any, row: int, col: int, f: Field, value: Any) -> None:
+    def _table_status(self, t: Table, spots: list[Spot]) -> tuple[str, str]:
+        states = [self.checks.states[s] for s in spots]
+        errors = "+".join(f"({self.checks.error(s)}*1)" for s in spots)
+        filled = self.checks.filled(spots[0])
+        query = any(self._queried(s) for s in spots)
+        check = '"? Please check"' if query else '"✓ Done"'
+        rows = f"at least {t.min_items} row{'' if t.min_items == 1 else 's'}"
+        formula = (
+            f'=IF(({errors})>0,IF({filled},"✗ "&({errors})&" to fix","✗ Fill in {rows}"),'
+            f'IF({filled},{check},""))'
+        )
+        n = sum(st.error for st in states)
+        is_filled = any(not st.blank for st in states)
+        if n:
+            now = f"✗ {n} to fix" if is_filled else f"✗ Fill in {rows}"
+        else:
+            now = ("? Please check" if query else "✓ Done") if is_filled else ""
+        return formula, now
+
+    def _input(self, ws: Any, row: int, col: int, f: Field) -> None:
         key = (ws.name, row, col)
-        fmt = self.f["input_" + ("fix_" if key in self.marked else "") + f.kind]
+        mark = self.marked.get(key)
+        fmt = self.f["input_" + ("fix_" if mark else "") + f.kind]
+        value = self.values.get(key, (f, None))[1]
         r, c = row - 1, col - 1
         if value is None or value == "":
             ws.write_blank(r, c, None, fmt)
@@ -499,22 +549,26 @@ class _Builder:
             ws.write_number(r, c, value, fmt)
         else:
             ws.write_string(r, c, str(value), fmt)
-        if key in self.marked:
-            ws.write_comment(r, c, self.marked[key], {"x_scale": 2, "y_scale": 1.5})
+        if mark:
+            ws.write_comment(r, c, mark.message, {"x_scale": 2, "y_scale": 1.5})
 
     # -- instructions, lists, identity ----------------------------------------------------
 
     def _instructions(self, ws: Any) -> None:
+        growing_rows(ws)
         ws.hide_gridlines(2)
-        ws.set_column(0, 0, 30)
-        ws.set_column(1, 1, 90)
+        ws.set_column(0, 0, 26)
+        ws.set_column(1, 1, 66)
         ws.set_column(2, 2, 14)
         f = self.f
         ws.write_string(0, 0, self.form.title, f["title"])
-        ws.write_string(1, 0, self._identity_line(), f["identity"])
+        ws.merge_range(1, 0, 1, 2, self._identity_line(), f["identity"])
+        ws.set_row(1, _height((self._identity_line(), 106)))
         total = "+".join(ref for ref, _ in self.counts.values()) or "0"
         missing = sum(v for _, v in self.counts.values())
         ws.write_formula(2, 2, "=" + total, f["count"], missing)
+        # The contract: one cell, named still_to_do, counts what collect would call errors.
+        self.wb.define_name(STILL_TO_DO, f"={quote(INSTRUCTIONS_SHEET)}!$C$3")
         ws.merge_range(2, 0, 2, 1, "", f["banner"])
         ws.write_formula(
             2,
@@ -529,52 +583,76 @@ class _Builder:
         for heading, lines in self._instruction_sections():
             ws.write_string(row, 0, heading, f["heading"])
             ws.write_blank(row, 1, None, f["heading"])
+            ws.write_blank(row, 2, None, f["heading"])
             row += 1
             for label, text in lines:
                 ws.write_string(row, 0, label, f["label_bold"])
-                ws.write_string(row, 1, text, f["label"])
-                ws.set_row(row, 15 * _lines(text, 95))
+                ws.merge_range(row, 1, row, 2, text, f["label"])
+                ws.set_row(row, _height((text, 80), (label, 26)))
                 row += 1
             row += 1
         ws.write_string(row, 0, "Sheets in this workbook", f["heading"])
         ws.write_blank(row, 1, None, f["heading"])
+        ws.write_blank(row, 2, None, f["heading"])
         for plan in self.form.sheets:
             row += 1
-            ref, n = self.counts[plan.name]
+            cell, n = self.counts[plan.name]
             ws.write_string(row, 0, plan.name, f["label_bold"])
+            ws.merge_range(row, 1, row, 2, "", f["status"])
             ws.write_formula(
                 row,
                 1,
-                f'=IF({ref}=0,"✓ Complete",{ref}&" required answer(s) still missing")',
+                f'=IF({cell}=0,"✓ Complete: nothing to fix",'
+                f'"✗ "&{cell}&" answer"&IF({cell}=1,"","s")&" to fill in or fix")',
                 f["status"],
-                "✓ Complete" if not n else f"{n} required answer(s) still missing",
+                "✓ Complete: nothing to fix"
+                if not n
+                else f"✗ {n} answer{'' if n == 1 else 's'} to fill in or fix",
             )
         ws.set_paper(9)
         ws.fit_to_pages(1, 0)
+        ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
+        ws.print_area(0, 0, row, 2)
         ws.set_footer(f"&L{_footer_text(self.ctx.council)}&RPage &P of &N")
         ws.protect(self.ctx.sheet_password, {"format_columns": True, "format_rows": True})
         ws.activate()
 
     def _fix_list(self, ws: Any, row: int) -> int:
-        ws.write_string(row, 0, "Please fix", self.f["fixhead"])
-        ws.write_string(
-            row,
-            1,
-            f"{len(self.marks)} problem(s) were found when this workbook came back. "
-            "Each is listed here and marked on its cell.",
-            self.f["fixhead"],
-        )
-        for m in self.marks:
-            row += 1
-            ws.write_string(
-                row,
-                0,
-                f"{m.sheet}, cell {xl_rowcol_to_cell(m.row - 1, m.col - 1)}",
-                self.f["label_bold"],
-            )
-            ws.write_string(row, 1, m.message, self.f["label"])
-            ws.set_row(row, 15 * max(_lines(m.message, 95), _lines(m.sheet, 20)))
-        return row + 2
+        """Errors first ("Please fix"), then queries ("Please check"), by sheet and row."""
+        order = {p.name: n for n, p in enumerate(self.form.sheets)}
+        marks = sorted(self.marks, key=lambda m: (order.get(m.sheet, 99), m.row, m.col))
+        errors = [m for m in marks if m.severity == "error"]
+        queries = [m for m in marks if m.severity != "error"]
+        groups = [
+            (
+                "Please fix",
+                errors,
+                f"{len(errors)} answer(s) cannot be accepted as they are. "
+                "Each is listed here and marked on its cell (red, with ✗ in its Still to do "
+                "column). Fix them, save, and return the workbook.",
+            ),
+            (
+                "Please check",
+                queries,
+                f"{len(queries)} answer(s) were accepted, but please "
+                "check them. If the answer is right, nothing needs changing.",
+            ),
+        ]
+        for title, group, intro in groups:
+            if not group:
+                continue
+            ws.write_string(row, 0, title, self.f["fixhead"])
+            ws.merge_range(row, 1, row, 2, intro, self.f["fixhead"])
+            ws.set_row(row, _height((intro, 80)))
+            for m in group:
+                row += 1
+                where = f"{m.sheet}, cell {xl_rowcol_to_cell(m.row - 1, m.col - 1)}"
+                ws.write_string(row, 0, where, self.f["label_bold"])
+                text = m.message  # each message names its question
+                ws.merge_range(row, 1, row, 2, text, self.f["label"])
+                ws.set_row(row, _height((text, 80), (where, 26)))
+            row += 2
+        return row
 
     def _instruction_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
         t, ctx = self.team, self.ctx
@@ -583,7 +661,7 @@ class _Builder:
                 "About this workbook",
                 [
                     ("Purpose", self.form.intro),
-                    ("UNCRC Article 12", ARTICLE_12),
+                    *([("Why", self.form.why)] if self.form.why else []),
                 ],
             ),
             (
@@ -603,30 +681,31 @@ class _Builder:
                     (
                         "1. Answer",
                         "Fill in the cells marked ✎ on each sheet: they are pale yellow with a "
-                        "dashed "
-                        "border. Everything else is locked so the form cannot break.",
+                        "dashed border. Everything else is locked so the form cannot break.",
                     ),
                     (
                         "2. Guidance",
                         "Select a cell to see what to write. Where a cell has a list, choose from "
-                        "the list rather than typing.",
+                        "the list rather than typing. Type dates as dd/mm/yyyy.",
                     ),
                     (
                         "3. Still to do",
-                        "The line at the top of each sheet counts the required answers still "
-                        "missing, and the 'Still to do' column says which. Required questions say "
-                        "(required).",
+                        "The line at the top of each sheet counts the answers still to fill in "
+                        "or fix, and the 'Still to do' column says which: ✗ Still needed (a "
+                        "required answer is blank) or ✗ Please fix (the answer cannot be "
+                        "accepted as it is). Required questions say (required). When every "
+                        "sheet says ✓, the workbook is ready to return.",
                     ),
                     (
                         "4. Privacy",
                         "Never name a child or give anyone's contact details. Describe groups, "
-                        "such "
-                        "as 'Youth Forum' or 'parents at the drop-in'.",
+                        "such as 'Youth Forum' or 'parents at the drop-in'.",
                     ),
                     (
                         "5. Return it",
-                        f"Save the workbook as .xlsx (File > Save), keep its name, and return it "
-                        f"to {ctx.return_to} by {ctx.due:%A %d %B %Y}.",
+                        f"Save the workbook as .xlsx (File > Save) and return it to "
+                        f"{ctx.return_to} by {ctx.due:%A %d %B %Y}. Its name says whose it is "
+                        "and which form, so keep that name, or add to it.",
                     ),
                     (
                         "6. Your workbook only",
@@ -648,7 +727,8 @@ class _Builder:
 
     def _lists(self) -> None:
         ws = self.wb.add_worksheet(LISTS_SHEET)
-        for c, (name, values) in enumerate(self.form.choice_lists().items()):
+        lists = {**self.form.choice_lists(), BLANK_WORDS: tuple(blank_words())}
+        for c, (name, values) in enumerate(lists.items()):
             ws.write_string(0, c, name)
             for r, v in enumerate(values, start=1):
                 ws.write_string(r, c, v)
@@ -683,12 +763,28 @@ class _Builder:
         )
 
 
+def _written_values(
+    form: Form, doc: Mapping[str, Any]
+) -> dict[tuple[str, int, int], tuple[Field, Any]]:
+    """Each answer cell's field and the value written into it (pre-filled answers)."""
+    out: dict[tuple[str, int, int], tuple[Field, Any]] = {}
+    for i in form.inputs:
+        out[(i.sheet, i.row, i.col)] = (i.field, _value_at(doc, i.field.path))
+    for t in form.tables:
+        items = _items(doc, t.path, t.last_row - t.first_row + 1)
+        for r, item in zip(range(t.first_row, t.last_row + 1), items, strict=True):
+            for c in t.columns:
+                out[(t.sheet, r, t.col_of(c.key))] = (c, item.get(c.key))
+    return out
+
+
 def _banner_text(missing: int, where: str) -> str:
     """The banner's text for a given count: the same words its formula produces."""
     if not missing:
-        return f"✓ Ready to return: every required answer in {where} is filled in."
+        return f"✓ Ready to return: nothing to fill in or fix in {where}."
     return (
-        f"Still to do: {missing} required answer{'' if missing == 1 else 's'} missing in {where}."
+        f"✗ Still to do: {missing} answer{'' if missing == 1 else 's'} to fill in or fix "
+        f"in {where}."
     )
 
 
@@ -709,8 +805,9 @@ def _items(doc: Mapping[str, Any], path: str, rows: int) -> list[Mapping[str, An
 
 def _banner(count: str, where: str) -> str:
     return (
-        f'=IF({count}=0,"✓ Ready to return: every required answer in {where} is filled in.",'
-        f'"Still to do: "&{count}&" required answer"&IF({count}=1,"","s")&" missing in {where}.")'
+        f'=IF({count}=0,"✓ Ready to return: nothing to fill in or fix in {where}.",'
+        f'"✗ Still to do: "&{count}&" answer"&IF({count}=1,"","s")&" to fill in or fix '
+        f'in {where}.")'
     )
 
 
@@ -721,11 +818,45 @@ def _col_title(f: Field) -> str:
 def _width(f: Field) -> int:
     if f.kind in WIDTHS:
         return WIDTHS[f.kind]
-    return 36 if (f.max_length or 0) > 200 else 20
+    return min(56, max(14, -(-(f.max_length or 0) // CHARS_PER_WIDTH)))
 
 
-def _lines(text: str, width: int) -> int:
-    return max(1, sum(1 + len(part) // max(width, 1) for part in str(text).split("\n")))
+def _lines(text: str, width: float) -> int:
+    """Lines a text wraps to in a column `width` wide (10-point Arial: about 1.15
+    characters a unit of width, less a little for words that do not fit a line's end)."""
+    per_line = max(1, int(width * CHARS_PER_UNIT))
+    return sum(max(1, -(-len(part) // per_line)) for part in str(text).split("\n"))
+
+
+def _height(*texts: tuple[str, float]) -> float:
+    """A row height (points) that shows every text given with the width it wraps in."""
+    lines = max((_lines(t, w) for t, w in texts if t), default=1)
+    return min(MAX_ROW_HEIGHT, max(15, LINE_HEIGHT * lines + 3))
+
+
+def growing_rows(ws: Any) -> None:
+    """Write row heights without marking them as set by hand (customHeight): Excel then
+    fits each row to its text as it opens the file and as the team types, and LibreOffice,
+    which does not fit rows on opening, starts from our estimate. XlsxWriter marks every
+    height it writes, so its writer of <row> is given the attributes without the mark."""
+    for name in ("_xml_start_tag_unencoded", "_xml_empty_tag_unencoded"):
+        original = getattr(ws, name, None)
+        if callable(original):
+            setattr(ws, name, functools.partial(_unmarked, original))
+
+
+def _unmarked(write: Any, tag: str, attributes: Any = None) -> None:
+    if tag == "row" and attributes:
+        attributes = [a for a in attributes if a[0] != "customHeight"]
+    write(tag, attributes) if attributes is not None else write(tag)
+
+
+def _day_of(stamp: str) -> dt.date:
+    """The day a workbook is issued (its checks' values are as of then), else today."""
+    try:
+        return dt.date.fromisoformat(stamp[:10])
+    except ValueError:
+        return dt.date.today()
 
 
 def _iso_date(value: str) -> dt.date | None:
@@ -798,7 +929,7 @@ def _formats(wb: xlsxwriter.Workbook) -> dict[str, Any]:
             "font_color": "#1F3864",
             "text_wrap": False,
         },
-        "identity": {**base, "font_color": "#404040", "text_wrap": False},
+        "identity": {**base, "font_color": "#404040"},
         "banner": {
             **base,
             "bold": True,
@@ -810,7 +941,7 @@ def _formats(wb: xlsxwriter.Workbook) -> dict[str, Any]:
         "count": {
             **base,
             "bold": True,
-            "num_format": '"Missing: "0',
+            "num_format": '"To fix: "0',
             "bg_color": "#DDEBF7",
             **edge,
         },
@@ -829,7 +960,7 @@ def _formats(wb: xlsxwriter.Workbook) -> dict[str, Any]:
         "framework": {**base, "italic": True, **edge},
         "status": {**base, "italic": True, **edge},
         "rownum": {**base, "align": "center", **edge},
-        "missing": {"bg_color": "#FBE2D5", "font_color": "#9C0006"},
+        "problem": {"bg_color": "#FCE4D6", "font_color": "#9C0006", "bold": True},
         "fixhead": {**base, "bold": True, "font_color": "#FFFFFF", "bg_color": "#C00000"},
     }
     for kind, num in NUMBER_FORMATS.items() | {("choice", "@")}:

@@ -15,13 +15,18 @@ from . import identity
 from .pack import META_SHEET, Form, Pack
 from .read import RawWorkbook
 
+CLAIM_LIMIT = 100  # a claimed team id or form is only ever matched, never shown at length
+
 
 @dataclass(frozen=True)
 class Rejection:
-    """Why a file cannot be taken as a return: a catalogue code and its values."""
+    """Why a file cannot be taken as a return: a catalogue code and its values, and the
+    team and form the file claims to be, when its identity could be read (even unsigned
+    or from another cycle), so that every view can say that this team sent something."""
 
     code: str
     values: dict[str, str]
+    claimed: tuple[str, str] | None = None  # (team_id, form)
 
 
 @dataclass(frozen=True)
@@ -57,27 +62,43 @@ def _text(cell: object) -> str:
 
 
 def identify(
-    raw: RawWorkbook, pack: Pack, secret: bytes, cycle: str, team_ids: AbstractSet[str]
+    raw: RawWorkbook,
+    pack: Pack,
+    secret: bytes | None,
+    cycle: str | None,
+    team_ids: AbstractSet[str] | None,
 ) -> Identified | Rejection:
-    """Check the signed identity against this workspace: secret, cycle, form, roster."""
+    """Check the signed identity against this workspace: secret, cycle, form, roster.
+
+    Outside a workspace (`validate FILE` with no participation.toml) there is no secret,
+    cycle or roster: pass None for each and only the form and its sheets are checked."""
     found = read_identity(raw)
     if found is None:
         return Rejection("identify.no_identity", {})
-    if not identity.verify(found, found.get(identity.SIGNATURE, ""), secret):
-        return Rejection("identify.bad_signature", {})
-    if found["cycle"] != cycle:
-        return Rejection("identify.other_cycle", {"found": found["cycle"], "expected": cycle})
-    form = pack.forms.get(found["form"])
-    if form is None or form.version != found["form_version"]:
-        return Rejection(
-            "identify.unknown_form", {"form": found["form"], "version": found["form_version"]}
+    claimed = (found.get("team_id", "")[:CLAIM_LIMIT], found.get("form", "")[:CLAIM_LIMIT])
+
+    def rejected(code: str, **values: str) -> Rejection:
+        return Rejection(code, values, claimed)
+
+    if secret is not None and not identity.verify(found, found.get(identity.SIGNATURE, ""), secret):
+        return rejected("identify.bad_signature")
+    if any(not found.get(k) for k in ("form", "form_version", "cycle", "team_id")):
+        return rejected("identify.bad_signature")  # only possible unsigned: a part is gone
+    if cycle is not None and found.get("cycle") != cycle:
+        return rejected("identify.other_cycle", found=found.get("cycle", ""), expected=cycle)
+    form = pack.forms.get(found.get("form", ""))
+    if form is None or form.version != found.get("form_version"):
+        return rejected(
+            "identify.unknown_form",
+            form=found.get("form", ""),
+            version=found.get("form_version", ""),
         )
-    if found["team_id"] not in team_ids:
-        return Rejection("identify.unknown_team", {"team": found["team_id"]})
+    if team_ids is not None and found.get("team_id") not in team_ids:
+        return rejected("identify.unknown_team", team=found.get("team_id", ""))
     names = {s.name for s in raw.sheets}
     for plan in form.sheets:
         if plan.name not in names:
-            return Rejection("identify.sheet_missing", {"sheet": plan.name})
+            return rejected("identify.sheet_missing", sheet=plan.name)
     return Identified({k: found[k] for k in identity.KEYS if k in found}, form)
 
 

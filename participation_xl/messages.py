@@ -177,12 +177,35 @@ CATALOGUE: dict[str, Message] = {
     "answer.too_many_rows": Message(E, "'{label}' has more rows than allowed ({limit})."),
     "answer.pattern": Message(E, "'{value}' is not in the expected form. {hint}"),
     "answer.invalid": Message(E, "{detail}. Please check the answer."),
+    "answer.date_range": Message(
+        E,
+        "'{value}' is outside the dates this form takes (1990 to 2100). Type the right date as dd/mm/yyyy.",
+    ),
+    "answer.error_value": Message(
+        E, "The cell shows an error ({value}) instead of an answer. Type the answer itself."
+    ),
     "answer.control_chars": Message(
         Q, "Invisible control characters were removed from the answer."
     ),
     "answer.excel_limit": Message(
         E,
         "The text is {length} characters, over Excel's limit of 32,767 per cell. Please shorten it.",
+    ),
+    # --- rules that relate one answer to another (declared in the pack's [[rules]]) ------
+    "rule.more_than": Message(
+        E,
+        "'{label}' is {value}, more than '{other}' ({limit}). It can be no more than that: please check both answers.",
+    ),
+    "rule.in_future": Message(
+        E,
+        "'{label}' is {value}, which is after today ({today}). Type the date it actually happened.",
+    ),
+    "rule.not_after": Message(
+        E, "'{label}' ({value}) must be after '{other}' ({limit}). Please check both dates."
+    ),
+    "rule.not_after_query": Message(
+        Q,
+        "'{label}' ({value}) is not after '{other}' ({limit}). Please check it: if it is right, nothing needs changing.",
     ),
     # --- normalising what people type (queries: the change is shown, not hidden) --------
     "normalise.trimmed": Message(Q, "Spaces at the start or end were removed."),

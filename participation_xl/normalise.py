@@ -23,17 +23,15 @@ EXCEL_CELL_LIMIT = 32767
 NOT_APPLICABLE = {"n/a", "na", "n.a.", "n.a", "none", "nil", "-", "--", "—", "–", "not applicable"}
 _LONGEST_NA = max(map(len, NOT_APPLICABLE))
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_DATE_FORMATS = (
-    "%d/%m/%Y",
-    "%d/%m/%y",
-    "%d-%m-%Y",
-    "%d-%m-%y",
-    "%d.%m.%Y",
-    "%d.%m.%y",
-    "%d %B %Y",
-    "%d %b %Y",
-    "%Y-%m-%d",
-)
+# Dates typed as text: day first (3/2/2027 is 3 February) or year first, with "/", "-" or
+# "." between the parts. Exactly these shapes, because the workbook's live check (a
+# formula Excel and LibreOffice both evaluate) must reach the same verdict.
+_DAY_FIRST = re.compile(r"([0-9]{1,2})[/.-]([0-9]{1,2})[/.-]([0-9]{4}|[0-9]{2})")
+_YEAR_FIRST = re.compile(r"([0-9]{4})[/.-]([0-9]{1,2})[/.-]([0-9]{1,2})")
+FIRST_DAY, LAST_DAY = dt.date(1990, 1, 1), dt.date(2100, 12, 31)  # dates a form takes
+# Numbers typed as text, once "£", "," and spaces are gone: the same shapes as the live check.
+_WHOLE = re.compile(r"-?[0-9]+")
+_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 # One pass over long text: which kinds of personal data it seems to hold, by group name.
 _EMAIL_RE = r"(?P<email>[\w.+-]+@[\w-]+\.[\w.-]+)"
 _PHONE_RE = r"(?P<phone>(?<!\d)(?:\+44\s?|0)(?:\d[\s-]?){9,10}(?!\d))"
@@ -74,8 +72,10 @@ def normalise(
             return value, (_privacy(value) if (field.max_length or 0) >= 500 else _NO_NOTES)
     if cell.kind == "d" and field.kind == "date":  # a date typed as a date: the day
         day = _iso(str(value))
-        if isinstance(day, dt.date):
+        if isinstance(day, dt.date) and FIRST_DAY <= day <= LAST_DAY:
             return day.isoformat(), _NO_NOTES
+    if cell.kind == "e":  # an error value (#N/A, #VALUE!) is not an answer
+        return None, [Note("answer.error_value", {"value": value})]
     value, notes = _as_typed(cell, date1904)
     if isinstance(value, str):
         value, more = _clean_text(value)
@@ -89,7 +89,17 @@ def normalise(
     notes += more
     if isinstance(value, str) and field.kind == "text" and (field.max_length or 0) >= 500:
         notes += _privacy(value)
-    return value, notes
+    return value, notes + _too_long_as_typed(field, cell.value, value)
+
+
+def _too_long_as_typed(field: Field, typed: Any, value: Any) -> list[Note]:
+    """The live check measures the cell as typed (spaces and all); so does this."""
+    limit = field.max_length
+    if not limit or not isinstance(typed, str) or len(typed) <= limit:
+        return []
+    if isinstance(value, str) and len(value) > limit:
+        return []  # the schema says so already
+    return [Note("answer.too_long", {"length": len(typed), "limit": limit})]
 
 
 def _untouched(text: str) -> bool:
@@ -168,7 +178,7 @@ def _clean_text(value: str) -> tuple[str | None, list[Note]]:
     stripped = value.strip()
     if stripped != value and stripped:
         notes.append(Note("normalise.trimmed", {}))
-    if stripped.casefold() in NOT_APPLICABLE:
+    if " ".join(stripped.split()).casefold() in NOT_APPLICABLE:
         return None, [*notes, Note("normalise.not_applicable", {"value": stripped})]
     return (stripped or None), notes
 
@@ -190,10 +200,9 @@ def _number(field: Field, value: Any) -> tuple[Any, list[Note]]:
     notes: list[Note] = []
     if isinstance(value, str):
         cleaned = re.sub(r"[£,\s]", "", value)
-        try:
-            number: float = float(cleaned)
-        except ValueError:
+        if not (_WHOLE if field.kind == "integer" else _DECIMAL).fullmatch(cleaned):
             return value, []
+        number: float = float(cleaned)
         notes.append(Note("normalise.number_text", {"value": value, "fixed": _plain(number)}))
         value = number
     if isinstance(value, float) and value.is_integer():
@@ -209,23 +218,40 @@ def _plain(number: float) -> str:
 
 def _date(field: Field, value: Any) -> tuple[Any, list[Note]]:
     if isinstance(value, dt.datetime):
-        return value.date().isoformat(), []
+        value = value.date()
     if isinstance(value, dt.date):
-        return value.isoformat(), []
+        return _in_range(value, f"{value:%d/%m/%Y}", [])
     if isinstance(value, str):
-        for fmt in _DATE_FORMATS:
-            try:
-                parsed = dt.datetime.strptime(value.strip(), fmt).date()
-            except ValueError:
-                continue
-            notes = (
-                []
-                if fmt == "%Y-%m-%d"
-                else [Note("normalise.date_text", {"value": value, "fixed": f"{parsed:%d/%m/%Y}"})]
-            )
-            return parsed.isoformat(), notes
-        return value, []
+        day = _date_text(value.strip())
+        if day is None:
+            return value, []  # not a date: validation will say so
+        notes = []
+        if value.strip() != day.isoformat():
+            notes = [Note("normalise.date_text", {"value": value, "fixed": f"{day:%d/%m/%Y}"})]
+        return _in_range(day, value, notes)
     return _plain(value) if isinstance(value, float) else value, []  # a bare number: invalid
+
+
+def _in_range(day: dt.date, shown: str, notes: list[Note]) -> tuple[Any, list[Note]]:
+    if FIRST_DAY <= day <= LAST_DAY:
+        return day.isoformat(), notes
+    return None, [Note("answer.date_range", {"value": shown})]
+
+
+def _date_text(text: str) -> dt.date | None:
+    """A date typed as text, day first or year first; None if it is not one."""
+    if m := _DAY_FIRST.fullmatch(text):
+        day, month, year = map(int, m.groups())
+        if len(m.group(3)) == 2:  # as strptime's %y: 69-99 are 1900s, 00-68 are 2000s
+            year += 1900 if year >= 69 else 2000
+    elif m := _YEAR_FIRST.fullmatch(text):
+        year, month, day = map(int, m.groups())
+    else:
+        return None
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return None
 
 
 def _text(field: Field, value: Any) -> tuple[Any, list[Note]]:

@@ -21,6 +21,8 @@ import fastjsonschema
 import jsonschema
 
 from .errors import PackError
+from .messages import CATALOGUE
+from .rules import CHECKS
 
 IDENTITY_FIELDS = ("form", "form_version", "cycle", "team_id")
 META_SHEET = "_meta"
@@ -151,6 +153,30 @@ class Input:
     label: str
     label_col: int
 
+    @property
+    def name(self) -> str:
+        """The question in words, naming its item: which promise, right or standard."""
+        if self.label == self.field.title:
+            return self.label
+        return f"{short(self.label)} – {self.field.title}"
+
+
+def short(text: str, limit: int = 60) -> str:
+    """A long label cut at a word, with an ellipsis: enough to say which item it is."""
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule relating one answer to another (pack data; the check is in rules.CHECKS)."""
+
+    code: str
+    field: Field
+    other: Field | None  # None: the field is compared with today
+    table: str = ""  # the table `field` is a column of, if any
+
 
 @dataclass(frozen=True)
 class Table:
@@ -168,7 +194,15 @@ class Table:
     min_items: int
 
     def col_of(self, key: str) -> int:
-        return self.first_col + [c.key for c in self.columns].index(key)
+        return self._cols[key]
+
+    @cached_property
+    def _cols(self) -> dict[str, int]:
+        return {c.key: self.first_col + n for n, c in enumerate(self.columns)}
+
+    def name(self, row: int, f: Field) -> str:
+        """A table cell in words: the table, the row number it shows, the column."""
+        return f"{self.title}, row {row - self.first_row + 1}: {f.title}"
 
     @property
     def status_col(self) -> int:
@@ -220,6 +254,8 @@ class Form:
     schema: dict[str, Any]
     layout: dict[str, Any]
     sheets: list[SheetPlan] = field(default_factory=list)
+    rules: list[Rule] = field(default_factory=list)
+    why: str = ""  # why the form matters (for example UNCRC Article 12), in the pack's words
 
     @property
     def inputs(self) -> list[Input]:
@@ -241,6 +277,13 @@ class Form:
     def is_valid(self) -> Callable[[Any], bool]:
         """A fast yes/no (compiled code); jsonschema then explains only the invalid ones."""
         return compile_check(self.schema)
+
+    @cached_property
+    def _inputs_by_path(self) -> dict[str, Input]:
+        return {i.field.path: i for i in self.inputs}
+
+    def input_of(self, path: str) -> Input | None:
+        return self._inputs_by_path.get(path)
 
     def choice_lists(self) -> dict[str, tuple[str, ...]]:
         """Each distinct dropdown list, by the defined name it lives behind."""
@@ -439,6 +482,7 @@ def build_form(layout: dict[str, Any], schema: dict[str, Any], source: Path) -> 
         intro=" ".join(layout.get("intro", "").split()),
         schema=schema,
         layout=layout,
+        why=" ".join(str(layout.get("why", "")).split()),
     )
     framework = set(layout.get("framework", []))
     for sheet in layout.get("sheets", []):
@@ -452,7 +496,35 @@ def build_form(layout: dict[str, Any], schema: dict[str, Any], source: Path) -> 
             row = _block_end(block) + 2
         last_col = max((b.status_col for b in blocks), default=3)
         form.sheets.append(SheetPlan(sheet["name"], blocks, row, last_col))
+    form.rules = [_rule(form, spec, source) for spec in layout.get("rules", [])]
     return form
+
+
+def _rule(form: Form, spec: dict[str, Any], source: Path) -> Rule:
+    """One [[rules]] entry, checked: a known code, fields that exist and can be compared."""
+    code = spec.get("code") if isinstance(spec, dict) else None
+    check = CHECKS.get(code) if isinstance(code, str) else None
+    if check is None or code not in CATALOGUE:
+        known = ", ".join(sorted(CHECKS))
+        raise PackError(f"{source}: rule {spec!r} needs a code, one of {known}.")
+    by_path = {f.path: f for f in form.fields}
+    tables = {c.path: t.path for t in form.tables for c in t.columns}
+    names = [spec.get("field"), spec.get("other")] if check.compares else [spec.get("field")]
+    found = [by_path.get(n) if isinstance(n, str) else None for n in names]
+    if None in found or any(f.kind not in check.kinds for f in found if f):
+        raise PackError(
+            f"{source}: rule {code} compares {' and '.join(map(str, names))}: each must be a "
+            f"field of this form of kind {' or '.join(sorted(check.kinds))}."
+        )
+    first, other = found[0], (found[1] if check.compares else None)
+    assert first is not None
+    table = tables.get(first.path, "")
+    if other is not None and other.path in tables and tables[other.path] != table:
+        raise PackError(
+            f"{source}: rule {code}: '{other.path}' is in a table, so '{first.path}' must be "
+            "a column of the same table."
+        )
+    return Rule(code, first, other, table)
 
 
 def _block_end(block: Block) -> int:
@@ -507,6 +579,7 @@ def _place_table(nav: _Schema, sheet: str, spec: dict[str, Any], row: int) -> Bl
         nav.field(f"{spec['field']}.{k}", v, k in required, conditions.get(k))
         for k, v in items.get("properties", {}).items()
     )
+    # As many rows as the schema allows: a team never runs out of rows it may fill.
     rows = int(spec.get("rows", arr.get("maxItems", 20)))
     header = row + 1
     table = Table(

@@ -24,7 +24,10 @@ CREATE TABLE IF NOT EXISTS files (
     outcome TEXT NOT NULL,         -- accepted | rejected | duplicate | ignored | pending
     reason TEXT NOT NULL DEFAULT '',
     code TEXT NOT NULL DEFAULT '',
-    seen_at TEXT NOT NULL
+    seen_at TEXT NOT NULL,
+    cycle TEXT NOT NULL DEFAULT '',          -- the cycle being collected when it was seen
+    claimed_team TEXT NOT NULL DEFAULT '',   -- a rejected file: the team its identity names
+    claimed_form TEXT NOT NULL DEFAULT ''    -- ... and the form
 );
 CREATE INDEX IF NOT EXISTS files_path ON files(path, size, mtime_ns);
 CREATE INDEX IF NOT EXISTS files_sha ON files(sha256);
@@ -48,6 +51,14 @@ CREATE TABLE IF NOT EXISTS submissions (
 );
 CREATE INDEX IF NOT EXISTS submissions_key ON submissions(cycle, team_id, form);
 """
+# Columns added since the first release: (table, column, declaration). An older register
+# gains them when it is opened; their defaults say "not known" for files seen before.
+MIGRATIONS = (
+    ("files", "cycle", "TEXT NOT NULL DEFAULT ''"),
+    ("files", "claimed_team", "TEXT NOT NULL DEFAULT ''"),
+    ("files", "claimed_form", "TEXT NOT NULL DEFAULT ''"),
+)
+INDEXES = "CREATE INDEX IF NOT EXISTS files_claim ON files(cycle, claimed_team, claimed_form);"
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,9 @@ class FileRecord:
     reason: str
     code: str
     seen_at: str
+    cycle: str = ""
+    claimed_team: str = ""
+    claimed_form: str = ""
 
 
 @dataclass(frozen=True)
@@ -96,6 +110,22 @@ class Register:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Add any column an older register lacks (one transaction, so two processes
+        opening the same old register cannot both add it, and a kill leaves it whole)."""
+        if all(column in self._columns(table) for table, column, _ in MIGRATIONS):
+            self.db.executescript(INDEXES)
+            return
+        with self.transaction():
+            for table, column, declaration in MIGRATIONS:
+                if column not in self._columns(table):
+                    self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+            self.db.execute(INDEXES)
+
+    def _columns(self, table: str) -> set[str]:
+        return {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
 
     def close(self) -> None:
         self.db.close()
@@ -138,11 +168,26 @@ class Register:
         reason: str,
         code: str,
         seen_at: str,
+        cycle: str = "",
+        claimed_team: str = "",
+        claimed_form: str = "",
     ) -> int:
         cur = self.db.execute(
-            "INSERT INTO files (path, size, mtime_ns, sha256, outcome, reason, code, seen_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (path, size, mtime_ns, sha256, outcome, reason, code, seen_at),
+            "INSERT INTO files (path, size, mtime_ns, sha256, outcome, reason, code, seen_at, "
+            "cycle, claimed_team, claimed_form) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                path,
+                size,
+                mtime_ns,
+                sha256,
+                outcome,
+                reason,
+                code,
+                seen_at,
+                cycle,
+                claimed_team,
+                claimed_form,
+            ),
         )
         return int(cur.lastrowid or 0)
 
@@ -156,12 +201,30 @@ class Register:
         return FileRecord(**row) if row else None
 
     def files(self) -> list[FileRecord]:
-        """The latest record of every path ever seen, in path order."""
+        """Every file ever seen, in path order, then in the order seen: a file overwritten
+        in the shared folder keeps its record beside the new one's. One record per path and
+        content (the first settled one: the same bytes seen again at the same path, say
+        after a touch, are the same file); a pending record only until the path is seen
+        again, since it was a file still being written."""
         rows = self.db.execute(
-            "SELECT * FROM files WHERE id IN "
-            "(SELECT MAX(id) FROM files GROUP BY path) ORDER BY path"
+            "SELECT * FROM files AS f WHERE id IN (SELECT MIN(id) FROM files "
+            "WHERE outcome != 'pending' GROUP BY path, sha256) "
+            "OR (outcome = 'pending' AND NOT EXISTS "
+            "(SELECT 1 FROM files AS g WHERE g.path = f.path AND g.id > f.id)) "
+            "ORDER BY path, id"
         )
         return [FileRecord(**r) for r in rows]
+
+    def rejected_claims(self, cycle: str) -> dict[tuple[str, str], FileRecord]:
+        """(team, form) -> the latest file rejected this cycle that claims to be that
+        team's return of that form (from its identity, signed or not)."""
+        rows = self.db.execute(
+            "SELECT * FROM files WHERE id IN (SELECT MAX(id) FROM files "
+            "WHERE cycle = ? AND outcome = 'rejected' AND claimed_team != '' "
+            "GROUP BY claimed_team, claimed_form)",
+            (cycle,),
+        )
+        return {(r["claimed_team"], r["claimed_form"]): FileRecord(**r) for r in rows}
 
     # --- submissions ---------------------------------------------------------------------
 

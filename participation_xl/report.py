@@ -86,6 +86,7 @@ WORD_FILL = {
 NO_RETURN = "No return"
 # Chart colours carry no text, so they only need to differ; data labels give the numbers.
 BAR_COLOURS = {"good": "#548235", "amber": "#BF8F00", "bad": "#C00000", "grey": "#7F7F7F"}
+LABEL_COLOURS = {"good": "#FFFFFF", "amber": "#000000", "bad": "#FFFFFF", "grey": "#000000"}
 HEAT_SCALE = {"min_color": "#FFFFFF", "mid_color": "#DDEBF7", "max_color": "#9DC3E6"}
 
 
@@ -570,16 +571,24 @@ RETURN_COLS = [
     Col("Errors"),
     Col("Queries"),
     Col("Earlier versions"),
+    Col("Why rejected"),
 ]
 
 
 def _return_rows(snap: _Snapshot) -> list[Row]:
+    """One row per expected return. A rejected one (nothing accepted, but the team sent a
+    file) shows that file, when it came, and why it was rejected (which says what to do)."""
     rows = []
     for e in snap.expected:
-        s = e.current
+        s, r = e.current, e.rejected
         found = [_received(s), e.late, s.file_name, s.sha256[:12], s.errors, s.queries] if s else []
+        why = None
+        if s is None and r is not None:
+            when = dt.datetime.fromtimestamp(r.mtime_ns / 1e9, dt.UTC).replace(microsecond=0)
+            found = [when.replace(tzinfo=None), None, r.path, (r.sha256 or "")[:12], None, None]
+            why = r.reason
         earlier = snap.history.get((e.team.team_id, e.form), 0)
-        status = [e.form, _word(e.status), *(found or [None] * 6), earlier]
+        status = [e.form, _word(e.status), *(found or [None] * 6), earlier, why]
         rows.append([*_team_cells(e.team), *status])
     return rows
 
@@ -832,7 +841,12 @@ def _standards_chart(
                 "categories": [name, header + 1, 0, header + n, 0],
                 "values": [name, header + 1, col, header + n, col],
                 "fill": {"color": BAR_COLOURS[WORD_FILL.get(word, "grey")]},
-                "data_labels": {"value": True, "font": {"color": "#FFFFFF"}},
+                # Label text keeps 4.5:1 on its bar: white on green and red, black on
+                # amber and grey.
+                "data_labels": {
+                    "value": True,
+                    "font": {"color": LABEL_COLOURS[WORD_FILL.get(word, "grey")]},
+                },
             }
         )
     chart.set_title({"name": "Services by rating, per standard"})
@@ -1024,18 +1038,25 @@ def _feedback_name(team_id: str, form: str) -> str:
 
 
 def _marks(sub: Submission) -> list[Mark]:
-    """One mark per cell with issues; errors and queries both ("Query: " marks a query)."""
-    by_cell: dict[tuple[str, int, int], list[str]] = {}
+    """One mark per cell with issues: an error mark if any of them is an error."""
+    by_cell: dict[tuple[str, int, int], list[dict[str, Any]]] = {}
     for i in sub.issues:
         sheet, cell = str(i.get("sheet") or ""), str(i.get("cell") or "")
         if not sheet or not re.fullmatch(r"\$?[A-Z]{1,3}\$?[0-9]{1,7}", cell):
             continue
         row, col = xl_cell_to_rowcol(cell)
-        text = str(i.get("message", ""))
-        if i.get("severity") != "error":
-            text = f"Query: {text}"
-        by_cell.setdefault((sheet, row + 1, col + 1), []).append(text)
-    return [Mark(s, r, c, "\n".join(texts)) for (s, r, c), texts in by_cell.items()]
+        by_cell.setdefault((sheet, row + 1, col + 1), []).append(i)
+    marks = []
+    for (s, r, c), found in by_cell.items():
+        errors = [i for i in found if i.get("severity") == "error"]
+        ordered = errors + [i for i in found if i.get("severity") != "error"]
+        text = "\n".join(
+            str(i.get("message", "")) if i in errors else f"Please check: {i.get('message', '')}"
+            for i in ordered
+        )
+        name = str(ordered[0].get("field") or "")
+        marks.append(Mark(s, r, c, text, "error" if errors else "query", name))
+    return marks
 
 
 def _write_feedback(snap: _Snapshot) -> dict[tuple[str, str], Path]:
@@ -1081,9 +1102,9 @@ def _write_chasers(snap: _Snapshot, feedback: dict[tuple[str, str], Path]) -> Pa
             continue
         t = e.team
         attach = feedback.get((t.team_id, e.form))
-        relative = attach.relative_to(snap.ws.root).as_posix() if attach else ""
+        full = str(snap.ws.root / attach) if attach else ""  # absolute, for a mail merge
         row = [t.team_id, t.team_name, t.contact_name, t.contact_email, e.form, e.status]
-        writer.writerow([neutralise(v) for v in [*row, _what(snap, e), relative]])
+        writer.writerow([neutralise(v) for v in [*row, _what(snap, e), full]])
     # UTF-8 with a byte-order mark, so Excel opens names with accents correctly.
     return atomic_write_bytes(
         snap.ws.reports_dir / "chasers.csv", out.getvalue().encode("utf-8-sig")
@@ -1092,6 +1113,12 @@ def _write_chasers(snap: _Snapshot, feedback: dict[tuple[str, str], Path]) -> Pa
 
 def _what(snap: _Snapshot, e: Expected) -> str:
     """What the team needs to do, in plain English."""
+    if e.current is None and e.rejected is not None:
+        r = e.rejected
+        return (
+            f"The file you sent ({r.path}) could not be accepted: {r.reason} "
+            f"Due {_date_text(snap.ws.due)}."
+        )
     if e.current is None:
         return f"No return received yet; due {_date_text(snap.ws.due)}."
     issues = e.current.issues

@@ -15,7 +15,8 @@ from typing import Any
 import openpyxl
 
 from .outputs import atomic_write_bytes
-from .pack import Field, Form
+from .pack import Field, Form, Rule
+from .rules import CHECKS, comparable
 
 GROUPS = [
     "Youth Forum",
@@ -51,8 +52,11 @@ SENTENCES = [
 ]
 
 
-def sample_answers(form: Form, rng: random.Random, rows: int | None = None) -> dict[str, Any]:
-    """A complete, valid set of answers for a form: every field filled, tables with rows."""
+def sample_answers(
+    form: Form, rng: random.Random, rows: int | None = None, today: dt.date | None = None
+) -> dict[str, Any]:
+    """A complete, valid set of answers for a form: every field filled, tables with rows,
+    and every rule of the pack kept (measured against `today`, by default today)."""
     doc: dict[str, Any] = {}
     for i in form.inputs:
         _put(doc, i.field.path, _value(i.field, rng))
@@ -64,7 +68,40 @@ def sample_answers(form: Form, rng: random.Random, rows: int | None = None) -> d
         )
         n = max(t.min_items, min(n, t.last_row - t.first_row + 1))
         doc[t.path] = [{c.key: _value(c, rng) for c in t.columns} for _ in range(n)]
+    return keep_rules(form, doc, rng, today)
+
+
+def keep_rules(
+    form: Form,
+    doc: dict[str, Any],
+    rng: random.Random | None = None,
+    today: dt.date | None = None,
+) -> dict[str, Any]:
+    """The answers changed, where they break a rule of the pack, to keep it."""
+    for rule in form.rules:
+        _keep(rule, doc, rng or random.Random(0), today or dt.date.today())
     return doc
+
+
+def _keep(rule: Rule, doc: dict[str, Any], rng: random.Random, today: dt.date) -> None:
+    """Change the rule's field, where it breaks the rule, to a value that keeps it."""
+    check = CHECKS[rule.code]
+    for row in (doc.get(rule.table) or []) if rule.table else [doc]:
+        node, key = _spot(rule, rule.field, row, doc)
+        a = comparable(rule.field.kind, _lookup(node, key))
+        b: Any = today
+        if rule.other is not None:
+            b = comparable(rule.other.kind, _lookup(*_spot(rule, rule.other, row, doc)))
+        if a is not None and b is not None and not check.holds(a, b):
+            fixed = check.example(b, rng)
+            _put(node, key, fixed.isoformat() if isinstance(fixed, dt.date) else fixed)
+
+
+def _spot(rule: Rule, f: Field | None, row: dict[str, Any], doc: dict[str, Any]) -> Any:
+    """Where a rule's field is: a column of the row of its table, or a path in the doc."""
+    if f is not None and rule.table and f.path.startswith(rule.table + "."):
+        return row, f.key
+    return doc, f.path if f else ""
 
 
 def _put(doc: dict[str, Any], path: str, value: Any) -> None:

@@ -6,36 +6,56 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .register import Register, Submission
+from .register import FileRecord, Register, Submission
 from .roster import Team, read_roster
 from .workspace import Workspace
 
-ISSUE_KEYS = ("file", "sheet", "cell", "field", "message", "severity")
+ISSUE_KEYS = ("code", "file", "sheet", "cell", "field", "message", "severity")
+
+
+STATUSES = ("missing", "rejected", "invalid", "valid")
 
 
 @dataclass(frozen=True)
 class Expected:
-    """One return the cycle expects (a team and a form), with its current submission."""
+    """One return the cycle expects (a team and a form), with its current submission, and
+    the latest file rejected for it (which only shows when nothing was accepted)."""
 
     team: Team
     form: str
     current: Submission | None
+    rejected: FileRecord | None = None
 
     @property
     def status(self) -> str:
+        """valid or invalid (a return was accepted); rejected (every file the team sent
+        for it was refused); or missing (nothing came)."""
         if self.current is None:
-            return "missing"
+            return "rejected" if self.rejected else "missing"
         return "valid" if self.current.valid else "invalid"
 
     @property
     def late(self) -> bool:
+        """True when the current (accepted) return's file time is after the due date."""
         return bool(self.current) and any(i["code"] == "status.late" for i in self.current.issues)
+
+    @property
+    def file(self) -> str | None:
+        """The current return's file, else the rejected one's."""
+        if self.current:
+            return self.current.file_name
+        return self.rejected.path if self.rejected else None
 
 
 def expected_returns(ws: Workspace, reg: Register, documents: bool = False) -> list[Expected]:
     """Every team and form the roster expects this cycle, in roster order."""
     current = {(s.team_id, s.form): s for s in reg.submissions(ws.cycle, documents=documents)}
-    return [Expected(team, form, current.get((team.team_id, form))) for team, form in _expected(ws)]
+    rejected = reg.rejected_claims(ws.cycle)
+    out = []
+    for team, form in _expected(ws):
+        key = (team.team_id, form)
+        out.append(Expected(team, form, current.get(key), rejected.get(key)))
+    return out
 
 
 def _expected(ws: Workspace) -> Iterator[tuple[Team, str]]:
@@ -46,14 +66,20 @@ def _expected(ws: Workspace) -> Iterator[tuple[Team, str]]:
 
 
 def standing(ws: Workspace, reg: Register) -> dict[str, int]:
-    """How many expected returns are valid, invalid, missing and late. From one small row
-    per submission, not the submissions themselves: memory stays flat however many."""
+    """How many expected returns are valid, invalid, rejected, missing and late. From one
+    small row per submission, not the submissions themselves: memory stays flat however
+    many. valid + invalid + rejected + missing = expected."""
     current = reg.current_outcomes(ws.cycle)
-    counts = dict.fromkeys(("valid", "invalid", "missing", "late", "expected"), 0)
+    rejected = reg.rejected_claims(ws.cycle).keys()
+    counts = dict.fromkeys((*STATUSES, "late", "expected"), 0)
     for team, form in _expected(ws):
-        found = current.get((team.team_id, form))
+        key = (team.team_id, form)
+        found = current.get(key)
         counts["expected"] += 1
-        counts["missing" if found is None else "valid" if found[0] else "invalid"] += 1
+        if found is None:
+            counts["rejected" if key in rejected else "missing"] += 1
+        else:
+            counts["valid" if found[0] else "invalid"] += 1
         counts["late"] += bool(found and found[1])
     return counts
 
@@ -66,10 +92,9 @@ def status(ws: Workspace, reg: Register) -> dict[str, list[dict[str, Any]]]:
             "team_name": r.team.team_name,
             "form": r.form,
             "status": r.status,
-            "file": r.current.file_name if r.current else None,
-            "issues": [
-                {k: i[k] for k in ISSUE_KEYS} for i in (r.current.issues if r.current else [])
-            ],
+            "late": r.late,
+            "file": r.file,
+            "issues": [{k: i[k] for k in ISSUE_KEYS} for i in issues_of(r)],
         }
         for r in expected_returns(ws, reg)
     ]
@@ -78,3 +103,24 @@ def status(ws: Workspace, reg: Register) -> dict[str, list[dict[str, Any]]]:
         for f in reg.files()
     ]
     return {"teams": teams, "files": files}
+
+
+def issues_of(r: Expected) -> list[dict[str, Any]]:
+    """The current return's issues; for a rejected one, the rejection as its one error,
+    with the reason (which says what to do)."""
+    if r.current:
+        return r.current.issues
+    if r.rejected:
+        f = r.rejected
+        return [
+            {
+                "code": f.code,
+                "severity": "error",
+                "file": f.path,
+                "sheet": "",
+                "cell": "",
+                "field": "",
+                "message": f.reason,
+            }
+        ]
+    return []

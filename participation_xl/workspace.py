@@ -110,7 +110,7 @@ def load_workspace(start: str | Path | None = None) -> Workspace:
         root=root,
         council=data["council"],
         cycle=data["cycle"],
-        due=dt.date.fromisoformat(data["due"]),
+        due=_config_due(path, data),
         roster_path=root / data["roster"],
         returns_dir=root / data["returns"],
         sheet_password=data["sheet_password"],
@@ -131,6 +131,15 @@ def _check_config(path: Path, data: dict) -> None:
     check_cycle(data["cycle"])
 
 
+def _config_due(path: Path, data: dict) -> dt.date:
+    try:
+        due = parse_date(data["due"])
+        check_due(data["cycle"], due)
+    except (ValueError, ConfigError) as err:
+        raise ConfigError(f"{path}: due: {err} Fix the file and try again.") from err
+    return due
+
+
 def check_cycle(cycle: str) -> None:
     """A cycle is two consecutive years, like 2026-27."""
     m = re.fullmatch(r"(\d{4})-(\d{2})", cycle)
@@ -138,16 +147,66 @@ def check_cycle(cycle: str) -> None:
         raise ConfigError(f"Cycle '{cycle}' is not a year like 2026-27 (two consecutive years).")
 
 
-def init_workspace(directory: str | Path, council: str, cycle: str, due: dt.date) -> Workspace:
-    """Make a new workspace with a secret key and a starter roster; never overwrite one."""
+def cycle_start(cycle: str) -> dt.date:
+    """The first day of a cycle: 2026-27 is the English local-authority financial year
+    that starts on 1 April 2026 (and ends on 31 March 2027)."""
+    check_cycle(cycle)
+    return dt.date(int(cycle[:4]), 4, 1)
+
+
+def check_due(cycle: str, due: dt.date) -> None:
+    """A due date must fall on or after the day its cycle starts."""
+    start = cycle_start(cycle)
+    if due < start:
+        raise ConfigError(
+            f"The due date {due:%d/%m/%Y} is before cycle {cycle} starts ({start:%d/%m/%Y}: "
+            "a cycle is the financial year from 1 April). Give a date in the cycle, like "
+            f"{dt.date(start.year + 1, 3, 31):%d/%m/%Y}."
+        )
+
+
+_DAY_FIRST = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})")
+_ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+
+
+def parse_date(text: str) -> dt.date:
+    """A date as a person types it: day first (31/03/2027, 31-03-2027, 31.03.2027) or ISO
+    (2027-03-31). Anything else, or a day that does not exist, is a ValueError."""
+    value = str(text).strip()
+    day_first, iso = _DAY_FIRST.fullmatch(value), _ISO.fullmatch(value)
+    try:
+        if day_first:
+            return dt.date(int(day_first[3]), int(day_first[2]), int(day_first[1]))
+        if iso:
+            return dt.date(int(iso[1]), int(iso[2]), int(iso[3]))
+    except ValueError:
+        raise ValueError(f"'{value}' is not a day of the calendar.") from None
+    raise ValueError(f"'{value}' is not a date: type it day first, like 31/03/2027.")
+
+
+def init_workspace(
+    directory: str | Path, council: str, cycle: str, due: dt.date, return_to: str = ""
+) -> Workspace:
+    """Make a new workspace with a secret key and a starter roster; never overwrite one.
+
+    `return_to` says, in the coordinator's own words, where teams return their workbooks
+    (shown on every workbook's Instructions sheet)."""
     from .roster import write_starter_roster  # roster imports workspace types
 
     root = Path(directory).resolve()
     if (root / CONFIG_NAME).exists():
         raise ConfigError(f"{root}: already a workspace ({CONFIG_NAME} exists). Nothing changed.")
     check_cycle(cycle)
+    check_due(cycle, due)
     if not council.strip():
         raise ConfigError("--council must name the council.")
+    return_to = " ".join(return_to.split())  # one line: it is a sentence on the workbook
+    limit = builtin_schema("config")["properties"]["return_to"]["maxLength"]
+    if len(return_to) > limit:
+        raise ConfigError(
+            f"--return-to is {len(return_to)} characters; keep it to {limit} "
+            "(say where, briefly: a folder, a SharePoint site, an email address)."
+        )
     root.mkdir(parents=True, exist_ok=True)
     state = root / STATE_DIR
     state.mkdir(exist_ok=True)
@@ -160,7 +219,7 @@ def init_workspace(directory: str | Path, council: str, cycle: str, due: dt.date
         "due": due.isoformat(),
         "roster": "teams.xlsx",
         "returns": "returns",
-        "return_to": "",
+        "return_to": return_to,
         "pack": "",
         "sheet_password": secrets.token_urlsafe(9),
     }
@@ -181,13 +240,15 @@ def _config_text(v: dict[str, str]) -> str:
     return f"""# participation-xl workspace settings. Edit with care; see the README.
 council = {q(v["council"])}
 cycle = {q(v["cycle"])}
-# The due date, YYYY-MM-DD. Returns received after it are marked late.
+# The due date, day first (31/03/2027) or 2027-03-31. Returns received after it are late.
 due = {q(v["due"])}
 # The roster: one row per team (teams.xlsx or a .csv with the same columns).
 roster = {q(v["roster"])}
 # The shared folder teams return workbooks to. collect only ever reads it.
 returns = {q(v["returns"])}
-# Where teams return workbooks, in words for the Instructions sheet (blank: the folder name).
+# Where teams return workbooks, in your own words, for the Instructions sheet; for example
+# "the Participation returns folder on SharePoint, or email participation@example.gov.uk".
+# Blank: the name of the returns folder.
 return_to = {q(v["return_to"])}
 # A template pack folder (with workbook_templates/ and schemas/); blank for the built-in pack.
 pack = {q(v["pack"])}

@@ -22,7 +22,7 @@ from pathlib import Path
 import openpyxl
 
 from participation_xl import init_workspace
-from participation_xl.generate import generate
+from participation_xl.generate import generate, issued_form
 from participation_xl.sample import fill_workbook, sample_answers
 from participation_xl.workspace import Workspace
 
@@ -96,7 +96,7 @@ XXE = (
 def build(ws: Workspace, dest: Path) -> tuple[list[Case], dict[str, str]]:
     """Write the corpus into `dest` (a returns folder). Returns the cases, and the good
     returns written beside them (file name -> team id) that must still be collected."""
-    issued = {(p.parent.name.split(" ")[0], p.stem): p for p in generate(ws)}
+    issued = {issued_form(ws, p): p for p in generate(ws)}
     forms = ws.pack.forms
 
     def filled(team: str, form: str, seed: int = 1, edit: Callable | None = None) -> bytes:
@@ -394,7 +394,7 @@ def _other_cycle(ws: Workspace, dest: Path) -> bytes:
     old = init_workspace(dest.parent / ".last-cycle", ws.council, "2025-26", dt.date(2026, 3, 31))
     shutil.copy(ws.state_dir / "secret.key", old.state_dir / "secret.key")
     shutil.copy(ws.roster_path, old.roster_path)  # the secret is read lazily: the copy is used
-    path = next(p for p in generate(old) if p.parent.name.startswith("SW02") and p.stem == "audit")
+    path = next(p for p in generate(old) if issued_form(old, p) == ("SW02", "audit"))
     return path.read_bytes()
 
 

@@ -19,6 +19,8 @@ import uno
 from com.sun.star.beans import PropertyValue
 
 NEVER_EXECUTE = 0  # com.sun.star.document.MacroExecMode.NEVER_EXECUTE
+# com.sun.star.sheet.CellFlags: VALUE | DATETIME | STRING | FORMULA
+VALUES = 1 | 2 | 4 | 16
 FILTERS = {
     "xlsx": "Calc Office Open XML",
     "ods": "calc8",
@@ -141,19 +143,30 @@ def inspect(office, req):
         doc.close(True)
 
 
+def apply_edits(doc, edits):
+    """Put each edit into its cell through UNO: text, a number (dates as serial numbers),
+    a formula, or nothing at all ("blank" clears the cell)."""
+    sheets = {}
+    for edit in edits:
+        sheet, cell = split(edit["cell"])
+        if sheet not in sheets:
+            sheets[sheet] = doc.Sheets.getByName(sheet)
+        c = sheets[sheet].getCellRangeByName(cell)
+        kind, value = edit.get("type", "string"), edit.get("value")
+        if kind in ("number", "date"):
+            c.setValue(float(value))
+        elif kind == "formula":
+            c.setFormula(value)
+        elif kind == "blank":
+            c.clearContents(VALUES)
+        else:
+            c.setString(str(value))
+
+
 def fill_save(office, req):
     doc = office.open(req["path"])
     try:
-        for edit in req["edits"]:
-            sheet, cell = split(edit["cell"])
-            c = doc.Sheets.getByName(sheet).getCellRangeByName(cell)
-            kind, value = edit.get("type", "string"), edit["value"]
-            if kind == "number" or kind == "date":
-                c.setValue(float(value))
-            elif kind == "formula":
-                c.setFormula(value)
-            else:
-                c.setString(str(value))
+        apply_edits(doc, req["edits"])
         doc.calculateAll()
         doc.storeToURL(
             uno.systemPathToFileUrl(req["out"]), (prop("FilterName", FILTERS[req["filter"]]),)
@@ -196,7 +209,86 @@ def type_into(office, req):
         doc.close(True)
 
 
-OPS = {"inspect": inspect, "fill_save": fill_save, "to_pdf": to_pdf, "type_into": type_into}
+def named_cell(doc, name):
+    """What a workbook-level defined name refers to, after recalculation."""
+    if not doc.NamedRanges.hasByName(name):
+        local = [
+            s.Name
+            for s in (doc.Sheets.getByIndex(i) for i in range(doc.Sheets.Count))
+            if s.NamedRanges.hasByName(name)
+        ]
+        return {"defined": False, "sheet_level_on": local}
+    named = doc.NamedRanges.getByName(name)
+    out = {"defined": True, "content": named.getContent()}
+    try:
+        cells = named.getReferredCells()
+    except Exception as err:  # a name holding a constant or a formula, not a reference
+        cells = None
+        out["error"] = f"{type(err).__name__}: {err}"
+    if cells is None:
+        out["cells"] = 0
+        return out
+    address = cells.getRangeAddress()
+    out["cells"] = (address.EndColumn - address.StartColumn + 1) * (
+        address.EndRow - address.StartRow + 1
+    )
+    first = cells.getCellByPosition(0, 0)
+    out |= {
+        "sheet": doc.Sheets.getByIndex(address.Sheet).Name,
+        "row": address.StartRow + 1,
+        "col": address.StartColumn + 1,
+        "value": first.getValue(),
+        "string": first.getString(),
+        "formula": first.getFormula(),
+    }
+    return out
+
+
+def fill_read(office, req):
+    """Type many answers in one request, recalculate, read what the workbook now shows.
+
+    Request: path; edits (as fill_save, plus "blank" to clear a cell); recalc (default
+    true; false reads the values cached in the file); names (workbook-level defined names
+    to read); cells (refs whose text and value to read); optional out + filter (store the
+    filled document) and pdf (export it to PDF too). Answers each name (defined, content,
+    cells, sheet/row/col and the value of its first cell), each cell, and the seconds taken.
+    """
+    start = time.monotonic()
+    doc = office.open(req["path"])
+    try:
+        apply_edits(doc, req.get("edits", []))
+        if req.get("recalc", True):
+            doc.calculateAll()
+        names = {n: named_cell(doc, n) for n in req.get("names", [])}
+        sheets = {}
+        cells = {}
+        for ref in req.get("cells", []):
+            sheet, cell = split(ref)
+            if sheet not in sheets:
+                sheets[sheet] = doc.Sheets.getByName(sheet)
+            c = sheets[sheet].getCellRangeByName(cell)
+            cells[ref] = {"string": c.getString(), "value": c.getValue()}
+        if req.get("out"):
+            doc.storeToURL(
+                uno.systemPathToFileUrl(req["out"]),
+                (prop("FilterName", FILTERS[req.get("filter", "xlsx")]),),
+            )
+        if req.get("pdf"):
+            doc.storeToURL(
+                uno.systemPathToFileUrl(req["pdf"]), (prop("FilterName", FILTERS["pdf"]),)
+            )
+        return {"names": names, "cells": cells, "seconds": time.monotonic() - start}
+    finally:
+        doc.close(True)
+
+
+OPS = {
+    "inspect": inspect,
+    "fill_save": fill_save,
+    "fill_read": fill_read,
+    "to_pdf": to_pdf,
+    "type_into": type_into,
+}
 
 
 def main():

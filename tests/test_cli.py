@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import stat
 import subprocess
@@ -68,13 +69,33 @@ def test_init_refuses_to_overwrite_a_workspace(ws):
     "args,needle",
     [
         (["--cycle", "2026-28", "--due", "2027-03-31"], "two consecutive years"),
-        (["--cycle", "2026-27", "--due", "31/03/2027"], "YYYY-MM-DD"),
+        (["--cycle", "2026-27", "--due", "31/02/2027"], "31/02/2027"),
+        (["--cycle", "2026-27", "--due", "next week"], "31/03/2027"),
+        (["--cycle", "2026-27", "--due", "2027/03/31"], "2027/03/31"),
+        (["--cycle", "2026-27", "--due", "31/03/2026"], "01/04/2026"),  # before the cycle
+        (["--cycle", "2026-27", "--due", "2026-03-31"], "01/04/2026"),
     ],
 )
 def test_init_rejects_bad_values_with_exit_2(tmp_path, args, needle):
     result = run("init", str(tmp_path / "w"), "--council", "C", *args)
     assert result.exit_code == 2
     assert needle in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "w" / "participation.toml").exists()
+
+
+@pytest.mark.parametrize("typed", ["31/03/2027", "31-03-2027", "31.03.2027", "2027-03-31"])
+def test_init_takes_the_due_date_day_first_or_iso(tmp_path, typed):
+    result = run(
+        "init", str(tmp_path / "w"), "--council", "C", "--cycle", "2026-27", "--due", typed
+    )
+    assert result.exit_code == 0, result.output
+    assert load_workspace(tmp_path / "w").due == dt.date(2027, 3, 31)
+
+
+def test_init_takes_the_first_day_of_the_cycle_as_due(tmp_path):
+    args = ("--council", "C", "--cycle", "2026-27", "--due", "1/4/2026")
+    assert run("init", str(tmp_path / "w"), *args).exit_code == 0
 
 
 def test_init_then_generate_writes_the_starter_rosters_workbooks(ws):

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from participation_xl.collect import register_path
-from participation_xl.generate import generate
+from participation_xl.generate import generate, issued_form
 from participation_xl.sample import fill_workbook, sample_answers
 
 
@@ -16,10 +16,10 @@ def test_two_collects_and_a_report_at_once(workspace):
     ws = workspace
     issued = generate(ws)
     for n, path in enumerate(issued):
-        form = ws.pack.forms[path.stem]
+        form = ws.pack.forms[issued_form(ws, path)[1]]
         fill_workbook(
             path,
-            ws.returns_dir / f"{n} {path.parent.name} {path.stem}.xlsx",
+            ws.returns_dir / f"{n} {path.stem}.xlsx",
             sample_answers(form, random.Random(n)),
             form,
         )
@@ -38,5 +38,5 @@ def test_two_collects_and_a_report_at_once(workspace):
     db = sqlite3.connect(register_path(ws))
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     rows = db.execute("SELECT team_id, form, COUNT(*) FROM submissions GROUP BY team_id, form")
-    assert sorted(rows) == sorted((p.parent.name.split(" ")[0], p.stem, 1) for p in issued)
+    assert sorted(rows) == sorted((*issued_form(ws, p), 1) for p in issued)
     db.close()

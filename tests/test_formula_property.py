@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from participation_xl import init_workspace
 from participation_xl.collect import collect, register_path
 from participation_xl.export import submissions, write_csv
-from participation_xl.generate import generate
+from participation_xl.generate import generate, issued_form
 from participation_xl.register import Register
 from participation_xl.sample import sample_answers
 
@@ -52,7 +52,7 @@ def issued(tmp_path_factory):
     ws = init_workspace(
         tmp_path_factory.mktemp("formula") / "ws", "Council", "2026-27", dt.date(2027, 3, 31)
     )
-    paths = {p.stem: p for p in generate(ws, team_ids=["ADV1"])}
+    paths = {issued_form(ws, p)[1]: p for p in generate(ws, team_ids=["ADV1"])}
     return ws, paths
 
 

@@ -173,25 +173,73 @@ def test_banner_counts_every_blank_required_answer_before_any_recalculation(book
     total = 0
     for plan in form.sheets:
         required = sum(1 for i in form.inputs if i.sheet == plan.name and i.field.required)
-        required += sum(t.min_items for t in form.tables if t.sheet == plan.name)
+        required += sum(1 for t in form.tables if t.sheet == plan.name and t.min_items)
         assert str(wb[plan.name].cell(3, plan.last_col).value).startswith("=")
         assert values[plan.name].cell(3, plan.last_col).value == required, plan.name
-        assert values[plan.name].cell(3, 1).value.startswith("Still to do" if required else "✓")
+        banner = values[plan.name].cell(3, 1).value
+        assert banner.startswith("✗ Still to do" if required else "✓"), banner
         total += required
     assert values[INSTRUCTIONS_SHEET]["C3"].value == total
     assert values[INSTRUCTIONS_SHEET]["A3"].value == (
-        f"Still to do: {total} required answers missing in this workbook."
+        f"✗ Still to do: {total} answers to fill in or fix in this workbook."
     )
 
 
-def test_blank_required_cells_are_highlighted_by_conditional_formatting(book):
+def test_still_to_do_names_one_cell_holding_the_count_of_answers_to_fix(book):
+    form, data, wb = book
+    values = openpyxl.load_workbook(io.BytesIO(data), data_only=True)
+    ((sheet, cell),) = wb.defined_names["still_to_do"].destinations
+    assert sheet == INSTRUCTIONS_SHEET and ":" not in cell
+    assert str(wb[sheet][cell.replace("$", "")].value).startswith("=")
+    # Blank: one error per required answer, one per table that needs a row.
+    expected = sum(i.field.required for i in form.inputs) + sum(
+        1 for t in form.tables if t.min_items
+    )
+    assert values[sheet][cell.replace("$", "")].value == expected
+
+
+def test_every_answer_cell_turns_red_when_collect_would_report_an_error(book):
     form, _, wb = book
     for plan in form.sheets:
         ws = wb[plan.name]
-        ranges = {str(r.sqref) for r in ws.conditional_formatting}
-        required = [i for i in form.inputs if i.sheet == plan.name and not i.field.optional]
-        for i in required:
-            assert ws.cell(i.row, i.col).coordinate in ranges, (plan.name, i.field.path)
+        ranges = {c for r in ws.conditional_formatting for c in str(r.sqref).split()}
+        for i in form.inputs:
+            if i.sheet == plan.name:
+                assert ws.cell(i.row, i.col).coordinate in ranges, (plan.name, i.field.path)
+        for t in form.tables:
+            if t.sheet == plan.name:
+                for c in t.columns:
+                    col = ws.cell(t.first_row, t.col_of(c.key)).column_letter
+                    assert f"{col}{t.first_row}:{col}{t.last_row}" in ranges, c.path
+
+
+def test_rows_holding_free_text_are_not_fixed_in_height(book):
+    # A height is written (LibreOffice does not fit rows on opening) but not marked as set
+    # by hand, so Excel fits the row to its text and both grow it as the team types.
+    form, data, wb = book
+    names = {ws.title: f"xl/worksheets/sheet{n}.xml" for n, ws in enumerate(wb.worksheets, 1)}
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        for plan in form.sheets:
+            xml = z.read(names[plan.name]).decode()
+            rows = [i.row for i in form.inputs if i.sheet == plan.name]
+            rows += [
+                r
+                for t in form.tables
+                if t.sheet == plan.name
+                for r in range(t.first_row, t.last_row + 1)
+            ]
+            for row in rows:
+                tag = xml[xml.index(f'<row r="{row}"') :].split(">", 1)[0]
+                assert "customHeight" not in tag, (plan.name, tag)
+
+
+def test_issued_file_names_carry_the_team_the_form_and_the_cycle(issued):
+    ws, paths = issued
+    names = [p.name for p in paths]
+    assert len(set(names)) == len(names)
+    for p in paths:
+        team = p.parent.name.split(" ", 1)[0]
+        assert p.name.startswith(team + " ") and p.name.endswith(f" {ws.cycle}.xlsx"), p.name
 
 
 def test_print_setup_is_a4_one_page_wide_with_repeated_headers(book):
@@ -246,10 +294,10 @@ def test_generate_writes_one_folder_per_team_with_its_forms(issued):
     ws, paths = issued
     names = sorted(str(p.relative_to(ws.outbox)) for p in paths)
     assert names == [
-        "ADV1 Independent Advocacy/audit.xlsx",
-        "ADV1 Independent Advocacy/six-standards.xlsx",
-        "EH01 Early Help North/audit.xlsx",
-        "SW02 Children in Care Team/audit.xlsx",
+        "ADV1 Independent Advocacy/ADV1 Participation audit 2026-27.xlsx",
+        "ADV1 Independent Advocacy/ADV1 Six Standards review 2026-27.xlsx",
+        "EH01 Early Help North/EH01 Participation audit 2026-27.xlsx",
+        "SW02 Children in Care Team/SW02 Participation audit 2026-27.xlsx",
     ]
 
 

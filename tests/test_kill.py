@@ -16,7 +16,7 @@ import zipfile
 import pytest
 
 from participation_xl.collect import collect, register_path
-from participation_xl.generate import generate
+from participation_xl.generate import generate, issued_form
 from participation_xl.sample import fill_workbook, sample_answers
 
 RUNS = int(os.environ.get("PXL_KILL_RUNS", "50"))
@@ -41,7 +41,7 @@ def _reports_whole(ws) -> None:
 @pytest.mark.slow
 def test_killing_collect_at_random_points_loses_nothing(workspace):
     ws = workspace
-    issued = {(p.parent.name.split(" ")[0], p.stem): p for p in generate(ws)}
+    issued = {issued_form(ws, p): p for p in generate(ws)}
     keys = sorted(issued)
     rng = random.Random(2026)
     good: dict[str, str] = {}  # sha -> file name

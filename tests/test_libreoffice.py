@@ -17,7 +17,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 
 from participation_xl.cli import main
 from participation_xl.collect import collect, register_path
-from participation_xl.generate import generate
+from participation_xl.generate import generate, issued_form
 from participation_xl.pack import LISTS_SHEET, META_SHEET
 from participation_xl.register import Register
 from participation_xl.sample import fill_workbook, sample_answers
@@ -32,7 +32,7 @@ def ref(sheet: str, row: int, col: int) -> str:
 @pytest.fixture(scope="module")
 def issued_paths(issued):
     ws, paths = issued
-    return ws, {(p.parent.name.split(" ")[0], p.stem): p for p in paths}
+    return ws, {issued_form(ws, p): p for p in paths}
 
 
 @pytest.mark.parametrize("form_id", ["audit", "six-standards"])
@@ -136,9 +136,7 @@ def test_typing_into_a_locked_cell_is_refused_but_an_answer_cell_takes_it(
 def test_a_return_filled_and_saved_in_libreoffice_is_collected(
     libreoffice, workspace, fmt, tmp_path
 ):
-    paths = {
-        (p.parent.name.split(" ")[0], p.stem): p for p in generate(workspace, team_ids=["ADV1"])
-    }
+    paths = {issued_form(workspace, p): p for p in generate(workspace, team_ids=["ADV1"])}
     form = workspace.pack.forms["six-standards"]
     answers = sample_answers(form, random.Random(3))
     edits = []
@@ -192,7 +190,7 @@ def test_libreoffice_converts_every_generated_form_to_pdf(libreoffice, issued_pa
 
 
 def test_libreoffice_opens_every_report_and_converts_it_to_pdf(libreoffice, workspace, tmp_path):
-    paths = {(p.parent.name.split(" ")[0], p.stem): p for p in generate(workspace)}
+    paths = {issued_form(workspace, p): p for p in generate(workspace)}
     for n, ((team, form_id), path) in enumerate(sorted(paths.items())):
         form = workspace.pack.forms[form_id]
         answers = sample_answers(form, random.Random(n))

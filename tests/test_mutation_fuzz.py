@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from participation_xl import init_workspace
 from participation_xl.collect import register_path
 from participation_xl.examine import validate_files
-from participation_xl.generate import generate
+from participation_xl.generate import generate, issued_form
 from participation_xl.register import Register
 from participation_xl.sample import fill_workbook, sample_answers
 from participation_xl.status import status
@@ -34,7 +34,7 @@ def seed_return(tmp_path_factory):
     ws = init_workspace(
         tmp_path_factory.mktemp("fuzz") / "ws", "Council", "2026-27", dt.date(2027, 3, 31)
     )
-    issued = {p.stem: p for p in generate(ws, team_ids=["ADV1"])}
+    issued = {issued_form(ws, p)[1]: p for p in generate(ws, team_ids=["ADV1"])}
     form = ws.pack.forms["six-standards"]
     path = fill_workbook(
         issued["six-standards"], ws.root / "seed.xlsx", sample_answers(form, random.Random(4)), form

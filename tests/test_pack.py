@@ -90,9 +90,10 @@ def test_a_layout_field_missing_from_the_schema_is_an_error(pack_copy):
 
 def test_table_rows_must_match_the_schema(pack_copy):
     path = pack_copy / "workbook_templates/audit.toml"
-    path.write_text(path.read_text().replace("rows = 60", "rows = 40"))
+    old = 'field = "you_said_we_did" }'
+    path.write_text(path.read_text().replace(old, 'field = "you_said_we_did", rows = 40 }'))
     problems = check_pack(load_pack(pack_copy))
-    assert any("has 40 rows but the schema allows 60" in p for p in problems)
+    assert any("has 40 rows but the schema allows 100" in p for p in problems)
 
 
 def test_an_unsupported_conditional_rule_is_refused(pack_copy):
@@ -125,7 +126,8 @@ def test_a_changed_enum_flows_into_the_dropdown(pack_copy, tmp_path):
 
 def test_pack_check_cli_reports_problems_with_exit_2(pack_copy):
     path = pack_copy / "workbook_templates/audit.toml"
-    path.write_text(path.read_text().replace("rows = 60", "rows = 40"))
+    old = 'field = "you_said_we_did" }'
+    path.write_text(path.read_text().replace(old, 'field = "you_said_we_did", rows = 40 }'))
     result = CliRunner().invoke(main, ["pack", "check", str(pack_copy)])
     assert result.exit_code == 2
     assert "40 rows" in result.output

@@ -26,7 +26,7 @@ from openxml_audit import OpenXmlValidator
 from participation_xl import report
 from participation_xl.collect import collect, register_path
 from participation_xl.examine import issue
-from participation_xl.generate import generate
+from participation_xl.generate import generate, issued_form
 from participation_xl.register import Register
 from participation_xl.report import (
     CUT_MARKER,
@@ -469,7 +469,7 @@ def test_chasers_neutralise_formula_like_text(hostile):
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
     eh01 = next(r for r in rows if r["team_id"] == "EH01")
     assert eh01["team_name"] == "'" + NASTY[1]
-    assert eh01["attach"] == "reports/feedback/EH01-audit.xlsx"
+    assert eh01["attach"] == str(ws.reports_dir / "feedback" / "EH01-audit.xlsx")  # full path
     assert eh01["what"].startswith("1 problem(s) to fix: first, 'About the team'!B8: ")
 
 
@@ -482,7 +482,12 @@ def test_chasers_list_every_missing_and_invalid_return(known):
     assert got == [
         ("SW02", "audit", "missing", ""),
         ("ADV1", "audit", "missing", ""),
-        ("ADV1", "six-standards", "invalid", "reports/feedback/ADV1-six-standards.xlsx"),
+        (
+            "ADV1",
+            "six-standards",
+            "invalid",
+            str(ws.reports_dir / "feedback/ADV1-six-standards.xlsx"),
+        ),
     ]
     assert rows[0]["what"] == "No return received yet; due 31/03/2027."
     assert rows[2]["contact_email"] == "jo.smith@example.org"
@@ -585,7 +590,8 @@ def test_feedback_marks_each_issue_on_its_cell(known):
     error = wb["Six Standards"]["D8"].comment
     query = wb["Provider"]["B8"].comment
     assert error and "'Improvement action' is needed" in error.text
-    assert query and query.text.startswith("Query: Spaces at the start or end")
+    assert query and query.text.startswith("Please check: 'Name of the commissioned service'")
+    assert "Spaces at the start or end" in query.text
     listed = [c.value for row in wb["Instructions"].iter_rows() for c in row if c.value]
     assert "Please fix" in listed and "Six Standards, cell D8" in listed
 
@@ -609,7 +615,7 @@ def test_feedback_is_removed_once_a_return_is_no_longer_invalid(known):
 
 @pytest.fixture
 def cycle(workspace):
-    paths = {(p.parent.name.split(" ")[0], p.stem): p for p in generate(workspace)}
+    paths = {issued_form(workspace, p): p for p in generate(workspace)}
     return workspace, paths
 
 

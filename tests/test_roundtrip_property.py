@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from participation_xl.examine import validate_files
-from participation_xl.generate import generate
+from participation_xl.generate import generate, issued_form
 from participation_xl.normalise import NOT_APPLICABLE
 from participation_xl.pack import Field
-from participation_xl.sample import fill_workbook
+from participation_xl.sample import fill_workbook, keep_rules
 
 _COUNTER = itertools.count()
 
@@ -22,7 +22,11 @@ def _text(f: Field) -> st.SearchStrategy[str]:
     limit = min(f.max_length or 80, 80)
     alphabet = st.characters(codec="utf-8", exclude_categories=("Cc", "Cs", "Zl", "Zp"))
     return st.text(alphabet, min_size=1, max_size=limit).filter(
-        lambda s: s == s.strip() and s.casefold() not in NOT_APPLICABLE and not s.startswith("=")
+        lambda s: (
+            s == s.strip()
+            and " ".join(s.split()).casefold() not in NOT_APPLICABLE
+            and not s.startswith("=")
+        )
     )
 
 
@@ -55,7 +59,9 @@ def answers_for(form) -> st.SearchStrategy[dict]:
         )
         for t in form.tables
     }
-    return st.tuples(st.fixed_dictionaries(parts), st.fixed_dictionaries(tables)).map(_nest)
+    # Answers that break a rule of the pack (trained staff over total, …) are not valid.
+    nested = st.tuples(st.fixed_dictionaries(parts), st.fixed_dictionaries(tables)).map(_nest)
+    return nested.map(lambda doc: keep_rules(form, doc))
 
 
 def _nest(pair) -> dict:
@@ -77,7 +83,7 @@ def issued_forms(tmp_path_factory):
     ws = init_workspace(
         tmp_path_factory.mktemp("prop") / "ws", "Council", "2026-27", dt.date(2027, 3, 31)
     )
-    paths = {(p.parent.name.split(" ")[0], p.stem): p for p in generate(ws, team_ids=["ADV1"])}
+    paths = {issued_form(ws, p): p for p in generate(ws, team_ids=["ADV1"])}
     return ws, paths
 
 
