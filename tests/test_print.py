@@ -6,7 +6,9 @@ LibreOffice prints each workbook to PDF and pdfplumber reads the PDF back (see r
 - a free-text answer of its full allowed length (max_length characters of real words)
   reaches the PDF word for word: a cell that clips its text loses the clipped words;
 - every piece of guidance the pack prints (titles, descriptions, row and column labels)
-  reaches the PDF word for word.
+  reaches the PDF word for word;
+- the text prints in fonts with Excel's widths (Liberation Sans for Arial, Carlito for
+  Calibri), without which every size measured would be smaller than Excel prints.
 
 Workbooks: issued blank; issued pre-filled by build_workbook (as after new-cycle); issued
 blank and then typed into in LibreOffice, as a team does; and the feedback workbook that
@@ -337,13 +339,18 @@ class Printer:
         }
 
 
-@pytest.fixture(scope="module")
-def printer(libreoffice, tmp_path_factory):
+def need_pdfplumber() -> None:
+    """Like LibreOffice: missing in CI is a failure, on a developer's machine a skip."""
     why = render.pdfplumber_missing()
     if why:
         if os.environ.get("CI"):
             pytest.fail(f"The printing tests must run in CI: {why}")
         pytest.skip(why)
+
+
+@pytest.fixture(scope="module")
+def printer(libreoffice, tmp_path_factory):
+    need_pdfplumber()
     folder = tmp_path_factory.mktemp("print")
     p = Printer(libreoffice, folder)
     yield p
@@ -372,8 +379,7 @@ def printer(libreoffice, tmp_path_factory):
 
 def test_the_measure_is_the_printed_size_after_scaling(libreoffice, tmp_path):
     """A 10 pt font printed at 50% measures 5 pt: the scaling is in what we measure."""
-    if render.pdfplumber_missing():
-        pytest.skip(render.pdfplumber_missing())
+    need_pdfplumber()
     import xlsxwriter
 
     path = tmp_path / "scaled.xlsx"
@@ -395,8 +401,7 @@ def test_the_measure_is_the_printed_size_after_scaling(libreoffice, tmp_path):
 
 def test_text_a_cell_clips_is_not_counted_as_printed(libreoffice, tmp_path):
     """LibreOffice draws a clipped cell's hidden lines into the PDF; they do not count."""
-    if render.pdfplumber_missing():
-        pytest.skip(render.pdfplumber_missing())
+    need_pdfplumber()
     import xlsxwriter
 
     path = tmp_path / "clipped.xlsx"
