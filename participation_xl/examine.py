@@ -165,7 +165,7 @@ def examine(result: RawWorkbook | ReadProblem, file: str, ctx: Context) -> Exami
         return _rejected(who)
     found = extract(result, who.form)
     if isinstance(found, Rejection):
-        return _rejected(found)
+        return _rejected(found, (who.identity["team_id"], who.identity["form"]))
     document, issues = _document(result, who, found, file)
     issues = _file_issues(result, file) + issues
     return Examined("accepted", "", "", who.identity, document, issues)
@@ -423,15 +423,6 @@ def examine_files(ctx: Context, paths: list[str]) -> dict[str, Examined]:
     return dict(examine_stream(ctx, paths)) if paths else {}
 
 
-# Said of every accepted file that `validate` checks outside a workspace. A query: the file
-# may be fine, but only the workspace's secret can prove who it was issued to.
-UNVERIFIED = (
-    "Checked outside a workspace, so the workbook's signature (which team and cycle it was "
-    "issued to, and that its identity is unchanged) was not checked. Run validate inside the "
-    "coordinator's workspace, or with -w DIR, to check it."
-)
-
-
 def validate_files(ws: Workspace | None, paths: list[str]) -> list[tuple[str, Examined]]:
     """Examine files without recording anything (the `validate` command). With no
     workspace, everything but the signature, cycle and roster is checked, and each
@@ -442,17 +433,5 @@ def validate_files(ws: Workspace | None, paths: list[str]) -> list[tuple[str, Ex
     if ws is None:
         for p, ex in out:
             if ex.outcome == "accepted":
-                ex.issues.append(_unverified(p))
+                ex.issues.append(issue("identify.unverified", p))
     return out
-
-
-def _unverified(file: str) -> dict[str, Any]:
-    return {
-        "code": "identify.unverified",
-        "severity": "query",
-        "file": file,
-        "sheet": "",
-        "cell": "",
-        "field": "",
-        "message": UNVERIFIED,
-    }

@@ -65,6 +65,7 @@ WIDTHS = {"date": 12, "integer": 10, "number": 14, "choice": 14, "email": 30}
 LABEL_WIDTH = 45  # questions: the label and its guidance
 GRID_LABEL_WIDTH = 30  # a grid's row label (a promise, a right, a standard)
 STATUS_WIDTH = 14
+SHEET_WIDTH = 130  # what A4 landscape holds at 100%, in units of column width
 # Excel caps a row at 409 points, about 30 lines of 10-point text. A free-text column is
 # wide enough for its longest allowed answer in 30 lines (36 characters a line of its
 # width, measured on typical text), and no wider than 56: wide sheets then still print on
@@ -341,7 +342,21 @@ class _Builder:
             for col, f in fields:
                 widths[col] = max(widths.get(col, 0), _width(f))
             widths[block.status_col] = max(widths.get(block.status_col, 0), STATUS_WIDTH)
+        # A narrow sheet (few columns) gives its free text the room left on the page, so
+        # that a long answer's row stays shorter than a page.
+        free = {col for b in plan.blocks for col, f in self._fields(b) if f.kind == "text"}
+        spare = SHEET_WIDTH - sum(widths.values())
+        for col in sorted(free, key=lambda c: -widths[c]):
+            grow = min(max(0, spare), 56 - widths[col])
+            widths[col] += grow
+            spare -= grow
         return widths
+
+    @staticmethod
+    def _fields(block: Block) -> list[tuple[int, Field]]:
+        if block.table:
+            return [(block.table.col_of(c.key), c) for c in block.table.columns]
+        return [(i.col, i.field) for i in block.inputs]
 
     def _identity_line(self) -> str:
         t = self.team

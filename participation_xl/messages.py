@@ -120,6 +120,10 @@ CATALOGUE: dict[str, Message] = {
         E,
         "'{sheet}'!{cell}: the answers on this sheet have moved (rows inserted or deleted). Copy your answers into a fresh copy of the workbook.",
     ),
+    "identify.unverified": Message(
+        Q,
+        "Checked outside a workspace, so the workbook's signature (which team and cycle it was issued to, and that its identity is unchanged) was not checked. Run validate inside the coordinator's workspace, or with -w DIR, to check it.",
+    ),
     "identify.wrong_folder": Message(
         Q,
         "The file sits in a folder named for another team ({folder}); it was recorded for team '{team}', whose workbook it is.",

@@ -98,7 +98,7 @@ def test_after_recalculation_the_banner_counts_blank_required_answers(
         "inspect", path=str(out), cells=[count, ref(plan.name, 3, 1)], recalc=True
     )
     assert after["cells"][count]["value"] == len(required) - 2
-    assert "required answer" in after["cells"][ref(plan.name, 3, 1)]["string"]
+    assert "to fill in or fix" in after["cells"][ref(plan.name, 3, 1)]["string"]
 
 
 def _typed(field):
