@@ -142,6 +142,8 @@ def run_demo(
     """Init, generate, return workbooks as teams would, collect, and write the reports."""
     today = today or dt.date.today()
     due = today - dt.timedelta(days=10)  # the due date has passed: late and missing show
+    cycle_start = dt.date(int(current_cycle(today)[:4]), 4, 1)
+    due = max(due, cycle_start)  # a cycle's due date is never before it starts
     say(f"1. init: a workspace for Example Council, cycle {current_cycle(today)}")
     ws = init_workspace(directory, "Example Council", current_cycle(today), due)
     write_starter_roster(ws.roster_path, ROSTER)

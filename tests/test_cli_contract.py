@@ -474,3 +474,14 @@ def test_warnings_fail_the_tests_and_third_party_filters_are_narrow():
         assert action == "ignore", entry
         assert message.strip() and category.strip() and module.strip(), entry
         assert not module.startswith("participation_xl"), entry  # our own: fix it instead
+
+
+def test_the_demo_runs_in_the_first_days_of_a_cycle(tmp_path):
+    # Ten days before 3 April is before the cycle starts: the due date must not be.
+    import datetime as dt
+
+    from participation_xl.demo import run_demo
+
+    result = run_demo(tmp_path / "demo", today=dt.date(2027, 4, 3), libreoffice=False)
+    assert result is not None
+    assert (tmp_path / "demo" / "reports" / "compliance.xlsx").is_file()
