@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
 
 import pytest
 
 from participation_xl import init_workspace, load_pack
 from participation_xl.generate import generate
+from participation_xl.pack import builtin_pack_dir
 
 pytest_plugins = ["libreoffice"]
 
@@ -32,3 +34,12 @@ def issued(tmp_path_factory):
     ws = init_workspace(root, "Bath and North East Somerset Council", "2026-27", DUE)
     paths = generate(ws)
     return ws, paths
+
+
+@pytest.fixture
+def pack_copy(tmp_path: Path) -> Path:
+    """A copy of the built-in pack to edit as a council would."""
+    src = builtin_pack_dir()
+    for sub in ("schemas", "workbook_templates"):
+        shutil.copytree(src / sub, tmp_path / sub)
+    return tmp_path

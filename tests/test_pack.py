@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,17 +12,9 @@ from click.testing import CliRunner
 from participation_xl.check import check_pack, schema_leaves
 from participation_xl.cli import main
 from participation_xl.errors import PackError
-from participation_xl.pack import builtin_pack_dir, load_pack
+from participation_xl.pack import load_pack
 
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
-
-
-@pytest.fixture
-def pack_copy(tmp_path: Path) -> Path:
-    src = builtin_pack_dir()
-    for sub in ("schemas", "workbook_templates"):
-        shutil.copytree(src / sub, tmp_path / sub)
-    return tmp_path
 
 
 def _edit_json(path: Path, change) -> None:

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import shutil
-from pathlib import Path
 
 import pytest
 
@@ -16,19 +14,11 @@ from participation_xl.check import check_pack
 from participation_xl.errors import PackError
 from participation_xl.examine import answers
 from participation_xl.live import located, written_cell
-from participation_xl.pack import builtin_pack_dir, load_pack
+from participation_xl.pack import load_pack
 from participation_xl.sample import sample_answers
 
 TODAY = dt.date(2026, 12, 2)
 IDENT = {"form": "audit", "form_version": "1.0", "cycle": "2026-27", "team_id": "T1"}
-
-
-@pytest.fixture
-def pack_copy(tmp_path: Path) -> Path:
-    src = builtin_pack_dir()
-    for sub in ("schemas", "workbook_templates"):
-        shutil.copytree(src / sub, tmp_path / sub)
-    return tmp_path
 
 
 def _codes(pack, form_id, change) -> dict[str, set[str]]:
