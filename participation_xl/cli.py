@@ -29,10 +29,12 @@ from .examine import validate_files
 from .export import submissions, write_csv, write_jsonl
 from .generate import generate as generate_workbooks
 from .pack import load_pack
+from .rebuild import rebuild as rebuild_register
 from .register import Register
 from .roster import read_roster
 from .status import expected_returns
 from .status import status as status_document
+from .terminal import shown
 from .workspace import find_root, init_workspace, load_workspace, parse_date
 
 
@@ -238,29 +240,42 @@ def pack_check(ctx: click.Context, directory: Path | None) -> None:
 @click.option(
     "--no-report", is_flag=True, help="Record the returns but do not rewrite the reports."
 )
+@click.option(
+    "--recheck",
+    is_flag=True,
+    help="Examine every rejected and pending file again (rejected ones from the archive).",
+)
 @click.pass_context
 @friendly
-def collect(ctx: click.Context, folder: Path | None, no_report: bool) -> None:
+def collect(ctx: click.Context, folder: Path | None, no_report: bool, recheck: bool) -> None:
     """Read the returns, validate them, record them, then write the reports.
 
-    FOLDER defaults to the workspace's returns folder. It is only ever read.
+    FOLDER defaults to the workspace's returns folder. It is only ever read. Files
+    rejected for a reason in the workspace (roster, pack, key, cycle, settings) are
+    examined again by themselves when that changes.
     """
     ws = _workspace(ctx)
     progress = _progress if sys.stderr.isatty() else None  # quiet when piped or logged
-    summary = collect_returns(ws, folder, progress=progress, report=not no_report)
+    summary = collect_returns(ws, folder, progress=progress, report=not no_report, recheck=recheck)
     if progress:
         click.echo(err=True)
     for warning in summary.warnings:
         click.echo(f"Warning: {warning}", err=True)
     for path, outcome, reason in summary.reasons:
         if outcome in ("rejected", "pending"):
-            click.echo(f"  {outcome}: {path}: {reason}")
+            click.echo(f"  {outcome}: {shown(path)}: {shown(reason)}")
     seen = summary.seen
     new = sum(seen.values())
     click.echo(
         f"Read {new} new file(s): {seen['accepted']} accepted, {seen['rejected']} rejected, "
         f"{seen['duplicate']} duplicate, {seen['ignored']} ignored, {seen['pending']} pending."
     )
+    again = summary.again
+    if again:
+        click.echo(
+            f"Examined {sum(again.values())} earlier rejected file(s) again: "
+            f"{again['accepted']} now accepted, {again['rejected']} still rejected."
+        )
     click.echo(f"Cycle {ws.cycle}: {_standing_text(summary.standing)}")
     _say_written(summary.reports)
 
@@ -328,10 +343,11 @@ def validate(ctx: click.Context, files: tuple[str, ...], as_json: bool) -> None:
     else:
         for path, ex in results:
             word = "valid" if ex.valid else ("invalid" if ex.outcome == "accepted" else ex.outcome)
-            click.echo(f"{path}: {word}" + (f": {ex.reason}" if ex.reason else ""))
+            reason = f": {shown(ex.reason)}" if ex.reason else ""
+            click.echo(f"{shown(path)}: {word}{reason}")
             for i in ex.issues:
-                where = f"'{i['sheet']}'!{i['cell']}: " if i["cell"] else ""
-                click.echo(f"  {i['severity']}: {where}{i['message']}")
+                where = f"'{shown(i['sheet'])}'!{i['cell']}: " if i["cell"] else ""
+                click.echo(f"  {i['severity']}: {where}{shown(i['message'])}")
     if invalid:
         ctx.exit(1)
 
@@ -359,7 +375,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
             click.echo(json.dumps(status_document(ws, reg), indent=2, ensure_ascii=False))
             return
         expected = expected_returns(ws, reg)
-    rows = [_status_row(r) for r in expected]
+    rows = [tuple(map(shown, _status_row(r))) for r in expected]
     head = ("team", "name", "form", "status", "errors", "queries", "late", "file")
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     for r in [head, *rows]:
@@ -369,7 +385,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
         click.echo("\nRejected (the team sent a file that could not be accepted):")
     for r in rejected:
         assert r.rejected is not None
-        click.echo(f"  {r.team.team_id} {r.form}: {r.rejected.path}: {r.rejected.reason}")
+        where = f"{r.team.team_id} {r.form}: {r.rejected.path}: {r.rejected.reason}"
+        click.echo(f"  {shown(where)}")
 
 
 NAME_WIDTH = 30
@@ -472,6 +489,25 @@ def report(ctx: click.Context) -> None:
     with run_lock(ws):
         paths = write_reports(ws)
     _say_written(paths)
+
+
+@main.command()
+@click.pass_context
+@friendly
+def rebuild(ctx: click.Context) -> None:
+    """Rebuild the register from the archive, when it is lost or damaged.
+
+    Every archived file is examined again with its original path, file time and the
+    moment collect first saw it. The old register, if any, is kept beside, renamed.
+    """
+    ws = _workspace(ctx)
+    done = rebuild_register(ws)
+    if done.set_aside:
+        click.echo(f"Kept the old register as {done.set_aside}")
+    click.echo(
+        f"Rebuilt the register from the archive: {done.files} file(s) from {done.runs} "
+        "collect run(s). Run 'participation-xl report' to rewrite the reports from it."
+    )
 
 
 @main.command()

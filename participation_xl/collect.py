@@ -21,15 +21,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import BusyError, ConfigError
+from .archive import Archive, Copied
+from .errors import BusyError
 from .examine import Context, Examined, examine_stream, issue, relabel
 from .messages import render
-from .register import Register
+from .recovery import backup_register
+from .register import FileRecord, Register
 from .status import standing
-from .workspace import Workspace
+from .workspace import Workspace, returns_folder
 
 BATCH = 200  # files per transaction: a kill loses at most one batch of work, never data
-MAX_FILE_BYTES = 200 * 1024 * 1024  # a return is ~50 KB; anything this big is not one
 _IGNORED_NAMES = {"thumbs.db", "desktop.ini", ".ds_store"}
 _NETWORK_FS = {
     "nfs",
@@ -50,6 +51,7 @@ class Summary:
     """What a collect run did, and where the cycle stands afterwards."""
 
     seen: Counter[str] = field(default_factory=Counter)  # this run's outcomes
+    again: Counter[str] = field(default_factory=Counter)  # outcomes of files examined again
     reasons: list[tuple[str, str, str]] = field(default_factory=list)  # (path, outcome, reason)
     warnings: list[str] = field(default_factory=list)
     standing: dict[str, int] = field(default_factory=dict)  # status.standing()
@@ -61,25 +63,29 @@ def collect(
     folder: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
     report: bool = True,
+    recheck: bool = False,
 ) -> Summary:
-    """Read the returns folder, record every file's outcome, then (optionally) write reports."""
-    source = Path(folder) if folder else ws.returns_dir
-    if not source.is_dir():
-        raise ConfigError(
-            f"{source}: the returns folder does not exist. Check 'returns' in participation.toml."
-        )
+    """Read the returns folder, record every file's outcome, then (optionally) write reports.
+
+    Files rejected for a reason that lies in the workspace are examined again, from the
+    archive, when the workspace changes (roster, pack, key, cycle or settings): with
+    `recheck`, every rejected file is, whatever changed."""
+    source = returns_folder(ws, folder)
     summary = Summary(warnings=network_warnings(ws))
     with run_lock(ws), Register(register_path(ws)) as reg:
         ctx = Context.of(ws)
-        settled = reg.unchanged()
+        basis = fingerprint(ws, ctx)
+        settled, retrying = reg.unchanged(), reg.retrying()
         # Oldest first, so the first of two identical copies is the original.
         todo = sorted(
             (f for f in scan(source) if (f.rel, f.size, f.mtime_ns) not in settled),
             key=lambda f: (f.mtime_ns, f.rel),
         )
         del settled
-        _Run(ws, reg, ctx, summary, progress).go(todo)
+        again = reg.to_examine_again(basis, every=recheck)
+        _Run(ws, reg, ctx, summary, progress, basis, retrying).go(todo, again)
         summary.standing = standing(ws, reg)
+        backup_register(reg, ws.state_dir)
         if report:
             from .report import write_reports  # here: report imports this module
 
@@ -91,45 +97,126 @@ def register_path(ws: Workspace) -> Path:
     return ws.state_dir / "register.sqlite"
 
 
+def fingerprint(ws: Workspace, ctx: Context) -> str:
+    """A digest of every part of the workspace a verdict on a return depends on: the
+    roster's teams, the pack's files, the key, the cycle and the settings. A file rejected
+    under another fingerprint is examined again."""
+    digest = hashlib.sha256()
+    for part in (
+        ws.cycle,
+        ws.due.isoformat(),
+        ws.timezone,
+        "\n".join(sorted(ctx.team_ids or ())),
+        hashlib.sha256(ctx.secret or b"").hexdigest(),
+    ):
+        digest.update(part.encode("utf-8", "backslashreplace") + b"\0")
+    for path in sorted(Path(ctx.pack.dir).rglob("*")):
+        if path.is_file() and path.suffix in {".json", ".toml"}:
+            digest.update(path.relative_to(ctx.pack.dir).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:32]
+
+
 @dataclass(frozen=True, slots=True)
 class Found:
     """A file in the returns folder (small: a big collation holds tens of thousands)."""
 
-    rel: str
+    rel: str  # the path as recorded: valid UTF-8 (a name that is not is shown escaped)
     folder: str
     size: int
     mtime_ns: int
-    ignore: str  # why the file is ignored, or ""
+    ignore: str  # the catalogue code of why the file is not read, or ""
+
+
+MAX_DEPTH = 64  # folders deeper than this are recorded, not looked into
 
 
 def scan(folder: Path) -> list[Found]:
-    """Every file under the folder, recursively, in a stable order; never follows links out."""
+    """Every file under the folder, in a stable order; never follows links. Iterative
+    (no depth limit from Python's stack); anything not read is listed with its reason:
+    links, pipes and devices, names that are not UTF-8, folders that cannot be opened or
+    lie deeper than MAX_DEPTH. Hidden folders (.git, .Trash) are passed over."""
     out: list[Found] = []
     top = str(folder)
-    for root, dirs, files in os.walk(top):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        rel_root = os.path.relpath(root, top)
-        for name in sorted(files):
+    stack: list[tuple[str, int]] = [("", 0)]  # (folder relative to top, depth)
+    while stack:
+        rel_dir, depth = stack.pop()
+        try:
+            with os.scandir(os.path.join(top, rel_dir) if rel_dir else top) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:
+            if not rel_dir:
+                raise  # the returns folder itself: the CLI says what to do
+            out.append(_folder(top, rel_dir, "folder.unreadable"))
+            continue
+        subfolders: list[str] = []
+        for entry in entries:
+            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
             try:
-                st = os.lstat(os.path.join(root, name))
+                st = entry.stat(follow_symlinks=False)
             except OSError:
                 continue  # gone between listing and looking: it will be seen next run
-            if not stat.S_ISREG(st.st_mode):
-                continue  # links (which could lead out of the folder), devices, pipes
-            rel = name if rel_root == "." else f"{rel_root}/{name}".replace(os.sep, "/")
-            out.append(Found(rel, top, st.st_size, st.st_mtime_ns, _ignore_reason(name)))
+            if not _is_text(rel):
+                out.append(Found(safe_name(rel), top, st.st_size, st.st_mtime_ns, "file.bad_name"))
+            elif stat.S_ISDIR(st.st_mode):
+                if entry.name.startswith("."):
+                    continue
+                if depth + 1 > MAX_DEPTH:
+                    out.append(_folder(top, rel, "folder.too_deep"))
+                else:
+                    subfolders.append(rel)
+            else:
+                why = _ignore_reason(entry.name)
+                if not why and stat.S_ISLNK(st.st_mode):
+                    why = "file.symlink"  # could lead anywhere: out of the folder, /dev/zero
+                elif not why and not stat.S_ISREG(st.st_mode):
+                    why = "file.not_regular"
+                out.append(Found(rel, top, st.st_size, st.st_mtime_ns, why))
+        stack.extend((sub, depth + 1) for sub in reversed(subfolders))
     return out
+
+
+def _folder(top: str, rel: str, code: str) -> Found:
+    """A folder recorded instead of its files (its path ends in '/')."""
+    try:
+        mtime = os.lstat(os.path.join(top, rel)).st_mtime_ns
+    except OSError:
+        mtime = 0
+    return Found(rel + "/", top, 0, mtime, code)
+
+
+def _is_text(name: str) -> bool:
+    """False for a name that is not valid UTF-8 (Python holds its bytes as surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def safe_name(name: str) -> str:
+    """A name that is not valid UTF-8, with each bad byte written as \\xNN: storable, and
+    still telling the coordinator which file it is."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 def _ignore_reason(name: str) -> str:
     lower = name.lower()
     if name.startswith("~$") or (name.startswith(".~lock.") and name.endswith("#")):
-        return "An Office lock file, made while someone has the workbook open."
+        return "file.office_lock"
     if name.startswith(".") or lower in _IGNORED_NAMES:
-        return "A hidden or system file."
+        return "file.hidden"
     if lower.endswith((".tmp", ".part", ".crdownload", ".partial")) or name.startswith("~"):
-        return "A temporary file, made while saving or copying."
+        return "file.temporary"
     return ""
+
+
+# What a file that was not taken is recorded as: a problem code from the archive -> outcome.
+_PROBLEM_OUTCOMES = {
+    "read.changing": "pending",
+    "read.too_large": "rejected",
+    "read.no_permission": "rejected",
+}
 
 
 class _Run:
@@ -145,48 +232,136 @@ class _Run:
         ctx: Context,
         summary: Summary,
         progress: Callable[[int, int], None] | None,
+        basis: str = "",
+        retrying: dict[tuple[str, int, int], str] | None = None,
     ) -> None:
         self.ws, self.reg, self.ctx, self.summary, self.progress = ws, reg, ctx, summary, progress
+        self.basis, self.retrying = basis, retrying or {}
         self.now = _now()
-        self.archive = _Archive(ws)
-        self.in_flight: dict[str, tuple[Found, str]] = {}  # archived path -> (file, sha)
+        self.archive = Archive(ws.state_dir)
+        # archived path -> (file, sha, the record examined again, or None for a new file)
+        self.in_flight: dict[str, tuple[Found, str, FileRecord | None]] = {}
         self.first_of: dict[str, str] = {}  # sha -> path, for files still in flight
         self.touched: set[tuple[str, str, str]] = set()
         self.done = self.total = 0
 
-    def go(self, todo: list[Found]) -> None:
-        self.total = len(todo)
+    def go(self, todo: list[Found], again: list[FileRecord] | None = None) -> None:
+        again = again or []
+        self.total = len(todo) + len(again)
         with self.reg.transaction():
-            for archived, ex in examine_stream(self.ctx, self._archived(todo)):
-                f, sha = self.in_flight.pop(archived)
+            stream = itertools.chain(self._again(again), self._archived(todo))
+            for archived, ex in examine_stream(self.ctx, stream):
+                f, sha, earlier = self.in_flight.pop(archived)
+                if earlier is not None:
+                    self._reexamined(earlier, f, sha, ex)
+                    continue
                 if self.first_of.get(sha) == f.rel:
                     del self.first_of[sha]
                 self._recorded(f, sha, ex)
             self._commit(final=True)
 
+    def _again(self, records: list[FileRecord]) -> Iterator[str]:
+        """Files rejected before, read again from their archived copies."""
+        for record in records:
+            assert record.sha256 is not None
+            path = self.archive.find(record.sha256)
+            if path is None or path in self.in_flight:
+                continue  # no copy (never archived), or the same bytes already going
+            f = Found(record.path, "", record.size, record.mtime_ns, "")
+            self.in_flight[path] = (f, record.sha256, record)
+            yield path
+
+    def _reexamined(self, record: FileRecord, f: Found, sha: str, ex: Examined) -> None:
+        ex = relabel(ex, f.rel, self.ctx.team_ids or frozenset())
+        claimed = ex.claimed if ex.claimed and ex.outcome == "rejected" else ("", "")
+        self.reg.update_file(record.id, ex.outcome, ex.reason, ex.code, claimed, self.basis)
+        self.summary.again[ex.outcome] += 1
+        if ex.reason:
+            self.summary.reasons.append((f.rel, ex.outcome, ex.reason))
+        if ex.outcome == "accepted" and ex.identity and ex.document is not None:
+            first_seen = record.seen_at
+            _submit(self.reg, self.ws, f, sha, record.id, ex, self.now, first_seen)
+            self.touched.add((ex.identity["cycle"], ex.identity["team_id"], ex.identity["form"]))
+        self._count()
+
     def _archived(self, todo: list[Found]) -> Iterator[str]:
         """Archive each file in turn; record at once those that need no reading."""
         for f in todo:
             if f.ignore:
-                self._record(f, None, "ignored", f.ignore, "")
+                self._record(f, None, "ignored", render(f.ignore, limit=MAX_DEPTH), f.ignore)
                 continue
-            sha, archived, problem = self.archive.add(f)
-            if problem:
-                code = "read.changing" if problem == "changing" else "read.too_large"
-                outcome = "pending" if problem == "changing" else "rejected"
-                self._record(f, sha, outcome, render(code), code)
+            copied = self._copy(f)
+            if copied.problem:
+                code = copied.problem
+                outcome = _PROBLEM_OUTCOMES.get(code, "ignored")
+                self._record(f, None, outcome, render(code, limit=MAX_DEPTH), code)
                 continue
+            sha, archived = copied.sha256, copied.path
+            self._sighting(f, sha)
             earlier = self.first_of.get(sha)
+            record = None
             if earlier is None:
                 record = self.reg.first_file_with(sha)
                 earlier = record.path if record else None
             if earlier:
-                reason = render("file.duplicate", first=earlier)
-                self._record(f, sha, "duplicate", reason, "file.duplicate")
+                if record is None or not self._resent(f, sha, record):
+                    reason = render("file.duplicate", first=earlier)
+                    self._record(f, sha, "duplicate", reason, "file.duplicate")
                 continue
             self.first_of[sha] = f.rel
-            self.in_flight[archived] = (f, sha)
+            self.in_flight[archived] = (f, sha, None)
             yield archived
+
+    def _copy(self, f: Found) -> Copied:
+        return self.archive.add(os.path.join(f.folder, f.rel), f.size, f.mtime_ns, f.rel)
+
+    def _sighting(self, f: Found, sha: str) -> None:
+        """Keep the file's path and times beside its archived copy, for `rebuild`."""
+        seen = {"path": f.rel, "size": f.size, "mtime_ns": f.mtime_ns}
+        then = {"seen_at": self.now, "cycle": self.ws.cycle, "due": self.ws.due.isoformat()}
+        self.archive.note(sha, {**seen, **then})
+
+    def _resent(self, f: Found, sha: str, record: FileRecord) -> bool:
+        """An earlier version sent again (the same bytes as an accepted return that is no
+        longer the team's current one) becomes the current return again, received at
+        its file time if that is later than the current return's, else when first seen."""
+        if record.outcome != "accepted":
+            return False
+        earlier = self.reg.submission_of_file(record.id)
+        if earlier is None:
+            return False
+        key = (earlier.cycle, earlier.team_id, earlier.form)
+        current = self.reg.current_submission(*key)
+        if current is None or current.sha256 == sha:
+            return False  # it is the current return already (a touch, or a copy)
+        if key in self.touched:  # settle what this run recorded first, then compare
+            self.reg.refresh_current(*key)
+            self.touched.discard(key)
+            current = self.reg.current_submission(*key)
+            if current is None or current.sha256 == sha:
+                return False
+        reason = render("file.resent", first=record.path)
+        file_id = self._record(f, sha, "accepted", reason, "file.resent")
+        ex = Examined(
+            "accepted",
+            identity={
+                "team_id": earlier.team_id,
+                "form": earlier.form,
+                "form_version": earlier.form_version,
+                "cycle": earlier.cycle,
+            },
+            document=earlier.document,
+            issues=[i for i in earlier.issues if i["code"] not in _TIME_CODES],
+        )
+        for i in ex.issues:
+            i["file"] = f.rel
+        ex.issues.append(issue("file.resent", f.rel, first=record.path))
+        received = _received(f)
+        if received <= dt.datetime.fromisoformat(current.received_at):
+            f = Found(f.rel, f.folder, f.size, _ns(self.now), "")  # received when first seen
+        _submit(self.reg, self.ws, f, sha, file_id, ex, self.now)
+        self.touched.add(key)
+        return True
 
     def _recorded(self, f: Found, sha: str, ex: Examined) -> None:
         ex = relabel(ex, f.rel, self.ctx.team_ids or frozenset())
@@ -204,6 +379,9 @@ class _Run:
         code: str,
         claimed: tuple[str, str] | None = None,
     ) -> int:
+        if self.retrying.get((f.rel, f.size, f.mtime_ns)) == code:
+            self._count()  # tried again, and still the same: recorded already
+            return 0
         file_id = _record(
             self.reg,
             self.summary,
@@ -215,11 +393,15 @@ class _Run:
             self.now,
             self.ws.cycle,
             claimed,
+            self.basis,
         )
+        self._count()
+        return file_id
+
+    def _count(self) -> None:
         self.done += 1
         if self.done % BATCH == 0:
             self._commit()
-        return file_id
 
     def _commit(self, final: bool = False) -> None:
         for key in self.touched:
@@ -233,14 +415,50 @@ class _Run:
             self.progress(self.done, self.total)
 
 
+_TIME_CODES = {"status.late", "status.future_time"}  # worked out afresh for each receipt
+FUTURE_SLACK = dt.timedelta(minutes=10)  # clocks on a share may differ by a little
+
+
+def _received(f: Found) -> dt.datetime:
+    """The file's own time (UTC, to the second)."""
+    return dt.datetime.fromtimestamp(f.mtime_ns / 1e9, dt.UTC).replace(microsecond=0)
+
+
+def _ns(iso: str) -> int:
+    return int(dt.datetime.fromisoformat(iso).timestamp() * 1e9)
+
+
 def _submit(
-    reg: Register, ws: Workspace, f: Found, sha: str, file_id: int, ex: Examined, now: str
+    reg: Register,
+    ws: Workspace,
+    f: Found,
+    sha: str,
+    file_id: int,
+    ex: Examined,
+    now: str,
+    first_seen: str | None = None,
 ) -> None:
-    received = dt.datetime.fromtimestamp(f.mtime_ns / 1e9, dt.UTC).replace(microsecond=0)
+    """Record an accepted return. It was received at its file time, unless that is in the
+    future (a wrong clock, or a file stamped to stay current): then when collect first saw
+    it, with a query. Late means received after the due date in the council's time zone."""
+    received = _received(f)
+    seen = dt.datetime.fromisoformat(first_seen or now).replace(microsecond=0)
     issues = list(ex.issues)
-    if received.date() > ws.due:
+    if received > seen + FUTURE_SLACK:
+        local = received.astimezone(ws.tz)
         issues.append(
-            issue("status.late", f.rel, received=f"{received:%d/%m/%Y}", due=f"{ws.due:%d/%m/%Y}")
+            issue(
+                "status.future_time",
+                f.rel,
+                stamp=f"{local:%d/%m/%Y %H:%M}",
+                received=f"{seen.astimezone(ws.tz):%d/%m/%Y %H:%M}",
+            )
+        )
+        received = seen
+    day = received.astimezone(ws.tz).date()
+    if day > ws.due:
+        issues.append(
+            issue("status.late", f.rel, received=f"{day:%d/%m/%Y}", due=f"{ws.due:%d/%m/%Y}")
         )
     assert ex.identity is not None and ex.document is not None
     reg.add_submission(
@@ -259,6 +477,7 @@ def _record(
     now: str,
     cycle: str = "",
     claimed: tuple[str, str] | None = None,
+    basis: str = "",
 ) -> int:
     """Record one file's outcome, in the cycle being collected; a rejected file keeps the
     team and form it claims to be, so that team shows as rejected, not missing."""
@@ -278,56 +497,8 @@ def _record(
         cycle=cycle,
         claimed_team=team,
         claimed_form=form,
+        basis=basis,
     )
-
-
-class _Archive:
-    """The content-addressed archive: a copy of every file read, named by its SHA-256."""
-
-    def __init__(self, ws: Workspace) -> None:
-        self.root = str(ws.state_dir / "archive")
-        os.makedirs(self.root, exist_ok=True)
-        self.made: set[str] = set()  # the 256 sub-folders, made once each
-        self.incoming = os.path.join(self.root, f".incoming.{os.getpid()}.")
-        self.count = itertools.count()
-
-    def add(self, f: Found) -> tuple[str, str, str]:
-        """Hash the file while copying it in: (sha256, archived path, problem)."""
-        if f.size > MAX_FILE_BYTES:
-            return "", "", "too_large"
-        digest = hashlib.sha256()
-        tmp = f"{self.incoming}{next(self.count)}"
-        source = os.path.join(f.folder, f.rel)
-        kept = False
-        try:
-            with open(tmp, "xb") as out, open(source, "rb") as src:
-                while chunk := src.read(1 << 20):
-                    digest.update(chunk)
-                    out.write(chunk)
-            st = os.stat(source)
-            if (st.st_size, st.st_mtime_ns) != (f.size, f.mtime_ns):
-                return digest.hexdigest(), "", "changing"  # still being written: next run
-            sha = digest.hexdigest()
-            folder = os.path.join(self.root, sha[:2])
-            if folder not in self.made:
-                os.makedirs(folder, exist_ok=True)
-                self.made.add(folder)
-            target = os.path.join(folder, sha + _suffix(f.rel))
-            if not os.path.exists(target):
-                os.replace(tmp, target)
-                kept = True
-            return sha, target, ""
-        except OSError:
-            return digest.hexdigest(), "", "changing"
-        finally:
-            if not kept:  # a copy not needed (already kept, or changing): leave no trace
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
-
-
-def _suffix(name: str) -> str:
-    suffix = os.path.splitext(name)[1].lower()
-    return suffix if suffix in {".xlsx", ".xlsm", ".xls", ".ods", ".csv"} else ".bin"
 
 
 def _now() -> str:

@@ -29,3 +29,7 @@ class RosterError(ParticipationError):
 
 class BusyError(ParticipationError):
     """Another collect or report is running on this workspace."""
+
+
+class RegisterError(ParticipationError):
+    """The register is damaged or missing; the message says how to restore or rebuild it."""

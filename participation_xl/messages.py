@@ -88,6 +88,43 @@ CATALOGUE: dict[str, Message] = {
         E,
         "The file was changing while it was read (still being saved or synced). It will be tried again on the next collect.",
     ),
+    "read.no_permission": Message(
+        E,
+        "The file cannot be opened: the coordinator's account may not read it. Ask whoever manages the shared folder to let it; the file is tried again on every collect.",
+    ),
+    "file.resent": Message(
+        Q,
+        "An identical copy of {first}, an earlier version, sent again: it is the team's current return again.",
+    ),
+    # --- files and folders that are not read (recorded as ignored, with the reason) ----
+    "file.office_lock": Message(
+        Q, "An Office lock file, made while someone has the workbook open."
+    ),
+    "file.hidden": Message(Q, "A hidden or system file."),
+    "file.temporary": Message(Q, "A temporary file, made while saving or copying."),
+    "file.symlink": Message(
+        Q,
+        "A link (shortcut), which collect never follows: it could lead anywhere. Put the workbook itself in the folder.",
+    ),
+    "file.not_regular": Message(
+        Q,
+        "Not a file but a pipe, socket or device, so it was not read. Put the workbook itself in the folder.",
+    ),
+    "file.bad_name": Message(
+        Q,
+        "The name is not valid text (UTF-8), so it is shown with codes like \\xe9 and was not read. Rename it with ordinary letters and numbers.",
+    ),
+    "file.secret_key": Message(
+        Q, "The workspace's secret key: it is never copied or read as a return."
+    ),
+    "folder.unreadable": Message(
+        Q,
+        "The folder cannot be opened: the coordinator's account may not read it. Ask whoever manages the shared folder to let it; it is looked at again on every collect.",
+    ),
+    "folder.too_deep": Message(
+        Q,
+        "The folder lies more than {limit} folders deep and was not looked into. Move the workbooks nearer the top of the shared folder.",
+    ),
     "file.duplicate": Message(
         Q, "An identical copy of {first}, which is already recorded. Nothing more to do."
     ),
@@ -227,6 +264,20 @@ CATALOGUE: dict[str, Message] = {
         "The answer looks like it holds personal data ({what}). Returns describe services: never name a child or give contact details. Remove it, or explain why it is needed.",
     ),
     "status.late": Message(Q, "Received {received}, after the due date {due}."),
+    "status.future_time": Message(
+        Q,
+        "The file's time ({stamp}) is in the future, so it was not trusted: the return counts as received when collect first saw it, {received}.",
+    ),
+    # --- the register -------------------------------------------------------------------
+    "register.damaged": Message(E, "{register}: the register is damaged ({detail})."),
+    "register.restore": Message(
+        E,
+        "Restore the newest backup: copy {backup} over {register} (and delete any register.sqlite-wal and -shm beside it), then run collect; or run 'participation-xl rebuild' to rebuild it from the archive.",
+    ),
+    "register.no_backup": Message(
+        E,
+        "There is no backup in .participation/backups. Run 'participation-xl rebuild' to rebuild it from the archive; the damaged file is kept beside it.",
+    ),
 }
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .errors import RegisterError
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
     id INTEGER PRIMARY KEY,
@@ -27,7 +29,8 @@ CREATE TABLE IF NOT EXISTS files (
     seen_at TEXT NOT NULL,
     cycle TEXT NOT NULL DEFAULT '',          -- the cycle being collected when it was seen
     claimed_team TEXT NOT NULL DEFAULT '',   -- a rejected file: the team its identity names
-    claimed_form TEXT NOT NULL DEFAULT ''    -- ... and the form
+    claimed_form TEXT NOT NULL DEFAULT '',   -- ... and the form
+    basis TEXT NOT NULL DEFAULT ''           -- fingerprint of the workspace it was judged by
 );
 CREATE INDEX IF NOT EXISTS files_path ON files(path, size, mtime_ns);
 CREATE INDEX IF NOT EXISTS files_sha ON files(sha256);
@@ -57,7 +60,11 @@ MIGRATIONS = (
     ("files", "cycle", "TEXT NOT NULL DEFAULT ''"),
     ("files", "claimed_team", "TEXT NOT NULL DEFAULT ''"),
     ("files", "claimed_form", "TEXT NOT NULL DEFAULT ''"),
+    ("files", "basis", "TEXT NOT NULL DEFAULT ''"),
 )
+# Outcomes that may change with nothing about the file changing (its permissions, a
+# folder's): looked at again on every collect, and recorded again only if they differ.
+RETRY_CODES = ("read.no_permission", "folder.unreadable")
 INDEXES = "CREATE INDEX IF NOT EXISTS files_claim ON files(cycle, claimed_team, claimed_form);"
 
 
@@ -75,6 +82,7 @@ class FileRecord:
     cycle: str = ""
     claimed_team: str = ""
     claimed_form: str = ""
+    basis: str = ""
 
 
 @dataclass(frozen=True)
@@ -103,14 +111,21 @@ class Register:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        check_sound(self.path)
         self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-        self.db.row_factory = sqlite3.Row
-        # WAL keeps readers (report, status) working while collect writes; FULL sync so a
-        # power cut or kill never loses a committed batch.
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.executescript(SCHEMA)
-        self._migrate()
+        try:
+            self.db.row_factory = sqlite3.Row
+            # WAL keeps readers (report, status) working while collect writes; FULL sync so
+            # a power cut or kill never loses a committed batch.
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.executescript(SCHEMA)
+            self._migrate()
+        except sqlite3.DatabaseError as err:
+            self.db.close()
+            if isinstance(err, sqlite3.OperationalError) and "locked" in str(err):
+                raise
+            raise damaged(self.path, str(err)) from err
 
     def _migrate(self) -> None:
         """Add any column an older register lacks (one transaction, so two processes
@@ -155,8 +170,47 @@ class Register:
 
     def unchanged(self) -> set[tuple[str, int, int]]:
         """(path, size, mtime) of every file already settled: those are not read again."""
-        rows = self.db.execute("SELECT path, size, mtime_ns FROM files WHERE outcome != 'pending'")
+        rows = self.db.execute(
+            "SELECT path, size, mtime_ns FROM files WHERE outcome != 'pending' "
+            "AND code NOT IN (?, ?)",
+            RETRY_CODES,
+        )
         return {(r[0], r[1], r[2]) for r in rows}
+
+    def retrying(self) -> dict[tuple[str, int, int], str]:
+        """(path, size, mtime) -> code of files and folders looked at again every run."""
+        rows = self.db.execute(
+            "SELECT path, size, mtime_ns, code FROM files WHERE code IN (?, ?) ORDER BY id",
+            RETRY_CODES,
+        )
+        return {(r[0], r[1], r[2]): r[3] for r in rows}
+
+    def to_examine_again(self, basis: str, every: bool = False) -> list[FileRecord]:
+        """Files rejected under another workspace fingerprint (or, with `every`, all
+        rejected files): the first record of each distinct content, oldest first."""
+        rows = self.db.execute(
+            "SELECT * FROM files WHERE id IN (SELECT MIN(id) FROM files "
+            "WHERE outcome = 'rejected' AND sha256 IS NOT NULL AND (? OR basis != ?) "
+            "GROUP BY sha256) ORDER BY mtime_ns, path",
+            (int(every), basis),
+        )
+        return [FileRecord(**r) for r in rows]
+
+    def update_file(
+        self,
+        file_id: int,
+        outcome: str,
+        reason: str,
+        code: str,
+        claimed: tuple[str, str],
+        basis: str,
+    ) -> None:
+        """A file examined again: its new verdict replaces the old one."""
+        self.db.execute(
+            "UPDATE files SET outcome = ?, reason = ?, code = ?, claimed_team = ?, "
+            "claimed_form = ?, basis = ? WHERE id = ?",
+            (outcome, reason, code, *claimed, basis, file_id),
+        )
 
     def add_file(
         self,
@@ -171,10 +225,11 @@ class Register:
         cycle: str = "",
         claimed_team: str = "",
         claimed_form: str = "",
+        basis: str = "",
     ) -> int:
         cur = self.db.execute(
             "INSERT INTO files (path, size, mtime_ns, sha256, outcome, reason, code, seen_at, "
-            "cycle, claimed_team, claimed_form) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "cycle, claimed_team, claimed_form, basis) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 path,
                 size,
@@ -187,6 +242,7 @@ class Register:
                 cycle,
                 claimed_team,
                 claimed_form,
+                basis,
             ),
         )
         return int(cur.lastrowid or 0)
@@ -277,6 +333,20 @@ class Register:
             (cycle, team_id, form),
         )
 
+    def submission_of_file(self, file_id: int) -> Submission | None:
+        row = self.db.execute(
+            "SELECT * FROM submissions WHERE file_id = ? ORDER BY id DESC LIMIT 1", (file_id,)
+        ).fetchone()
+        return _submission(row) if row else None
+
+    def current_submission(self, cycle: str, team_id: str, form: str) -> Submission | None:
+        row = self.db.execute(
+            "SELECT * FROM submissions WHERE cycle = ? AND team_id = ? AND form = ? "
+            "AND current = 1",
+            (cycle, team_id, form),
+        ).fetchone()
+        return _submission(row) if row else None
+
     def submissions(
         self, cycle: str | None = None, current_only: bool = True, documents: bool = True
     ) -> list[Submission]:
@@ -330,3 +400,34 @@ def _submission(row: sqlite3.Row) -> Submission:
     data["document"] = json.loads(data["document"])
     data["issues"] = json.loads(data["issues"])
     return Submission(**data)
+
+
+def check_sound(path: Path) -> None:
+    """Refuse a register that is plainly damaged before SQLite quietly starts afresh on it:
+    a 0-byte file (SQLite takes it for an empty database, and every return would seem
+    missing), or one that does not begin as a database."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return  # no register yet: a new workspace
+    wal = path.with_name(path.name + "-wal")
+    if size == 0 and not (wal.exists() and wal.stat().st_size > 0):
+        raise damaged(path, "the file is empty (0 bytes)")
+    if size:
+        with path.open("rb") as fh:
+            if fh.read(16) != b"SQLite format 3\x00":
+                raise damaged(path, "the file is not an SQLite database")
+
+
+def damaged(path: Path, detail: str) -> RegisterError:
+    """The error for a damaged register, saying how to get it back."""
+    from .messages import render
+    from .recovery import newest_backup  # recovery opens registers too
+
+    backup = newest_backup(path.parent)
+    how = (
+        render("register.restore", backup=backup, register=path)
+        if backup
+        else render("register.no_backup")
+    )
+    return RegisterError(render("register.damaged", register=path, detail=detail) + " " + how)

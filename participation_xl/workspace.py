@@ -15,6 +15,7 @@ import tomllib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError
 from .pack import Pack, builtin_schema, explainer, load_pack
@@ -22,6 +23,7 @@ from .pack import Pack, builtin_schema, explainer, load_pack
 CONFIG_NAME = "participation.toml"
 STATE_DIR = ".participation"
 SECRET_NAME = "secret.key"  # noqa: S105 (a file name, not a secret)
+DEFAULT_TIMEZONE = "Europe/London"
 
 
 @dataclass
@@ -38,6 +40,7 @@ class Workspace:
     return_to: str = ""
     pack_dir: Path | None = None
     forms_override: dict[str, list[str]] = field(default_factory=dict)
+    timezone: str = DEFAULT_TIMEZONE  # the council's: it says which day a file arrived on
 
     @property
     def outbox(self) -> Path:
@@ -79,6 +82,10 @@ class Workspace:
         return forms
 
     @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)  # checked when the workspace was loaded
+
+    @property
     def return_instructions(self) -> str:
         return self.return_to or f"the shared folder '{self.returns_dir.name}'"
 
@@ -117,7 +124,20 @@ def load_workspace(start: str | Path | None = None) -> Workspace:
         return_to=data.get("return_to", ""),
         pack_dir=(root / pack) if pack else None,
         forms_override=data.get("forms", {}),
+        timezone=_config_timezone(path, data),
     )
+
+
+def _config_timezone(path: Path, data: dict) -> str:
+    name = data.get("timezone") or DEFAULT_TIMEZONE
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise ConfigError(
+            f"{path}: timezone: '{name}' is not a time zone this computer knows. Use a name "
+            f"like {DEFAULT_TIMEZONE} (the default), or delete the line."
+        ) from err
+    return name
 
 
 def _check_config(path: Path, data: dict) -> None:
@@ -242,6 +262,8 @@ council = {q(v["council"])}
 cycle = {q(v["cycle"])}
 # The due date, day first (31/03/2027) or 2027-03-31. Returns received after it are late.
 due = {q(v["due"])}
+# The council's time zone: it decides the day a return was received on, so whether it is late.
+timezone = "Europe/London"
 # The roster: one row per team (teams.xlsx or a .csv with the same columns).
 roster = {q(v["roster"])}
 # The shared folder teams return workbooks to. collect only ever reads it.
@@ -260,3 +282,31 @@ sheet_password = {q(v["sheet_password"])}
 internal = ["audit"]
 commissioned = ["audit", "six-standards"]
 """
+
+
+def returns_folder(ws: Workspace, folder: str | Path | None = None) -> Path:
+    """The shared folder to collect from, checked not to overlap the workspace's own files.
+
+    Returns that are the workspace (".", ".."), or sit among its outputs or state, would
+    read back its own blank and feedback workbooks as teams' returns, and copy the secret
+    key into the archive. A returns folder inside the workspace, apart from those, is fine
+    (the default is ./returns)."""
+    source = Path(folder) if folder else ws.returns_dir
+    if not source.is_dir():
+        raise ConfigError(
+            f"{source}: the returns folder does not exist. Check 'returns' in participation.toml."
+        )
+    real, root = source.resolve(), ws.root.resolve()
+    own = [root / STATE_DIR, ws.outbox.resolve(), ws.reports_dir.resolve()]
+    if real == root or real in root.parents or any(_within(real, p) for p in own):
+        raise ConfigError(
+            f"{source}: the returns folder overlaps the workspace ({root}), so collect would "
+            "read the tool's own workbooks, reports or key as returns. Name a folder of its "
+            "own for returns (the default is 'returns' in the workspace) in participation.toml, "
+            "or on the command line."
+        )
+    return source
+
+
+def _within(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents

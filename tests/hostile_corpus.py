@@ -310,7 +310,7 @@ def build(ws: Workspace, dest: Path) -> tuple[list[Case], dict[str, str]]:
         _other_cycle(ws, dest),
     )
     # --- shared-folder debris
-    put(_case("~$good EH01 audit.xlsx", "ignored", ""), b"\x00" * 165)
+    put(_case("~$good EH01 audit.xlsx", "ignored", "file.office_lock"), b"\x00" * 165)
     for name in (
         "good EH01 audit (1).xlsx",
         "good EH01 audit-DESKTOP-ABC.xlsx",

@@ -209,11 +209,14 @@ def test_a_file_pending_then_whole_is_one_file(cycle):
     assert [f["outcome"] for f in _status(ws)["files"]] == ["accepted"]
 
 
-def test_late_is_a_key_of_every_team_and_form(cycle):
+def test_late_is_a_key_of_every_team_and_form(cycle, monkeypatch):
     ws, _ = cycle
     path = _fill(cycle, "EH01", "audit", "EH01.xlsx")
-    when = dt.datetime.combine(ws.due + dt.timedelta(days=2), dt.time(12), dt.UTC).timestamp()
-    os.utime(path, (when, when))
+    when = dt.datetime.combine(ws.due + dt.timedelta(days=2), dt.time(12), dt.UTC)
+    os.utime(path, (when.timestamp(), when.timestamp()))
+    # Collected a day later: a file time still ahead of the clock would not be trusted.
+    later = (when + dt.timedelta(days=1)).isoformat()
+    monkeypatch.setattr("participation_xl.collect._now", lambda: later)
     ok("collect", "--no-report", ws=ws)
     doc = _status(ws)
     assert all(isinstance(t["late"], bool) for t in doc["teams"])

@@ -1,0 +1,116 @@
+"""Rebuild the register from the archive (`participation-xl rebuild`).
+
+Beside each archived copy, collect keeps the sightings of those bytes (archive.py): the
+path in the shared folder, size, file time, when collect first saw it, and the cycle and
+due date then. Rebuilding replays them run by run, in the order they happened, through
+collect's own pipeline, so each file gets the verdict, received date and lateness that
+collect would give it, with its original path, not its archive name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import os
+from collections import defaultdict
+from pathlib import Path
+
+from .archive import Archive, Copied
+from .collect import Found, Summary, _Run, fingerprint, register_path, run_lock
+from .examine import Context
+from .recovery import backup_register
+from .register import Register
+from .workspace import Workspace, parse_date
+
+
+@dataclasses.dataclass
+class Rebuilt:
+    files: int  # sightings replayed
+    runs: int  # collect runs they came from
+    set_aside: Path | None  # the register that was there before, kept beside
+
+
+def rebuild(ws: Workspace) -> Rebuilt:
+    """Rebuild the register from the archive: every file with its original path, size,
+    time and the moment collect first saw it, examined against this workspace, run by run
+    in the order they happened. The old register (damaged or not) is set aside, not
+    deleted. Decisions recorded only in the register are not in the archive."""
+    archive = Archive(ws.state_dir)
+    runs: dict[tuple[str, str, str], list[tuple[dict, str]]] = defaultdict(list)
+    for data in archive.sidecars():
+        sha = str(data.get("sha256", ""))
+        if archive.find(sha) is None:
+            continue  # the copy itself is gone: nothing to examine
+        for seen in data["seen"]:
+            if _usable(seen):
+                key = (seen["seen_at"], seen.get("cycle") or ws.cycle, seen.get("due", ""))
+                runs[key].append((seen, sha))
+    with run_lock(ws):
+        path = register_path(ws)
+        aside = _set_aside(path)
+        ctx = Context.of(ws)
+        basis = fingerprint(ws, ctx)
+        total = 0
+        with Register(path) as reg:
+            for (seen_at, cycle, due), items in sorted(runs.items()):
+                run_ws = _as_then(ws, cycle, due)
+                run_ctx = dataclasses.replace(ctx, cycle=cycle)
+                replay = _Replay(run_ws, reg, run_ctx, Summary(), None, basis)
+                replay.now = seen_at
+                found = replay.load(items, archive)
+                replay.go(sorted(found, key=lambda f: (f.mtime_ns, f.rel)))
+                total += len(found)
+            backup_register(reg, ws.state_dir)
+    return Rebuilt(total, len(runs), aside)
+
+
+def _usable(seen: object) -> bool:
+    return (
+        isinstance(seen, dict)
+        and isinstance(seen.get("path"), str)
+        and isinstance(seen.get("size"), int)
+        and isinstance(seen.get("mtime_ns"), int)
+        and isinstance(seen.get("seen_at"), str)
+    )
+
+
+def _as_then(ws: Workspace, cycle: str, due: str) -> Workspace:
+    """The workspace as it was for a run in another cycle (its due date, when kept)."""
+    if cycle == ws.cycle:
+        return ws
+    changed = dataclasses.replace(ws, cycle=cycle)
+    with contextlib.suppress(ValueError):
+        changed.due = parse_date(due)
+    return changed
+
+
+def _set_aside(path: Path) -> Path | None:
+    """Move the old register (and its WAL files) aside, under a dated name."""
+    if not path.exists():
+        return None
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    aside = path.with_name(f"register.before-rebuild-{stamp}.sqlite")
+    for suffix in ("-wal", "-shm"):
+        extra = path.with_name(path.name + suffix)
+        if extra.exists():
+            os.replace(extra, aside.with_name(aside.name + suffix))
+    os.replace(path, aside)
+    return aside
+
+
+class _Replay(_Run):
+    """A collect run replayed from the archive: nothing is copied, the sightings say
+    where each file was and when."""
+
+    def load(self, items: list[tuple[dict, str]], archive: Archive) -> list[Found]:
+        self.copies: dict[tuple[str, int, int], Copied] = {}
+        found = []
+        for seen, sha in items:
+            f = Found(seen["path"], "", seen["size"], seen["mtime_ns"], "")
+            self.copies[(f.rel, f.size, f.mtime_ns)] = Copied(sha, archive.find(sha) or "")
+            found.append(f)
+        return found
+
+    def _copy(self, f: Found) -> Copied:
+        return self.copies[(f.rel, f.size, f.mtime_ns)]
