@@ -25,7 +25,7 @@ from .archive import Archive, Copied
 from .errors import BusyError
 from .examine import Context, Examined, examine_stream, issue, relabel
 from .messages import render
-from .recovery import backup_register
+from .recovery import backup_register, backups
 from .register import FileRecord, Register
 from .status import standing
 from .workspace import Workspace, returns_folder
@@ -85,7 +85,8 @@ def collect(
         again = reg.to_examine_again(basis, every=recheck)
         _Run(ws, reg, ctx, summary, progress, basis, retrying).go(todo, again)
         summary.standing = standing(ws, reg)
-        backup_register(reg, ws.state_dir)
+        if summary.seen or summary.again or not backups(ws.state_dir):
+            backup_register(reg, ws.state_dir)  # a run that changed nothing needs none
         if report:
             from .report import write_reports  # here: report imports this module
 
@@ -110,10 +111,12 @@ def fingerprint(ws: Workspace, ctx: Context) -> str:
         hashlib.sha256(ctx.secret or b"").hexdigest(),
     ):
         digest.update(part.encode("utf-8", "backslashreplace") + b"\0")
-    for path in sorted(Path(ctx.pack.dir).rglob("*")):
-        if path.is_file() and path.suffix in {".json", ".toml"}:
-            digest.update(path.relative_to(ctx.pack.dir).as_posix().encode() + b"\0")
-            digest.update(path.read_bytes())
+    pack = Path(ctx.pack.dir)
+    for folder in (ctx.pack.schemas_dir, pack / "workbook_templates", pack):
+        for name in sorted(os.listdir(folder)) if folder.is_dir() else ():
+            if name.endswith((".json", ".toml")) and os.path.isfile(folder / name):
+                digest.update(f"{folder.name}/{name}".encode() + b"\0")
+                digest.update((folder / name).read_bytes())
     return digest.hexdigest()[:32]
 
 
@@ -351,7 +354,7 @@ class _Run:
                 "cycle": earlier.cycle,
             },
             document=earlier.document,
-            issues=[i for i in earlier.issues if i["code"] not in _TIME_CODES],
+            issues=[i for i in earlier.issues if i["code"] not in _FRESH_CODES],
         )
         for i in ex.issues:
             i["file"] = f.rel
@@ -415,7 +418,8 @@ class _Run:
             self.progress(self.done, self.total)
 
 
-_TIME_CODES = {"status.late", "status.future_time"}  # worked out afresh for each receipt
+# Issues about a receipt, not the answers: worked out afresh when a version is sent again.
+_FRESH_CODES = {"status.late", "status.future_time", "file.resent"}
 FUTURE_SLACK = dt.timedelta(minutes=10)  # clocks on a share may differ by a little
 
 
@@ -540,7 +544,11 @@ def run_lock(ws: Workspace, wait: float = 30.0) -> Iterator[None]:
 
 def _sweep(ws: Workspace) -> None:
     """Remove temporary files that a killed run left: only ever our own, under the lock."""
-    leftovers = [*(ws.state_dir / "archive").glob(".incoming.*"), *ws.reports_dir.rglob(".*.tmp")]
+    leftovers = [
+        *(ws.state_dir / "archive").glob(".incoming.*"),
+        *(ws.state_dir / "backups").glob(".register-*.tmp"),
+        *ws.reports_dir.rglob(".*.tmp"),
+    ]
     for path in leftovers:
         path.unlink(missing_ok=True)
 
