@@ -523,3 +523,34 @@ def test_three_sparse_150_mb_files_do_not_fill_the_archive(workspace):
     assert set(_codes(ws).values()) == {"read.too_large"}
     archived = sum(p.stat().st_size for p in (ws.state_dir / "archive").rglob("*") if p.is_file())
     assert archived < 1024 * 1024
+
+
+@pytest.mark.parametrize("change", ["roster", "pack", "key", "cycle", "timezone"])
+def test_the_workspace_fingerprint_changes_with_each_part_a_verdict_depends_on(
+    workspace, pack_copy, change
+):
+    from participation_xl.collect import fingerprint
+    from participation_xl.examine import Context
+
+    config = workspace.root / "participation.toml"
+    config.write_text(config.read_text().replace('pack = ""', f'pack = "{pack_copy}"'))
+
+    def now() -> str:
+        ws = load_workspace(workspace.root)
+        return fingerprint(ws, Context.of(ws))
+
+    before = now()
+    assert now() == before  # nothing changed: nothing is examined again
+    if change == "roster":
+        write_starter_roster(workspace.roster_path, EXAMPLES[1:])
+    elif change == "pack":
+        schema = pack_copy / "schemas" / "audit.schema.json"
+        schema.write_text(schema.read_text() + "\n")
+    elif change == "key":
+        (workspace.state_dir / "secret.key").write_text(os.urandom(32).hex() + "\n")
+    elif change == "cycle":
+        config.write_text(config.read_text().replace('"2026-27"', '"2027-28"'))
+        config.write_text(config.read_text().replace('"2027-03-31"', '"2028-03-31"'))
+    else:
+        config.write_text(config.read_text().replace("Europe/London", "UTC"))
+    assert now() != before
