@@ -130,6 +130,28 @@ class Register:
     def close(self) -> None:
         self.db.close()
 
+    @classmethod
+    def read_only(cls, path: str | Path) -> Register:
+        """The register for a command that only reads it (status, export): nothing is
+        written, so it works for a user who may read the workspace but not write it.
+
+        No register yet: an empty one in memory (nothing collected). A WAL register in a
+        folder this user cannot write (no -shm file can be made) is read as immutable:
+        what the last collect committed and checkpointed."""
+        self = cls.__new__(cls)
+        self.path = Path(path)
+        if not self.path.exists():
+            self.db = sqlite3.connect(":memory:", isolation_level=None)
+            self.db.row_factory = sqlite3.Row
+            self.db.executescript(SCHEMA + INDEXES)
+            return self
+        uri = self.path.resolve().as_uri()
+        try:
+            self.db = _open_read_only(f"{uri}?mode=ro")
+        except sqlite3.OperationalError:
+            self.db = _open_read_only(f"{uri}?mode=ro&immutable=1")
+        return self
+
     def __enter__(self) -> Register:
         return self
 
@@ -315,6 +337,17 @@ class Register:
         return [
             r[0] for r in self.db.execute("SELECT DISTINCT cycle FROM submissions ORDER BY cycle")
         ]
+
+
+def _open_read_only(uri: str) -> sqlite3.Connection:
+    db = sqlite3.connect(uri, uri=True, timeout=60, isolation_level=None)
+    try:
+        db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # opens it for real
+    except sqlite3.DatabaseError:
+        db.close()
+        raise
+    db.row_factory = sqlite3.Row
+    return db
 
 
 _NO_DOCUMENT = (
