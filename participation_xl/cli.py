@@ -28,12 +28,12 @@ from .errors import ParticipationError, RosterError
 from .examine import validate_files
 from .export import submissions, write_csv, write_jsonl
 from .generate import generate as generate_workbooks
+from .messages import render
 from .pack import load_pack
 from .register import Register
 from .roster import read_roster
 from .status import expected_returns
 from .status import status as status_document
-from .messages import render
 from .workspace import STATE_DIR, find_root, init_workspace, load_workspace, parse_date
 
 

@@ -765,6 +765,8 @@ class _Builder:
     def _properties(self) -> None:
         ident = identity_of(self.form, self.team, self.ctx)
         ident[identity.SIGNATURE] = identity.sign(ident, self.ctx.secret)
+        ident[identity.KEY_ID] = identity.key_id(self.ctx.secret)
+        ident[identity.FORM_DIGEST] = self.form.digest
         for k, v in ident.items():
             self.wb.set_custom_property(identity.PROPERTY_PREFIX + k, v)
         self.wb.set_properties(

@@ -163,8 +163,8 @@ def _undo(undo: list[tuple[Path, str | None, Path]]) -> None:
     """Put back what a failed commit changed, newest first; best effort, never raising."""
     for target, old, written in reversed(undo):
         with contextlib.suppress(OSError):
-            if old and target.exists() and os.path.samefile(old, target):
-                os.unlink(old)  # never replaced: rename() between two links does nothing
+            if old and target.exists() and target.samefile(old):
+                Path(old).unlink()  # never replaced: rename() between two links does nothing
                 if written != target:
                     written.unlink(missing_ok=True)
             elif old:

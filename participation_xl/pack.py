@@ -9,6 +9,7 @@ never described twice.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import tomllib
 from collections.abc import Callable
@@ -268,6 +269,13 @@ class Form:
     @property
     def fields(self) -> list[Field]:
         return [i.field for i in self.inputs] + [c for t in self.tables for c in t.columns]
+
+    @cached_property
+    def digest(self) -> str:
+        """A fingerprint of the schema and layout a workbook is issued from: when it
+        differs on collect, the pack changed after issue (the coordinator's to fix)."""
+        text = json.dumps([self.schema, self.layout], sort_keys=True, default=str)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
     @cached_property
     def validator(self) -> jsonschema.Draft202012Validator:

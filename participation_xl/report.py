@@ -143,13 +143,17 @@ def write_reports(ws: Workspace, today: dt.date | None = None) -> list[Path]:
         for folder in (ws.reports_dir, ws.reports_dir / FEEDBACK_DIR):
             if folder.exists() and not folder.is_dir():  # in the way, even with no feedback
                 raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(folder))
-        with all_or_nothing() as stage:
-            with Register(register_path(ws)) as reg, _no_cycle_collection():
-                snap = _snapshot(ws, reg, today)
-                paths = [_write_register(snap), _write_compliance(snap)]
-                feedback = _write_feedback(snap)
-                paths += feedback.values()
-                paths.append(_write_chasers(snap, feedback))
+        # The register closes, then the staged reports go in place together.
+        with (
+            all_or_nothing() as stage,
+            Register(register_path(ws)) as reg,
+            _no_cycle_collection(),
+        ):
+            snap = _snapshot(ws, reg, today)
+            paths = [_write_register(snap), _write_compliance(snap)]
+            feedback = _write_feedback(snap)
+            paths += feedback.values()
+            paths.append(_write_chasers(snap, feedback))
     except OSError as err:
         raise output_error(err, ws.reports_dir) from err
     return [stage.written.get(p, p) for p in paths]
