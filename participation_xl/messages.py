@@ -278,6 +278,10 @@ CATALOGUE: dict[str, Message] = {
         E,
         "{path}: the register cannot be opened, even to read ({detail}). Ask whoever runs collect for read access to the .participation folder, or run the command as that user.",
     ),
+    "register.not_a_register": Message(
+        E,
+        "{path}: this is not a register participation-xl can read (a table is missing). It may be empty or damaged: restore the .participation folder from your backup.",
+    ),
     "output.is_a_file": Message(
         E,
         "{path}: is a file where the reports need a folder. Move or rename it, then run 'participation-xl report'. No report was changed.",

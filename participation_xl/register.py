@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .errors import RegisterError
+from .messages import render
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
     id INTEGER PRIMARY KEY,
@@ -150,7 +153,36 @@ class Register:
             self.db = _open_read_only(f"{uri}?mode=ro")
         except sqlite3.OperationalError:
             self.db = _open_read_only(f"{uri}?mode=ro&immutable=1")
+        self._read_older()
         return self
+
+    def _read_older(self) -> None:
+        """An older register, read without adding what it lacks (a write): an empty
+        temporary table stands in for a table it does not have yet, and a temporary view
+        of the same name for a table without the newer columns, each at its default ("not
+        known"). Temporary objects live outside the file. A file with no table at all (0
+        bytes, say) is no register: it is named, never read as "nothing collected"."""
+        tables = {
+            r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+        if not tables:
+            raise RegisterError(
+                render("register.not_a_register", path=self.path), "register.not_a_register"
+            )
+        for statement in SCHEMA.split(";"):
+            name = (
+                statement.split("EXISTS", 1)[1].split("(")[0].strip()
+                if "TABLE" in statement
+                else ""
+            )
+            if name and name not in tables:
+                self.db.execute(statement.replace("CREATE TABLE", "CREATE TEMP TABLE"))
+        for table in dict.fromkeys(t for t, _, _ in MIGRATIONS):
+            have = self._columns(table)
+            missing = [(c, d) for t, c, d in MIGRATIONS if t == table and c not in have]
+            if missing and table in tables:
+                extra = ", ".join(f"{_default(d)} AS {c}" for c, d in missing)
+                self.db.execute(f"CREATE TEMP VIEW {table} AS SELECT *, {extra} FROM main.{table}")
 
     def __enter__(self) -> Register:
         return self
@@ -337,6 +369,12 @@ class Register:
         return [
             r[0] for r in self.db.execute("SELECT DISTINCT cycle FROM submissions ORDER BY cycle")
         ]
+
+
+def _default(declaration: str) -> str:
+    """The DEFAULT of a column declaration, as SQL ("TEXT NOT NULL DEFAULT ''" -> '')."""
+    _, _, value = declaration.partition(" DEFAULT ")
+    return value or "NULL"
 
 
 def _open_read_only(uri: str) -> sqlite3.Connection:

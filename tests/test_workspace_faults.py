@@ -436,3 +436,13 @@ def test_an_os_error_names_the_file_and_what_to_do(collected, monkeypatch):
     assert result.exit_code == 2
     assert "/some/where/teams.xlsx: Permission denied" in result.output
     assert "try again" in result.output
+
+
+def test_an_empty_register_file_is_named_not_read_as_nothing_collected(collected):
+    reg = collected / ".participation" / "register.sqlite"
+    for extra in ("-wal", "-shm"):
+        Path(f"{reg}{extra}").unlink(missing_ok=True)
+    reg.write_bytes(b"")
+    result = run("status", ws=collected)
+    assert result.exit_code == 2, result.output
+    assert "register.sqlite" in result.output and "backup" in result.output
