@@ -276,25 +276,30 @@ WORKSPACE_FOLDERS = ("outbox", "returns", "reports", STATE_DIR)
 def check_free(root: Path, command: str) -> None:
     """Refuse, before anything is written, a folder where `command` (init, demo) would
     write over something: a coordinator's roster, settings or key is never replaced."""
-    if root.exists() and not root.is_dir():
+    if _present(root) and not root.is_dir():
         raise ConfigError(
             render("workspace.exists", paths=root, command=command), "workspace.exists"
         )
     key = root / STATE_DIR / SECRET_NAME
-    if key.exists() and not (root / CONFIG_NAME).exists():
+    if _present(key) and not _present(root / CONFIG_NAME):
         raise ConfigError(render("workspace.orphan_key", path=key), "workspace.orphan_key")
-    taken = [root / name for name in (CONFIG_NAME, STARTER_ROSTER) if (root / name).exists()]
-    taken += [key] if key.exists() else []
+    taken = [root / name for name in (CONFIG_NAME, STARTER_ROSTER, STATE_DIR + "/" + SECRET_NAME)]
+    taken = [p for p in taken if _present(p)]
     taken += [
         root / name
         for name in WORKSPACE_FOLDERS
-        if (root / name).exists() and not (root / name).is_dir()
+        if _present(root / name) and not (root / name).is_dir()
     ]
     if taken:
         paths = ", ".join(str(p) for p in taken)
         raise ConfigError(
             render("workspace.exists", paths=paths, command=command), "workspace.exists"
         )
+
+
+def _present(path: Path) -> bool:
+    """Anything at `path`, even a link to nothing (which os.replace would replace)."""
+    return path.is_symlink() or path.exists()
 
 
 def _write_secret(path: Path) -> None:

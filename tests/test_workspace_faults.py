@@ -105,6 +105,15 @@ def test_init_into_a_folder_with_a_key_but_no_settings_says_so(tmp_path):
     assert _tree(root) == before
 
 
+def test_init_refuses_a_link_named_like_its_roster_even_to_nothing(tmp_path):
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "teams.xlsx").symlink_to(tmp_path / "on-the-share" / "teams.xlsx")  # not there yet
+    result = run("init", str(root), *INIT)
+    assert result.exit_code == 2
+    assert (root / "teams.xlsx").is_symlink() and not (root / "participation.toml").exists()
+
+
 def test_init_keeps_a_teams_csv_and_still_works(tmp_path):
     # A roster kept as teams.csv is not written over: init only ever adds teams.xlsx.
     root = tmp_path / "ws"
