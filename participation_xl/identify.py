@@ -91,6 +91,8 @@ def identify(
         return rejected("identify.other_cycle", found=found.get("cycle", ""), expected=cycle)
     form = pack.forms.get(found.get("form", ""))
     issued = {"form": found.get("form", ""), "version": found.get("form_version", "")}
+    if form is None and secret is not None:  # signed by us, so issued from our pack
+        return rejected("identify.pack_changed", **issued, now=NO_SUCH_FORM)
     if form is None:
         return rejected("identify.unknown_form", **issued)
     if form.version != found.get("form_version"):  # the pack moved on: not the team's doing
@@ -108,6 +110,7 @@ def identify(
 
 
 SAME_VERSION_CHANGED = "a changed layout or schema under the same version"
+NO_SUCH_FORM = "no form of that name"
 
 
 def blame(rejection: Rejection, who: Identified) -> Rejection:

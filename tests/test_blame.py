@@ -103,6 +103,22 @@ def test_a_version_bump_after_issue_blames_the_pack_not_the_team(tmp_path, pack_
     assert "version 9.9" in reason and "Fill in the workbook you were sent" not in reason
 
 
+def test_a_form_removed_from_the_pack_after_issue_blames_the_pack(tmp_path, pack_copy):
+    ws = _workspace(tmp_path / "ws", pack_copy)
+    generate(ws)
+    _return_audit(ws)
+    layout = pack_copy / "workbook_templates/audit.toml"
+    layout.write_text(layout.read_text().replace('form = "audit"', 'form = "audit-2"'))
+    for kind in ("pack.toml",):
+        meta = pack_copy / "workbook_templates" / kind
+        meta.write_text(meta.read_text().replace('"audit"', '"audit-2"'))
+    config = ws.root / "participation.toml"
+    config.write_text(config.read_text().replace('"audit"', '"audit-2"'))
+    summary = collect(load_workspace(ws.root), report=False)
+    assert _codes(ws) == {"EH01 audit.xlsx": "identify.pack_changed"}
+    assert "no form of that name" in summary.reasons[0][2]
+
+
 def test_rows_moved_by_the_team_are_still_the_teams_to_fix(tmp_path):
     # The same pack as at issue: "answers have moved" stays the team's message.
     import openpyxl
