@@ -216,7 +216,7 @@ def _field_in_workbook(wb: Any, f: Field) -> list[str]:
         problems.append(f"'{f.path}' is validated as {dv.type}, but the schema says {f.kind}")
     expected = _expected_bounds(f)
     found = (dv.formula1, dv.formula2) if f.kind != "choice" else (dv.formula1,)
-    if expected is not None and tuple(map(str, found)) != expected:
+    if expected is not None and not _same_bounds(found, expected):
         problems.append(f"'{f.path}' validation bounds {found} differ from the schema's {expected}")
     return problems
 
@@ -229,6 +229,19 @@ def _expected_bounds(f: Field) -> tuple[str, ...] | None:
     if f.kind in ("text", "email"):
         return (str(f.max_length or 32767), "None")
     return None  # dates: a fixed sanity range, not from the schema
+
+
+def _same_bounds(found: tuple[Any, ...], expected: tuple[str, ...]) -> bool:
+    """Bounds compared as numbers where they are numbers: Excel keeps 1e15 as
+    "1000000000000000.0" beside a whole minimum "0", and both say the same."""
+    return all(_as_number(f) == _as_number(e) for f, e in zip(found, expected, strict=True))
+
+
+def _as_number(value: Any) -> Any:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)
 
 
 def _num(value: float | None, default: float) -> str:

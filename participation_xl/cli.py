@@ -24,10 +24,11 @@ from .check import check_pack
 from .collect import collect as collect_returns
 from .collect import register_path, run_lock
 from .demo import run_demo
-from .errors import ParticipationError
+from .errors import ParticipationError, RosterError
 from .examine import validate_files
 from .export import submissions, write_csv, write_jsonl
 from .generate import generate as generate_workbooks
+from .messages import render
 from .pack import load_pack
 from .rebuild import rebuild as rebuild_register
 from .register import Register
@@ -35,7 +36,7 @@ from .roster import read_roster
 from .status import expected_returns
 from .status import status as status_document
 from .terminal import shown
-from .workspace import find_root, init_workspace, load_workspace, parse_date
+from .workspace import STATE_DIR, find_root, init_workspace, load_workspace, parse_date
 
 
 class Failure(click.ClickException):
@@ -44,8 +45,23 @@ class Failure(click.ClickException):
     exit_code = 2
 
 
+# What a command did not do when the roster stopped it (RosterError.describe).
+_NOT_DONE = {
+    "generate": "nothing was generated",
+    "collect": "nothing was collected",
+    "status": "no status can be shown until the roster is fixed",
+    "report": "no report was written",
+    "export": "nothing was exported",
+    "validate": "nothing was checked",
+}
+
+
 def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn every problem into a plain message with exit status 2, never a traceback."""
+    """Turn every problem into a plain message with exit status 2, never a traceback.
+
+    The library raises ParticipationError with specific messages; OS and SQLite errors
+    that reach this far are still named (the file, and what to do), and anything else is
+    a bug, reported as one, without a traceback."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -53,20 +69,15 @@ def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
             return func(*args, **kwargs)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise  # click's own: usage errors (2), ctx.exit(1), Ctrl-C
+        except RosterError as err:
+            command = click.get_current_context().info_name or ""
+            raise Failure(err.describe(_NOT_DONE.get(command, "the command stopped"))) from err
         except ParticipationError as err:
             raise Failure(str(err)) from err
         except OSError as err:
-            where = f"{err.filename}: " if err.filename else ""
-            raise Failure(
-                f"{where}{err.strerror or err}. Check that the file or folder exists, that you "
-                "may read and write it, and that the disk is not full; then try again."
-            ) from err
+            raise Failure(os_message(err)) from err
         except sqlite3.DatabaseError as err:
-            raise Failure(
-                f"The register (.participation/register.sqlite) cannot be used ({err}). If "
-                "another program has it open, close that and try again; if it is damaged, "
-                "restore the .participation folder from your backup."
-            ) from err
+            raise Failure(register_message(err)) from err
         except Exception as err:  # a bug: still a message, never a traceback
             if os.environ.get("PXL_DEBUG"):
                 raise  # a developer asked for the traceback
@@ -77,6 +88,24 @@ def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
             ) from err
 
     return wrapper
+
+
+def os_message(err: OSError) -> str:
+    """An OS error as a message that names the file and says what to do."""
+    where = f"{err.filename}: " if err.filename else ""
+    return render("os.failed", path=where, detail=err.strerror or str(err) or type(err).__name__)
+
+
+def register_message(err: sqlite3.DatabaseError) -> str:
+    """An SQLite error that reached the command line, naming the register file."""
+    ctx = click.get_current_context(silent=True)
+    try:
+        root = find_root(ctx.obj.get("workspace") if ctx and ctx.obj else None)
+        path: Path | str = root / STATE_DIR / "register.sqlite"
+    except ParticipationError:
+        path = f"{STATE_DIR}/register.sqlite"
+    code = "register.read_only" if "unable to open" in str(err) else "register.unusable"
+    return render(code, path=path, detail=str(err) or type(err).__name__)
 
 
 def _set_workspace(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
@@ -278,6 +307,8 @@ def collect(ctx: click.Context, folder: Path | None, no_report: bool, recheck: b
         )
     click.echo(f"Cycle {ws.cycle}: {_standing_text(summary.standing)}")
     _say_written(summary.reports)
+    if summary.report_error:  # every return is recorded; only the reports are behind
+        raise Failure(summary.report_error)
 
 
 def _standing_text(st: dict[str, int]) -> str:
@@ -370,7 +401,7 @@ def _workspace_if_any(ctx: click.Context) -> Any:
 def status(ctx: click.Context, as_json: bool) -> None:
     """Where every team stands: missing, rejected, invalid or valid, and late."""
     ws = _workspace(ctx)
-    with Register(register_path(ws)) as reg:
+    with Register.read_only(register_path(ws)) as reg:  # status never writes anything
         if as_json:
             click.echo(json.dumps(status_document(ws, reg), indent=2, ensure_ascii=False))
             return
@@ -432,7 +463,7 @@ def _status_row(r: Any) -> tuple[str, ...]:
 def export(ctx: click.Context, fmt: str, include_invalid: bool, output: Path | None) -> None:
     """Export the current submissions for Power BI, a data warehouse or Excel."""
     ws = _workspace(ctx)
-    with Register(register_path(ws)) as reg:
+    with Register.read_only(register_path(ws)) as reg:  # export never writes the register
         subs = submissions(ws, reg, include_invalid)
     if fmt == "jsonl":
         writer: Callable[[Any], int] = functools.partial(write_jsonl, subs)
@@ -542,3 +573,5 @@ def demo(ctx: click.Context, directory: Path) -> None:
     click.echo(f"  {root / 'reports' / 'chasers.csv'}       the mail-merge list for chasing")
     click.echo(f"  {root / 'outbox'}                      the workbooks issued to each team")
     click.echo(f"Then try: participation-xl -w {directory} status")
+    if result.summary.report_error:
+        raise Failure(result.summary.report_error)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .archive import Archive, Copied
-from .errors import BusyError
+from .errors import BusyError, ParticipationError
 from .examine import Context, Examined, examine_stream, issue, relabel
 from .messages import render
 from .recovery import backup_register, backups
@@ -56,6 +56,7 @@ class Summary:
     warnings: list[str] = field(default_factory=list)
     standing: dict[str, int] = field(default_factory=dict)  # status.standing()
     reports: list[Path] = field(default_factory=list)
+    report_error: str = ""  # why the reports could not be written (the register was)
 
 
 def collect(
@@ -90,7 +91,10 @@ def collect(
         if report:
             from .report import write_reports  # here: report imports this module
 
-            summary.reports = write_reports(ws)
+            try:
+                summary.reports = write_reports(ws)
+            except ParticipationError as err:  # the register is committed: say both
+                summary.report_error = str(err)
     return summary
 
 

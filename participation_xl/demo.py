@@ -20,10 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from .collect import Summary, collect
+from .errors import ConfigError
 from .generate import generate, outbox_path
+from .messages import render
 from .roster import Team, read_roster, write_starter_roster
 from .sample import fill_workbook, sample_answers
-from .workspace import Workspace, init_workspace
+from .workspace import Workspace, check_free, init_workspace
 
 ROSTER = [
     (
@@ -139,7 +141,11 @@ def run_demo(
     libreoffice: bool = True,
     say: Callable[[str], None] = lambda _: None,
 ) -> DemoResult:
-    """Init, generate, return workbooks as teams would, collect, and write the reports."""
+    """Init, generate, return workbooks as teams would, collect, and write the reports.
+
+    The folder must be new or empty: the demo fills a whole workspace (returns, outbox,
+    reports), so anything already there could be written over or mixed into the demo."""
+    _check_empty(Path(directory))
     today = today or dt.date.today()
     due = today - dt.timedelta(days=10)  # the due date has passed: late and missing show
     cycle_start = dt.date(int(current_cycle(today)[:4]), 4, 1)
@@ -154,6 +160,22 @@ def run_demo(
     say("4. collect and report")
     summary = collect(ws)
     return DemoResult(ws, summary, notes)
+
+
+def _check_empty(folder: Path) -> None:
+    """Refuse a folder that holds anything, before a single file is written."""
+    check_free(folder.resolve(), "demo")  # a file in the way, or a lost workspace's key
+    try:
+        names = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+    except OSError as err:
+        raise ConfigError(
+            render("os.failed", path=f"{folder}: ", detail=err.strerror or str(err)), "os.failed"
+        ) from err
+    if names:
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        raise ConfigError(
+            render("workspace.not_empty", path=folder.resolve(), names=shown), "workspace.not_empty"
+        )
 
 
 def _returns(ws: Workspace, teams: list[Team], rng: random.Random, libreoffice: bool) -> list[str]:

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from .messages import render
+
 
 class ParticipationError(Exception):
-    """Base class: a problem the user can fix, with a message that says how."""
+    """Base class: a problem the user can fix, with a message that says how.
+
+    `code` is the message's stable code in messages.CATALOGUE, when it has one, so that
+    scripts and tests can tell problems apart without reading the English."""
+
+    def __init__(self, message: str = "", code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class ConfigError(ParticipationError):
@@ -21,15 +30,28 @@ class RosterError(ParticipationError):
     def __init__(self, path: str, problems: list[str]) -> None:
         self.path = path
         self.problems = problems
-        lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(
-            f"{path}: the roster has {len(problems)} problem(s); nothing was generated.\n{lines}"
+        super().__init__(self.describe("the command stopped before doing anything"))
+        self.code = "roster.problems"
+
+    def describe(self, not_done: str) -> str:
+        """The message, saying what was not done: that depends on the command that read
+        the roster (the CLI knows), so `status` never claims that nothing was generated."""
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        head = render(
+            "roster.problems", path=self.path, count=len(self.problems), not_done=not_done
         )
+        return f"{head}\n{lines}"
 
 
 class BusyError(ParticipationError):
     """Another collect or report is running on this workspace."""
 
 
+class OutputError(ParticipationError):
+    """A report could not be written (a folder that is a file, no permission, disk full);
+    the reports were left as they were, all of them."""
+
+
 class RegisterError(ParticipationError):
-    """The register is damaged or missing; the message says how to restore or rebuild it."""
+    """The register (.participation/register.sqlite) is damaged or cannot be opened or
+    read; the message says how to restore or rebuild it."""

@@ -17,7 +17,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 
 from . import identity
 from .extract import Extracted, Located, extract
-from .identify import Identified, Rejection, folder_team, identify
+from .identify import Identified, Rejection, blame, folder_team, identify
 from .messages import CATALOGUE, Severity, render, severity
 from .normalise import Note, normalise
 from .pack import META_SHEET, Form, Pack, Rule, builtin_pack_dir, shared_pack
@@ -165,7 +165,7 @@ def examine(result: RawWorkbook | ReadProblem, file: str, ctx: Context) -> Exami
         return _rejected(who)
     found = extract(result, who.form)
     if isinstance(found, Rejection):
-        return _rejected(found, (who.identity["team_id"], who.identity["form"]))
+        return _rejected(blame(found, who), (who.identity["team_id"], who.identity["form"]))
     document, issues = _document(result, who, found, file)
     issues = _file_issues(result, file) + issues
     return Examined("accepted", "", "", who.identity, document, issues)

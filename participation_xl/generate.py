@@ -765,6 +765,8 @@ class _Builder:
     def _properties(self) -> None:
         ident = identity_of(self.form, self.team, self.ctx)
         ident[identity.SIGNATURE] = identity.sign(ident, self.ctx.secret)
+        ident[identity.KEY_ID] = identity.key_id(self.ctx.secret)
+        ident[identity.FORM_DIGEST] = self.form.digest
         for k, v in ident.items():
             self.wb.set_custom_property(identity.PROPERTY_PREFIX + k, v)
         self.wb.set_properties(
@@ -881,6 +883,18 @@ def _iso_date(value: str) -> dt.date | None:
         return None
 
 
+def _range_words(lo: float | None, hi: float | None) -> str:
+    """The schema's bounds in words; a bound the schema does not set is not shown (Excel
+    is given +/-1e15 for it, which no one should read as "1e+15")."""
+    if lo is not None and hi is not None:
+        return f" from {lo:g} to {hi:g}"
+    if lo is not None:
+        return f", {lo:g} or more"
+    if hi is not None:
+        return f", {hi:g} or less"
+    return ""
+
+
 def _validation(f: Field) -> dict[str, Any]:
     """Excel data validation derived from the schema field."""
     v: dict[str, Any] = {
@@ -909,7 +923,7 @@ def _validation(f: Field) -> dict[str, Any]:
             "criteria": "between",
             "minimum": lo,
             "maximum": hi,
-            "error_message": f"Please type {word} from {lo:g} to {hi:g}.",
+            "error_message": f"Please type {word}{_range_words(f.minimum, f.maximum)}.",
         }
     elif f.kind == "date":
         v |= {

@@ -33,6 +33,7 @@ class Rejection:
 class Identified:
     identity: dict[str, str]
     form: Form
+    stale: bool = False  # issued from another layout or schema of this form and version
 
 
 def read_identity(raw: RawWorkbook) -> dict[str, str] | None:
@@ -80,26 +81,58 @@ def identify(
     def rejected(code: str, **values: str) -> Rejection:
         return Rejection(code, values, claimed)
 
+    hints = _hints(raw)
     if secret is not None and not identity.verify(found, found.get(identity.SIGNATURE, ""), secret):
-        return rejected("identify.bad_signature")
+        other_key = hints.get(identity.KEY_ID) not in (None, identity.key_id(secret))
+        return rejected("identify.other_workspace" if other_key else "identify.bad_signature")
     if any(not found.get(k) for k in ("form", "form_version", "cycle", "team_id")):
         return rejected("identify.bad_signature")  # only possible unsigned: a part is gone
     if cycle is not None and found.get("cycle") != cycle:
         return rejected("identify.other_cycle", found=found.get("cycle", ""), expected=cycle)
     form = pack.forms.get(found.get("form", ""))
-    if form is None or form.version != found.get("form_version"):
-        return rejected(
-            "identify.unknown_form",
-            form=found.get("form", ""),
-            version=found.get("form_version", ""),
-        )
+    issued = {"form": found.get("form", ""), "version": found.get("form_version", "")}
+    if form is None and secret is not None:  # signed by us, so issued from our pack
+        return rejected("identify.pack_changed", **issued, now=NO_SUCH_FORM)
+    if form is None:
+        return rejected("identify.unknown_form", **issued)
+    if form.version != found.get("form_version"):  # the pack moved on: not the team's doing
+        return rejected("identify.pack_changed", **issued, now=f"version {form.version}")
+    stale = hints.get(identity.FORM_DIGEST) not in (None, form.digest)
     if team_ids is not None and found.get("team_id") not in team_ids:
         return rejected("identify.unknown_team", team=found.get("team_id", ""))
     names = {s.name for s in raw.sheets}
     for plan in form.sheets:
         if plan.name not in names:
+            if stale:
+                return rejected("identify.pack_changed", **issued, now=SAME_VERSION_CHANGED)
             return rejected("identify.sheet_missing", sheet=plan.name)
-    return Identified({k: found[k] for k in identity.KEYS if k in found}, form)
+    return Identified({k: found[k] for k in identity.KEYS if k in found}, form, stale)
+
+
+SAME_VERSION_CHANGED = "a changed layout or schema under the same version"
+NO_SUCH_FORM = "no form of that name"
+
+
+def blame(rejection: Rejection, who: Identified) -> Rejection:
+    """A workbook whose answers are not where the form says: the team moved them, unless
+    the form was laid out differently when the workbook was issued (the pack changed)."""
+    if not who.stale or rejection.code != "identify.moved":
+        return rejection
+    values = {
+        "form": who.identity.get("form", ""),
+        "version": who.identity.get("form_version", ""),
+        "now": SAME_VERSION_CHANGED,
+    }
+    return Rejection("identify.pack_changed", values, rejection.claimed)
+
+
+def _hints(raw: RawWorkbook) -> dict[str, str]:
+    props = raw.custom_properties
+    return {
+        k: str(props[identity.PROPERTY_PREFIX + k])[:CLAIM_LIMIT]
+        for k in identity.HINTS
+        if identity.PROPERTY_PREFIX + k in props
+    }
 
 
 def folder_team(relative_path: str, team_ids: AbstractSet[str]) -> str | None:

@@ -278,6 +278,73 @@ CATALOGUE: dict[str, Message] = {
         E,
         "There is no backup in .participation/backups. Run 'participation-xl rebuild' to rebuild it from the archive; the damaged file is kept beside it.",
     ),
+    # --- the coordinator's side: workbooks the pack or workspace no longer matches --------
+    "identify.other_workspace": Message(
+        E,
+        "The workbook was signed by another workspace (another key), not by this one. It was issued from a different participation-xl workspace: collect it there, or send the team the workbook issued from this workspace.",
+    ),
+    "identify.pack_changed": Message(
+        E,
+        "The template pack has changed since this workbook was issued (form '{form}' version {version}; the pack now has {now}). This is for the coordinator to fix, not the team: issue the workbook again (generate), or restore the pack as it was when it was issued.",
+    ),
+    # --- the workspace, its key, settings and outputs (shown by the command line) --------
+    "workspace.exists": Message(
+        E,
+        "{paths}: already there, and {command} never writes over anything. Nothing was written. Move it away, or name a new folder.",
+    ),
+    "workspace.orphan_key": Message(
+        E,
+        "{path}: this folder holds a workspace key but no participation.toml, so it is a workspace whose settings were lost. Nothing was written. Restore participation.toml from your backup (the key must stay: workbooks already issued are checked with it), or run init in a new folder.",
+    ),
+    "workspace.not_empty": Message(
+        E,
+        "{path}: the folder is not empty (it holds {names}), and demo never writes over anything. Nothing was written. Name a new or empty folder, like participation-demo.",
+    ),
+    "key.damaged": Message(
+        E,
+        "{path}: the workspace key is missing or damaged ({problem}). Restore the .participation folder from your backup: returned workbooks are checked with this key. If it is lost for good, make a new workspace (participation-xl init) and issue the workbooks again.",
+    ),
+    "date.no_such_day": Message(
+        E, "'{value}': {day} does not exist{why}. Type a day of the calendar, like {example}."
+    ),
+    "pack.layout": Message(
+        E, "{path}: {problem}. Fix the layout (see docs/architecture.md, the template pack)."
+    ),
+    "pack.schema": Message(
+        E, "{path}: {problem}. Fix the schema: it must be one JSON object (a JSON Schema)."
+    ),
+    "roster.problems": Message(
+        E,
+        "{path}: the roster has {count} problem(s); {not_done}. Fix them and run the command again.",
+    ),
+    "roster.case_clash": Message(
+        E,
+        "Row {row}, column team_id: '{value}' differs only in capitals from '{other}' in row {first}; on a shared folder their files would collide. Give every team an id that differs in more than capitals.",
+    ),
+    "register.unusable": Message(
+        E,
+        "{path}: the register cannot be used ({detail}). If another program has it open, close that and try again; if it is damaged, restore the .participation folder from your backup.",
+    ),
+    "register.read_only": Message(
+        E,
+        "{path}: the register cannot be opened, even to read ({detail}). Ask whoever runs collect for read access to the .participation folder, or run the command as that user.",
+    ),
+    "output.is_a_file": Message(
+        E,
+        "{path}: is a file where the reports need a folder. Move or rename it, then run 'participation-xl report'. No report was changed.",
+    ),
+    "output.is_a_folder": Message(
+        E,
+        "{path}: is a folder where a report is written. Move or rename it, then run 'participation-xl report'. No report was changed.",
+    ),
+    "output.failed": Message(
+        E,
+        "{path}: the reports cannot be written here ({detail}). Check that you may write to the folder and that the disk is not full, then run 'participation-xl report'. No report was changed.",
+    ),
+    "os.failed": Message(
+        E,
+        "{path}{detail}. Check that the file or folder exists, that you may read and write it, and that the disk is not full; then try again.",
+    ),
 }
 
 

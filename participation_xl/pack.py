@@ -9,6 +9,7 @@ never described twice.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import tomllib
 from collections.abc import Callable
@@ -21,7 +22,7 @@ import fastjsonschema
 import jsonschema
 
 from .errors import PackError
-from .messages import CATALOGUE
+from .messages import CATALOGUE, render
 from .rules import CHECKS
 
 IDENTITY_FIELDS = ("form", "form_version", "cycle", "team_id")
@@ -270,6 +271,13 @@ class Form:
         return [i.field for i in self.inputs] + [c for t in self.tables for c in t.columns]
 
     @cached_property
+    def digest(self) -> str:
+        """A fingerprint of the schema and layout a workbook is issued from: when it
+        differs on collect, the pack changed after issue (the coordinator's to fix)."""
+        text = json.dumps([self.schema, self.layout], sort_keys=True, default=str)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+    @cached_property
     def validator(self) -> jsonschema.Draft202012Validator:
         return explainer(self.schema)
 
@@ -320,13 +328,19 @@ def load_pack(directory: str | Path | None = None) -> Pack:
             f"{root}: a template pack needs a workbook_templates/ and a schemas/ folder."
         )
     meta = _load_toml(templates / "pack.toml")
+    _check_shape(templates / "pack.toml", meta, "pack")
     forms = {}
     for path in sorted(templates.glob("*.toml")):
         if path.name == "pack.toml":
             continue
         layout = _load_toml(path)
-        schema = _load_json(schemas / layout["schema"])
-        forms[layout["form"]] = build_form(layout, schema, source=path)
+        _check_shape(path, layout, "layout")
+        schema_path = schemas / layout["schema"]
+        schema = _load_json(schema_path)
+        if not isinstance(schema, dict):
+            problem = f"it holds a JSON {type(schema).__name__}, not an object"
+            raise PackError(render("pack.schema", path=schema_path, problem=problem), "pack.schema")
+        forms[layout["form"]] = _built(layout, schema, path, schema_path)
     return Pack(
         dir=root,
         name=meta.get("name", root.name),
@@ -335,6 +349,44 @@ def load_pack(directory: str | Path | None = None) -> Pack:
         forms_for_kind={k: list(v) for k, v in meta.get("forms", {}).items()},
         schemas_dir=schemas,
     )
+
+
+def _check_shape(path: Path, data: dict[str, Any], what: str) -> None:
+    """A layout (or pack.toml) has the shape of layout.schema.json, before anything is
+    built from it: a missing `schema` or `field = 5` is named, never a traceback."""
+    shapes = builtin_schema("layout")
+    schema = shapes if what == "layout" else {"$defs": shapes["$defs"], "$ref": f"#/$defs/{what}"}
+    error = next(iter(sorted(explainer(schema).iter_errors(data), key=_error_order)), None)
+    if error is not None:
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.path)
+        problem = f"{where.lstrip('.') or 'the file'}: {error.message}"
+        raise PackError(render("pack.layout", path=path, problem=problem), "pack.layout")
+
+
+def _error_order(error: jsonschema.ValidationError) -> tuple[str, ...]:
+    return tuple(map(str, error.path))
+
+
+def _built(layout: dict[str, Any], schema: dict[str, Any], source: Path, schema_path: Path) -> Form:
+    """build_form, with any schema shape it cannot read (a `properties` that is a list, a
+    title that is a number) reported against the files, never as a traceback."""
+    try:
+        return build_form(layout, schema, source=source)
+    except PackError:
+        raise
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError) as err:
+        try:  # a schema that is not a JSON Schema at all: say so, in jsonschema's words
+            jsonschema.Draft202012Validator.check_schema(schema)
+        except jsonschema.SchemaError as bad:
+            problem = f"it is not a valid JSON Schema 2020-12 ({bad.message})"
+            raise PackError(
+                render("pack.schema", path=schema_path, problem=problem), "pack.schema"
+            ) from err
+        problem = (
+            f"the layout and schema {schema_path.name} cannot be laid out together "
+            f"({type(err).__name__}: {err})"
+        )
+        raise PackError(render("pack.layout", path=source, problem=problem), "pack.layout") from err
 
 
 _LOADED: dict[str, Pack] = {}
@@ -354,14 +406,14 @@ def _load_toml(path: Path) -> dict[str, Any]:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except (OSError, tomllib.TOMLDecodeError) as err:
-        raise PackError(f"{path}: cannot be read as TOML ({err}).") from err
+        raise PackError(f"{path}: cannot be read as TOML ({err}).", "pack.layout") from err
 
 
 def _load_json(path: Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
-        raise PackError(f"{path}: cannot be read as JSON ({err}).") from err
+        raise PackError(f"{path}: cannot be read as JSON ({err}).", "pack.schema") from err
 
 
 # --- deriving fields from the schema -------------------------------------------------

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import RegisterError
+from .messages import render
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -144,6 +145,57 @@ class Register:
 
     def close(self) -> None:
         self.db.close()
+
+    @classmethod
+    def read_only(cls, path: str | Path) -> Register:
+        """The register for a command that only reads it (status, export): nothing is
+        written, so it works for a user who may read the workspace but not write it.
+
+        No register yet: an empty one in memory (nothing collected). A WAL register in a
+        folder this user cannot write (no -shm file can be made) is read as immutable:
+        what the last collect committed and checkpointed."""
+        self = cls.__new__(cls)
+        self.path = Path(path)
+        if not self.path.exists():
+            self.db = sqlite3.connect(":memory:", isolation_level=None)
+            self.db.row_factory = sqlite3.Row
+            self.db.executescript(SCHEMA + INDEXES)
+            return self
+        uri = self.path.resolve().as_uri()
+        try:
+            self.db = _open_read_only(f"{uri}?mode=ro")
+        except sqlite3.OperationalError:
+            self.db = _open_read_only(f"{uri}?mode=ro&immutable=1")
+        self._read_older()
+        return self
+
+    def _read_older(self) -> None:
+        """An older register, read without adding what it lacks (a write): an empty
+        temporary table stands in for a table it does not have yet, and a temporary view
+        of the same name for a table without the newer columns, each at its default ("not
+        known"). Temporary objects live outside the file. A file with no table at all (0
+        bytes, say) is no register: it is named, never read as "nothing collected"."""
+        tables = {
+            r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+        if not tables:
+            raise damaged(self.path, "it holds no table: it is empty or not a register")
+        for statement in SCHEMA.split(";"):
+            name = (
+                statement.split("EXISTS", 1)[1].split("(")[0].strip()
+                if "TABLE" in statement
+                else ""
+            )
+            if name and name not in tables:
+                self.db.execute(statement.replace("CREATE TABLE", "CREATE TEMP TABLE"))
+        for table in dict.fromkeys(t for t, _, _ in MIGRATIONS):
+            have = self._columns(table)
+            missing = [(c, d) for t, c, d in MIGRATIONS if t == table and c not in have]
+            if missing and table in tables:
+                extra = ", ".join(f"{_default(d)} AS {c}" for c, d in missing)
+                # Names and defaults are this module's own constants, never input.
+                sql = f"CREATE TEMP VIEW {table} AS SELECT *, {extra} FROM main.{table}"  # noqa: S608
+                self.db.execute(sql)
 
     def __enter__(self) -> Register:
         return self
@@ -387,6 +439,23 @@ class Register:
         ]
 
 
+def _default(declaration: str) -> str:
+    """The DEFAULT of a column declaration, as SQL ("TEXT NOT NULL DEFAULT ''" -> '')."""
+    _, _, value = declaration.partition(" DEFAULT ")
+    return value or "NULL"
+
+
+def _open_read_only(uri: str) -> sqlite3.Connection:
+    db = sqlite3.connect(uri, uri=True, timeout=60, isolation_level=None)
+    try:
+        db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # opens it for real
+    except sqlite3.DatabaseError:
+        db.close()
+        raise
+    db.row_factory = sqlite3.Row
+    return db
+
+
 _NO_DOCUMENT = (
     "id, file_id, sha256, file_name, team_id, form, form_version, cycle, valid, errors, "
     "queries, '{}' AS document, issues, received_at, recorded_at, current"
@@ -421,7 +490,6 @@ def check_sound(path: Path) -> None:
 
 def damaged(path: Path, detail: str) -> RegisterError:
     """The error for a damaged register, saying how to get it back."""
-    from .messages import render
     from .recovery import newest_backup  # recovery opens registers too
 
     backup = newest_backup(path.parent)
@@ -430,4 +498,5 @@ def damaged(path: Path, detail: str) -> RegisterError:
         if backup
         else render("register.no_backup")
     )
-    return RegisterError(render("register.damaged", register=path, detail=detail) + " " + how)
+    message = render("register.damaged", register=path, detail=detail) + " " + how
+    return RegisterError(message, "register.damaged")

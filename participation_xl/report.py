@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
+import errno
 import gc
 import io
 import json
@@ -31,7 +32,13 @@ from xlsxwriter.worksheet import Worksheet
 from .collect import register_path
 from .export import neutralise
 from .generate import IssueContext, Mark, build_workbook
-from .outputs import SAFE_WORKBOOK_OPTIONS, atomic_write_bytes
+from .outputs import (
+    SAFE_WORKBOOK_OPTIONS,
+    all_or_nothing,
+    atomic_write_bytes,
+    output_error,
+    remove_output,
+)
 from .pack import Form, Input
 from .register import Register, Submission
 from .roster import Team
@@ -128,14 +135,28 @@ def write_reports(ws: Workspace, today: dt.date | None = None) -> list[Path]:
 
     The caller holds the workspace's run lock (collect and the report command both do).
     Returns the paths written, which differ from the usual names when a target was locked.
+    The reports are replaced all together or not at all: if one cannot be written (a
+    folder where a file goes, no permission, a full disk), every report stays as it was
+    and the OutputError says which file and what to do.
     """
-    with Register(register_path(ws)) as reg, _no_cycle_collection():
-        snap = _snapshot(ws, reg, today)
-        paths = [_write_register(snap), _write_compliance(snap)]
-        feedback = _write_feedback(snap)
-        paths += feedback.values()
-        paths.append(_write_chasers(snap, feedback))
-    return paths
+    try:
+        for folder in (ws.reports_dir, ws.reports_dir / FEEDBACK_DIR):
+            if folder.exists() and not folder.is_dir():  # in the way, even with no feedback
+                raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(folder))
+        # The register closes, then the staged reports go in place together.
+        with (
+            all_or_nothing() as stage,
+            Register(register_path(ws)) as reg,
+            _no_cycle_collection(),
+        ):
+            snap = _snapshot(ws, reg, today)
+            paths = [_write_register(snap), _write_compliance(snap)]
+            feedback = _write_feedback(snap)
+            paths += feedback.values()
+            paths.append(_write_chasers(snap, feedback))
+    except OSError as err:
+        raise output_error(err, ws.reports_dir) from err
+    return [stage.written.get(p, p) for p in paths]
 
 
 def write_register(ws: Workspace, reg: Register) -> Path:
@@ -1087,7 +1108,7 @@ def _remove_stale(folder: Path, keep: set[str], forms: list[str]) -> None:
     ours = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_-]{{0,39}}-(?:{alternatives})\.xlsx")
     for path in folder.iterdir():
         if path.is_file() and ours.fullmatch(path.name) and path.name not in keep:
-            path.unlink(missing_ok=True)
+            remove_output(path)  # with the rest of the set: all or nothing
 
 
 # --- chasers.csv -------------------------------------------------------------------------

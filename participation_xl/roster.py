@@ -98,9 +98,10 @@ def _read_roster(path: Path, data: bytes) -> tuple[Team, ...]:
     # so a roster of tens of thousands of teams never sits in memory as rows and teams.
     teams: list[Team] = []
     problems: list[str] = []
-    first_seen: dict[str, int] = {}
+    first_seen: dict[str, int] = {}  # team_id -> the row it is first on
+    folded: dict[str, tuple[int, str]] = {}  # its casefold -> (that row, the id as written)
     for number, values in _read_rows(path, data):
-        problems += _problems(number, values, first_seen)
+        problems += _problems(number, values, first_seen, folded)
         teams.append(Team.from_row(values))
     if problems:
         raise RosterError(str(path), problems)
@@ -165,7 +166,12 @@ def _checks() -> tuple[Callable[[Any], bool], jsonschema.Draft202012Validator]:
     return compile_check(schema), explainer(schema)
 
 
-def _problems(number: int, values: dict[str, Any], first_seen: dict[str, int]) -> list[str]:
+def _problems(
+    number: int,
+    values: dict[str, Any],
+    first_seen: dict[str, int],
+    folded: dict[str, tuple[int, str]],
+) -> list[str]:
     """What is wrong with one row (and whether its team id came before)."""
     is_valid, validator = _checks()  # compiled: a 2,000-team roster is checked in ms
     problems: list[str] = []
@@ -178,7 +184,15 @@ def _problems(number: int, values: dict[str, Any], first_seen: dict[str, int]) -
         problems.append(
             render("roster.duplicate_id", row=number, value=team_id, first=first_seen[team_id])
         )
+    elif team_id.casefold() in folded:
+        # EH01 and eh01 name the same folder and files on a case-insensitive share
+        # (Windows, SharePoint, macOS): one team's workbooks would overwrite the other's.
+        first, other = folded[team_id.casefold()]
+        problems.append(
+            render("roster.case_clash", row=number, value=team_id, other=other, first=first)
+        )
     first_seen.setdefault(team_id, number)
+    folded.setdefault(team_id.casefold(), (number, team_id))
     return problems
 
 

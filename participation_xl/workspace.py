@@ -6,6 +6,7 @@ schemas/config.schema.json when loaded, so a mistake is reported before any work
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import json
 import os
@@ -18,12 +19,17 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError
+from .messages import render
 from .pack import Pack, builtin_schema, explainer, load_pack
 
 CONFIG_NAME = "participation.toml"
 STATE_DIR = ".participation"
 SECRET_NAME = "secret.key"  # noqa: S105 (a file name, not a secret)
 DEFAULT_TIMEZONE = "Europe/London"
+KEY_BYTES = 32  # HMAC-SHA256 wants a key as long as its output: 32 random bytes
+# Random bytes: 32 of them hold 8 or fewer distinct values with odds far below 1e-20, so
+# a key like that was typed or truncated by a person (all zeros, "aaaa..."), not drawn.
+KEY_DISTINCT_MIN = 9
 
 
 @dataclass
@@ -56,15 +62,7 @@ class Workspace:
 
     @cached_property
     def secret(self) -> bytes:
-        path = self.state_dir / SECRET_NAME
-        try:
-            text = path.read_text(encoding="ascii").strip()
-            return bytes.fromhex(text)
-        except (OSError, ValueError) as err:
-            raise ConfigError(
-                f"{path}: the workspace secret is missing or damaged. Restore it from backup; "
-                "without it, returned workbooks cannot be verified."
-            ) from err
+        return read_secret(self.state_dir / SECRET_NAME)
 
     @cached_property
     def pack(self) -> Pack:
@@ -88,6 +86,28 @@ class Workspace:
     @property
     def return_instructions(self) -> str:
         return self.return_to or f"the shared folder '{self.returns_dir.name}'"
+
+
+def read_secret(path: Path) -> bytes:
+    """The workspace key: at least 32 random bytes, stored as hex. Anything else (empty,
+    short, not hex, unreadable, plainly not random) is missing or damaged, because a short
+    key signs workbooks that anyone could forge, and a wrong one rejects every return."""
+    try:
+        key = bytes.fromhex(path.read_text(encoding="ascii").strip())
+    except FileNotFoundError:
+        problem = "there is no key file"
+    except OSError as err:
+        problem = f"it cannot be read: {err.strerror or err}"
+    except ValueError:
+        problem = "it is not the hex text the key is kept as"
+    else:
+        if len(key) < KEY_BYTES:
+            problem = f"it is {len(key)} byte(s); a key is at least {KEY_BYTES} random bytes"
+        elif len(set(key)) < KEY_DISTINCT_MIN:
+            problem = "its bytes repeat, so it was not made at random"
+        else:
+            return key
+    raise ConfigError(render("key.damaged", path=path, problem=problem), "key.damaged")
 
 
 def find_root(start: str | Path | None = None) -> Path:
@@ -194,14 +214,35 @@ def parse_date(text: str) -> dt.date:
     (2027-03-31). Anything else, or a day that does not exist, is a ValueError."""
     value = str(text).strip()
     day_first, iso = _DAY_FIRST.fullmatch(value), _ISO.fullmatch(value)
-    try:
-        if day_first:
-            return dt.date(int(day_first[3]), int(day_first[2]), int(day_first[1]))
-        if iso:
-            return dt.date(int(iso[1]), int(iso[2]), int(iso[3]))
-    except ValueError:
-        raise ValueError(f"'{value}' is not a day of the calendar.") from None
+    if day_first:
+        return _day(value, int(day_first[3]), int(day_first[2]), int(day_first[1]))
+    if iso:
+        return _day(value, int(iso[1]), int(iso[2]), int(iso[3]))
     raise ValueError(f"'{value}' is not a date: type it day first, like 31/03/2027.")
+
+
+def _day(text: str, year: int, month: int, day: int) -> dt.date:
+    """The date, or a ValueError that says which part does not exist (29 February 2027)."""
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        pass
+    if not 1 <= month <= 12 or year < 1:
+        part = f"month {month} (months are 1 to 12)" if year >= 1 else "year 0"
+        raise ValueError(
+            f"'{text}': there is no {part}. Type the date day first, like 31/03/2027."
+        ) from None
+    last = calendar.monthrange(year, month)[1]
+    name = f"{calendar.month_name[month]} {year}"
+    why = (
+        f" ({year} is not a leap year)"
+        if month == 2 and day == 29
+        else f" ({calendar.month_name[month]} has {last} days)"
+    )
+    example = f"{min(max(day, 1), last):02d}/{month:02d}/{year}"
+    raise ValueError(
+        render("date.no_such_day", value=text, day=f"{day} {name}", why=why, example=example)
+    ) from None
 
 
 def init_workspace(
@@ -214,8 +255,7 @@ def init_workspace(
     from .roster import write_starter_roster  # roster imports workspace types
 
     root = Path(directory).resolve()
-    if (root / CONFIG_NAME).exists():
-        raise ConfigError(f"{root}: already a workspace ({CONFIG_NAME} exists). Nothing changed.")
+    check_free(root, "init")
     check_cycle(cycle)
     check_due(cycle, due)
     if not council.strip():
@@ -243,9 +283,43 @@ def init_workspace(
         "pack": "",
         "sheet_password": secrets.token_urlsafe(9),
     }
-    (root / CONFIG_NAME).write_text(_config_text(values), encoding="utf-8")
-    write_starter_roster(root / "teams.xlsx")
+    with (root / CONFIG_NAME).open("x", encoding="utf-8") as fh:  # "x": never over a file
+        fh.write(_config_text(values))
+    write_starter_roster(root / STARTER_ROSTER)
     return load_workspace(root)
+
+
+STARTER_ROSTER = "teams.xlsx"
+WORKSPACE_FOLDERS = ("outbox", "returns", "reports", STATE_DIR)
+
+
+def check_free(root: Path, command: str) -> None:
+    """Refuse, before anything is written, a folder where `command` (init, demo) would
+    write over something: a coordinator's roster, settings or key is never replaced."""
+    if _present(root) and not root.is_dir():
+        raise ConfigError(
+            render("workspace.exists", paths=root, command=command), "workspace.exists"
+        )
+    key = root / STATE_DIR / SECRET_NAME
+    if _present(key) and not _present(root / CONFIG_NAME):
+        raise ConfigError(render("workspace.orphan_key", path=key), "workspace.orphan_key")
+    taken = [root / name for name in (CONFIG_NAME, STARTER_ROSTER, STATE_DIR + "/" + SECRET_NAME)]
+    taken = [p for p in taken if _present(p)]
+    taken += [
+        root / name
+        for name in WORKSPACE_FOLDERS
+        if _present(root / name) and not (root / name).is_dir()
+    ]
+    if taken:
+        paths = ", ".join(str(p) for p in taken)
+        raise ConfigError(
+            render("workspace.exists", paths=paths, command=command), "workspace.exists"
+        )
+
+
+def _present(path: Path) -> bool:
+    """Anything at `path`, even a link to nothing (which os.replace would replace)."""
+    return path.is_symlink() or path.exists()
 
 
 def _write_secret(path: Path) -> None:

@@ -61,7 +61,7 @@ def test_init_refuses_to_overwrite_a_workspace(ws):
     before = (ws / ".participation" / "secret.key").read_bytes()
     result = run("init", str(ws), "--council", "Other", "--cycle", "2026-27", "--due", "2027-03-31")
     assert result.exit_code == 2
-    assert "already a workspace" in result.output
+    assert "already there" in result.output and "participation.toml" in result.output
     assert (ws / ".participation" / "secret.key").read_bytes() == before
 
 
