@@ -161,6 +161,7 @@ class Register:
             self.db.row_factory = sqlite3.Row
             self.db.executescript(SCHEMA + INDEXES)
             return self
+        check_sound(self.path)
         uri = self.path.resolve().as_uri()
         try:
             self.db = _open_read_only(f"{uri}?mode=ro")

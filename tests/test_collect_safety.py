@@ -107,7 +107,7 @@ def test_a_return_rejected_under_a_wrong_key_is_accepted_when_the_key_is_restore
     _fill(cycle)
     key.write_text(os.urandom(32).hex() + "\n")
     collect(load_workspace(ws.root), report=False)
-    assert _codes(ws)["EH01 audit.xlsx"] == "identify.bad_signature"
+    assert _codes(ws)["EH01 audit.xlsx"] == "identify.other_workspace"
     key.write_bytes(good)
 
     collect(load_workspace(ws.root), report=False)
