@@ -1,9 +1,11 @@
 """The archive: a content-addressed copy of every file collect read, and where it came from.
 
-Each distinct file is kept once, as `.participation/archive/<ab>/<sha256><suffix>`, beside a
-small JSON sidecar `<sha256>.json` listing every sighting of those bytes: the path in the
-shared folder, its size and modification time, when collect first saw it, and the cycle
-being collected. The register can be rebuilt from these alone (`participation-xl rebuild`).
+Each distinct file is kept once, as `.participation/archive/<ab>/<sha256><suffix>`. Beside
+the copies, `archive/sightings/<run>.jsonl` logs every sighting, one line a file: the
+SHA-256, the path in the shared folder, size and modification time, when collect first saw
+it, and the cycle and due date then. The register can be rebuilt from these alone
+(`participation-xl rebuild`). One log per run, appended once per batch, costs a few
+microseconds a file, where a JSON file per copy cost about 2 ms (measured).
 
 Files are opened without following links and without blocking (a FIFO or a link to
 /dev/zero swapped in after the scan can neither hang collect nor feed it without end),
@@ -13,6 +15,7 @@ only regular files are taken, and no more than MAX_FILE_BYTES is ever read.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import errno
 import hashlib
 import itertools
@@ -27,6 +30,7 @@ from typing import Any
 # A return is ~50 KB; a workbook with pictures a few MB. Anything over this is not a return:
 # it is rejected without being copied, so junk cannot fill the archive (see README).
 MAX_FILE_BYTES = 32 * 1024 * 1024
+SIGHTINGS = "sightings"  # the logs of where each archived file was seen, and when
 SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv", ".bin")
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
@@ -50,6 +54,9 @@ class Archive:
         self.made: set[str] = set()  # the 256 sub-folders, made once each
         self.incoming = os.path.join(self.root, f".incoming.{os.getpid()}.")
         self.count = itertools.count()
+        self.pending: list[dict[str, Any]] = []  # sightings not yet written
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S-%f")
+        self.log_name = f"{stamp}-{os.getpid()}.jsonl"
         self.never: set[tuple[int, int]] = set()  # (device, inode) of files never to copy
         key = state_dir / "secret.key"
         with contextlib.suppress(OSError):
@@ -116,36 +123,34 @@ class Archive:
         return None
 
     def note(self, sha: str, sighting: dict[str, Any]) -> None:
-        """Add a sighting of these bytes to their sidecar (atomically; once per path,
-        size and time, so a run killed and run again does not list it twice)."""
-        path = self.path_for(sha, ".json", make=True)
-        data = _load(path) or {"sha256": sha, "seen": []}
-        same = ("path", "size", "mtime_ns")
-        if any(all(s.get(k) == sighting[k] for k in same) for s in data["seen"]):
+        """Keep a sighting of these bytes, for `flush` to write with the batch."""
+        self.pending.append({"sha256": sha, **sighting})
+
+    def flush(self) -> None:
+        """Append this batch's sightings to the run's log, before the register commits
+        them (the caller syncs). One file a run, one line a file: a run killed mid-line
+        leaves a torn last line, which is skipped; its files are seen again next run."""
+        if not self.pending:
             return
-        data["seen"].append(sighting)
-        tmp = f"{self.incoming}{next(self.count)}"
-        with open(tmp, "x", encoding="utf-8") as fh:
-            json.dump(data, fh, ensure_ascii=False)
-        os.replace(tmp, path)  # the archive's files reach the disk at the batch's sync
+        folder = os.path.join(self.root, SIGHTINGS)
+        os.makedirs(folder, exist_ok=True)
+        lines = "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in self.pending)
+        with open(os.path.join(folder, self.log_name), "a", encoding="utf-8") as fh:
+            fh.write(lines)
+        self.pending.clear()
 
-    def sidecars(self) -> Iterator[dict[str, Any]]:
-        """Every sidecar in the archive (a damaged one is skipped: its copy stays)."""
-        for folder in sorted(Path(self.root).iterdir()):
-            if folder.is_dir() and len(folder.name) == 2:
-                for path in sorted(folder.glob("*.json")):
-                    data = _load(str(path))
-                    if data and isinstance(data.get("seen"), list):
+    def sightings(self) -> Iterator[dict[str, Any]]:
+        """Every sighting ever logged, oldest log first (a damaged line is skipped)."""
+        folder = Path(self.root) / SIGHTINGS
+        for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else ():
+            with path.open(encoding="utf-8", errors="replace") as fh:
+                for line in fh:
+                    try:
+                        data = json.loads(line)
+                    except ValueError:
+                        continue
+                    if isinstance(data, dict) and isinstance(data.get("sha256"), str):
                         yield data
-
-
-def _load(path: str) -> dict[str, Any] | None:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def _open_problem(err: OSError) -> str:

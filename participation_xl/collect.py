@@ -414,6 +414,7 @@ class _Run:
         for key in self.touched:
             self.reg.refresh_current(*key)
         self.touched.clear()
+        self.archive.flush()
         # The archive copies reach the disk before the register says they exist.
         os.sync()
         if not final:

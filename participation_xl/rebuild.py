@@ -38,14 +38,15 @@ def rebuild(ws: Workspace) -> Rebuilt:
     deleted. Decisions recorded only in the register are not in the archive."""
     archive = Archive(ws.state_dir)
     runs: dict[tuple[str, str, str], list[tuple[dict, str]]] = defaultdict(list)
-    for data in archive.sidecars():
-        sha = str(data.get("sha256", ""))
-        if archive.find(sha) is None:
-            continue  # the copy itself is gone: nothing to examine
-        for seen in data["seen"]:
-            if _usable(seen):
-                key = (seen["seen_at"], seen.get("cycle") or ws.cycle, seen.get("due", ""))
-                runs[key].append((seen, sha))
+    kept: set[tuple[str, str, int, int]] = set()
+    for seen in archive.sightings():
+        sha = seen["sha256"]
+        key = (sha, seen.get("path"), seen.get("size"), seen.get("mtime_ns"))
+        if not _usable(seen) or key in kept or archive.find(sha) is None:
+            continue  # damaged, already seen (a killed run's repeat), or its copy is gone
+        kept.add(key)  # type: ignore[arg-type]
+        run = (seen["seen_at"], seen.get("cycle") or ws.cycle, seen.get("due", ""))
+        runs[run].append((seen, sha))
     with run_lock(ws):
         path = register_path(ws)
         aside = _set_aside(path)
