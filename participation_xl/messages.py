@@ -227,6 +227,19 @@ CATALOGUE: dict[str, Message] = {
         "The answer looks like it holds personal data ({what}). Returns describe services: never name a child or give contact details. Remove it, or explain why it is needed.",
     ),
     "status.late": Message(Q, "Received {received}, after the due date {due}."),
+    # --- the coordinator's signatories.csv (report; the row is left out, the rest is used) -
+    "signatories.unreadable": Message(
+        E,
+        "signatories.csv cannot be read ({detail}). Save it as CSV UTF-8 from Excel; no one in it is on the register until then.",
+    ),
+    "signatories.missing_column": Message(
+        E,
+        "Column '{column}' is missing. Add a column headed '{column}' (columns: name, role, organisation, date_signed).",
+    ),
+    "signatories.value": Message(
+        E,
+        "Row {row}, column {column}: {problem}. Correct it in signatories.csv; the row is left off the register until then.",
+    ),
 }
 
 
