@@ -103,8 +103,8 @@ WORD_FILL = {
 # A sheet whose columns add up to more than this many characters (Excel column widths)
 # cannot print one page wide on landscape A4 with 11 pt text at 8 pt or more: it prints
 # at full size over several pages instead, its first columns and heading repeated.
-FIT_CHARS = 185
-NOTE_CHARS = 140  # how wide a sheet's title notes run before they wrap
+FIT_CHARS = 170  # (LibreOffice prints about 132 characters across at full size)
+NOTE_CHARS = 100  # how wide a sheet's title notes run before they wrap, on a wide sheet
 # Chart colours carry no text, so they only need to differ; data labels give the numbers.
 BAR_COLOURS = {"good": "#548235", "amber": "#BF8F00", "bad": "#C00000", "grey": "#7F7F7F"}
 LABEL_COLOURS = {"good": "#FFFFFF", "amber": "#000000", "bad": "#FFFFFF", "grey": "#000000"}
@@ -487,7 +487,8 @@ class _Sheet:
         for col, width in widths.items():
             ws.set_column(col, col, width)
         shown = print_cols or (max(widths) + 1 if widths else 1)
-        self._notes(widths, shown)
+        wide = sum(widths.get(c, 8) for c in range(shown)) > FIT_CHARS
+        self._notes(widths, shown, NOTE_CHARS if wide else FIT_CHARS)
         # Rows are sized here because neither Excel nor LibreOffice grows a row to fit
         # wrapped text in a file that was not saved by them.
         lines: dict[int, int] = {}
@@ -498,7 +499,6 @@ class _Sheet:
                 ws.set_row(row, min(409, 15 * n))
         ws.set_paper(9)  # A4
         ws.set_landscape()
-        wide = sum(widths.get(c, 8) for c in range(shown)) > FIT_CHARS
         if wide:
             ws.repeat_columns(0, key_cols - 1)
             ws.print_across()  # each row's pages one after another
@@ -513,11 +513,11 @@ class _Sheet:
         council = self.book.council.replace("&", "&&")[:100]
         ws.set_footer(f"&L{council}&R{ws.name.replace('&', '&&')}, page &P of &N")
 
-    def _notes(self, widths: dict[int, int], shown: int) -> None:
-        """Each note merged across the first columns (up to NOTE_CHARS wide), wrapped."""
+    def _notes(self, widths: dict[int, int], shown: int, limit: int) -> None:
+        """Each note merged across the first columns (up to `limit` wide), wrapped."""
         span, last = 0, 0
         for c in range(shown):
-            if c and span + widths.get(c, 8) > NOTE_CHARS:
+            if c and span + widths.get(c, 8) > limit:
                 break
             span, last = span + widths.get(c, 8), c
         fmt = self.book.fmt(wrap=True)
@@ -693,7 +693,7 @@ def _status_chart(book: _Book, sheet: _Sheet, header: int, counts: list[int], to
     )
     chart.set_title({"name": "Returns by status"})
     chart.set_legend({"none": True})
-    chart.set_y_axis({"name": "Returns", "min": 0})
+    chart.set_y_axis({"min": 0})  # no rotated axis title: it would print too small to read
     said = ", ".join(f"{n} {w.lower()}" for w, n in zip(STATUS_WORDS, counts, strict=True))
     sheet.ws.insert_chart(
         header,
@@ -857,7 +857,7 @@ def _you_said_we_did(snap: _Snapshot) -> tuple[list[Col], list[Row], _Page]:
     shown = [c for c in columns if c.key in LOG_PRINTED]
     rest = [c for c in columns if c.key not in LOG_PRINTED]
     cols = [Col("Service area", width=16), Col("Team", width=18)]
-    cols += [Col(c.title, width=30 if c.kind == "text" else 22) for c in shown]
+    cols += [Col(c.title, width=26 if c.kind == "text" else 18) for c in shown]
     cols += [Col(c.title) for c in rest]
     cols += [Col("Team ID"), Col("Return status", coloured=True), *TRACE]
     rows = []
@@ -1039,17 +1039,19 @@ def _dashboard(book: _Book, snap: _Snapshot, stds: list[_Standard]) -> None:
         f"on the promises and rights; data as of {snap.now:%d/%m/%Y %H:%M}.",
     )
     sheet.note(2, RULE)
-    overall = [[s.short, *_share_row(services, f"{s.path}.rating", scale)] for s in stds]
-    cols = [Col("Standard"), *_share_cols(scale)]
+    overall = [[s.short, s.text, *_share_row(services, f"{s.path}.rating", scale)] for s in stds]
+    cols = [Col("Standard"), Col("Standard in full", width=WORDING), *_share_cols(scale)]
     sheet.title(4, "Services by rating, per standard", 12)
     after = sheet.table(5, "StandardsOverall", cols, overall)
     chart_rows = _standards_chart(book, sheet, 5, len(overall), scale)
     top = after + 1 + chart_rows
+    # The chart starts a page, and so does each table after it: none is cut in two.
+    sheet.ws.set_h_pagebreaks([after + 1, top] if chart_rows else [top])
     by_area = [
         [area, s.short, *_share_row(group, f"{s.path}.rating", scale)]
         for area, group in _by_area(services)
         for s in stds
-    ]
+    ]  # the standard's short name sits in the column of its wording above
     sheet.title(top, "By service area", 12)
     after = sheet.table(
         top + 1,
@@ -1057,10 +1059,7 @@ def _dashboard(book: _Book, snap: _Snapshot, stds: list[_Standard]) -> None:
         [Col("Service area"), Col("Standard"), *_share_cols(scale)],
         by_area,
     )
-    after = _heat_map(book, sheet, snap, after + 1)
-    sheet.title(after + 1, "The Six Standards in full", 12)
-    wording = [[s.short, s.text] for s in stds]
-    sheet.table(after + 2, "StandardsWording", [Col("Standard"), Col("In full")], wording)
+    _heat_map(book, sheet, snap, after + 1)
     sheet.finish(None)
 
 
@@ -1072,6 +1071,8 @@ def _by_area(rows: list[Expected]) -> list[tuple[str, list[Expected]]]:
 
 
 CHART_ROWS = 20  # rows left below a table for its chart
+WORDING = 36  # the width of a column of framework wording (a standard, a promise)
+CHART_PT = 12  # chart text, big enough to stay over 8 pt when the page is fitted to A4
 
 
 def _standards_chart(book: _Book, sheet: _Sheet, header: int, n: int, scale: Sequence[str]) -> int:
@@ -1082,7 +1083,7 @@ def _standards_chart(book: _Book, sheet: _Sheet, header: int, n: int, scale: Seq
     chart = book.wb.add_chart({"type": "bar", "subtype": "percent_stacked"})
     name = sheet.ws.name
     for k, word in enumerate(columns(scale)):
-        col = 2 + k  # Standard, Services expected, then the counts
+        col = 3 + k  # Standard, Standard in full, Services expected, then the counts
         chart.add_series(
             {
                 "name": [name, header, col],
@@ -1093,18 +1094,20 @@ def _standards_chart(book: _Book, sheet: _Sheet, header: int, n: int, scale: Seq
                 # amber and grey.
                 "data_labels": {
                     "value": True,
-                    "font": {"color": LABEL_COLOURS[WORD_FILL.get(word, "grey")], "size": 10},
+                    "font": {"color": LABEL_COLOURS[WORD_FILL.get(word, "grey")], "size": CHART_PT},
                 },
             }
         )
-    chart.set_title({"name": "Services by rating, per standard", "name_font": {"size": 12}})
-    chart.set_y_axis({"reverse": True, "num_font": {"size": 10}})  # Standard 1 at the top
-    chart.set_x_axis({"num_font": {"size": 10}})
-    chart.set_legend({"position": "bottom", "font": {"size": 10}})
+    chart.set_title(
+        {"name": "Services by rating, per standard", "name_font": {"size": CHART_PT + 2}}
+    )
+    chart.set_y_axis({"reverse": True, "num_font": {"size": CHART_PT}})  # Standard 1 at the top
+    chart.set_x_axis({"num_font": {"size": CHART_PT}})
+    chart.set_legend({"position": "bottom", "font": {"size": CHART_PT}})
     words = ", ".join(columns(scale))
     sheet.ws.insert_chart(
         header + n + 2,
-        0,
+        1,
         chart,
         {
             "description": "Stacked bar chart of the table above: for each of the Six "
@@ -1128,7 +1131,7 @@ def _heat_map(book: _Book, sheet: _Sheet, snap: _Snapshot, top: int) -> int:
         counts = tally((answer_word(e, i.field.path, scale) for e in audits), scale)
         rows.append([group, label, *counts, len(audits)])
     sheet.title(top, "Promises and rights: how teams rate themselves (number of teams)", 12)
-    cols = [Col("Framework"), Col("Statement")]
+    cols = [Col("Framework"), Col("Statement", width=WORDING)]
     cols += [*(Col(w, narrow=True) for w in columns(scale)), Col("Teams expected", narrow=True)]
     after = sheet.table(top + 1, "Ratings", cols, rows)
     if rows and scale:
