@@ -112,8 +112,19 @@ def _record(ws, reg, team: str, form: str, fate: str, late: bool, rng: random.Ra
         return
     now = dt.datetime.now(dt.UTC).isoformat()
     if fate == "rejected":
-        reg.add_file(f"{team}-{form}-bad.xlsx", 1, 1, None, "rejected", "Not a workbook.",
-                     "read.not_a_workbook", now, ws.cycle, team, form)  # fmt: skip
+        reg.add_file(
+            f"{team}-{form}-bad.xlsx",
+            1,
+            1,
+            None,
+            "rejected",
+            "Not a workbook.",
+            "read.not_a_workbook",
+            now,
+            ws.cycle,
+            team,
+            form,
+        )
         return
     # A resubmission: "fixed" is invalid then valid, "broken" valid then invalid.
     steps = {"fixed": ["invalid", "valid"], "broken": ["valid", "invalid"]}.get(fate, [fate])
@@ -133,11 +144,29 @@ def _submit(ws, reg, team, form, step, received, rng, now, k) -> None:
     if step in ("invalid", "off_scale"):
         if step == "off_scale":
             _put(doc, rng.choice(rated)[0], "Mostly" if form == "six-standards" else "Often")
-        issues.append({"code": "answer.choice", "severity": "error", "file": "x.xlsx",
-                       "sheet": "S", "cell": "C5", "field": "f", "message": "Not on the list."})  # fmt: skip
+        issues.append(
+            {
+                "code": "answer.choice",
+                "severity": "error",
+                "file": "x.xlsx",
+                "sheet": "S",
+                "cell": "C5",
+                "field": "f",
+                "message": "Not on the list.",
+            }
+        )
     if received == LATE:
-        issues.append({"code": "status.late", "severity": "query", "file": "x.xlsx",
-                       "sheet": "", "cell": "", "field": "", "message": "Late."})  # fmt: skip
+        issues.append(
+            {
+                "code": "status.late",
+                "severity": "query",
+                "file": "x.xlsx",
+                "sheet": "",
+                "cell": "",
+                "field": "",
+                "message": "Late.",
+            }
+        )
     name = f"{team}-{form}-{k}.xlsx"
     sha = hashlib.sha256(json.dumps([name, received, doc]).encode()).hexdigest()
     identity = {"team_id": team, "form": form, "form_version": f.version, "cycle": ws.cycle}
@@ -204,7 +233,10 @@ def _check_row(row: dict[str, Any], want: dict[str, int], total: int, where: str
 def test_every_figure_equals_an_independent_recount(tmp_path, teams):
     ws = _build(tmp_path / f"ws{next(_COUNTER)}", teams)
     _cli(ws, "report")
-    state = {(t["team_id"], t["form"]): t["status"] for t in json.loads(_cli(ws, "status", "--json"))["teams"]}  # fmt: skip
+    state = {
+        (t["team_id"], t["form"]): t["status"]
+        for t in json.loads(_cli(ws, "status", "--json"))["teams"]
+    }
     docs = {
         (d["team_id"], d["form"]): d
         for d in map(json.loads, _cli(ws, "export", "--format", "jsonl", "--all").splitlines())
@@ -233,11 +265,14 @@ def test_every_figure_equals_an_independent_recount(tmp_path, teams):
     overall_rows = _table(compliance, "Dashboard", "StandardsOverall")
     by_area = _table(compliance, "Dashboard", "StandardsByArea")
     for n, (path, scale) in enumerate(STANDARDS):
-        cells = {t: _recount_word(s, docs.get((t, "six-standards")), path, scale) for t, s in services}  # fmt: skip
+        cells = {
+            t: _recount_word(s, docs.get((t, "six-standards")), path, scale) for t, s in services
+        }
         short = f"Standard {n + 1}"
         if services:
-            _check_row(overall_rows[n], _expected_counts(list(cells.values()), scale),
-                       len(services), short)  # fmt: skip
+            _check_row(
+                overall_rows[n], _expected_counts(list(cells.values()), scale), len(services), short
+            )
         for t, word in cells.items():
             assert matrix[t][short] == word, (t, short)
         for row in (r for r in by_area if r["Standard"] == short):

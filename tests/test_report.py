@@ -329,8 +329,15 @@ def test_matrix_shows_each_rating_as_a_word_and_a_colour(known):
     doc = _standards_doc(ws)
     doc["standards"]["feedback"]["action"] = "Plan it"
     doc["standards"]["equality"]["rating"] = "Mostly"  # not on the scale
-    problem = issue("answer.choice", "ADV1 six-standards.xlsx", "Six Standards", "C10",
-                    "Standard 3", value="Mostly", options="Met, Partially met, Not met")  # fmt: skip
+    problem = issue(
+        "answer.choice",
+        "ADV1 six-standards.xlsx",
+        "Six Standards",
+        "C10",
+        "Standard 3",
+        value="Mostly",
+        options="Met, Partially met, Not met",
+    )
     _submit(ws, "ADV1", "six-standards", doc, [problem], received=LATE, name="again.xlsx")
     _submit(ws, "SW02", "audit", _doc(ws, "SW02", "audit"), name="sw.xlsx")
     _submit(ws, "ADV1", "audit", _doc(ws, "ADV1", "audit"), name="adv.xlsx")
