@@ -170,9 +170,9 @@ def register(entries: Iterable[Signatory]) -> list[Signatory]:
         latest = max(e.cycle for e in group)
         out.append(
             Signatory(
-                newest.name,
+                " ".join(newest.name.split()),
                 newest.role,
-                newest.organisation,
+                " ".join(newest.organisation.split()),
                 newest.date_signed,
                 newest.team,
                 newest.team_id,
