@@ -12,9 +12,19 @@ from participation_xl.examine import issue
 from participation_xl.report import write_reports
 
 SIGNED = [
-    {"signatory": "Ann Lee", "role": "Manager", "organisation": "Early Help", "date_signed": "2026-05-01"},
-    {"signatory": "Bob Khan", "role": "Worker", "organisation": "Early Help", "date_signed": "2026-05-02"},
-]  # fmt: skip
+    {
+        "signatory": "Ann Lee",
+        "role": "Manager",
+        "organisation": "Early Help",
+        "date_signed": "2026-05-01",
+    },
+    {
+        "signatory": "Bob Khan",
+        "role": "Worker",
+        "organisation": "Early Help",
+        "date_signed": "2026-05-02",
+    },
+]
 ERROR = issue("answer.required", "x.xlsx", "About", "C5", "Your name")
 
 
