@@ -108,6 +108,9 @@ NOTE_CHARS = 100  # how wide a sheet's title notes run before they wrap, on a wi
 # Chart colours carry no text, so they only need to differ; data labels give the numbers.
 BAR_COLOURS = {"good": "#548235", "amber": "#BF8F00", "bad": "#C00000", "grey": "#7F7F7F"}
 LABEL_COLOURS = {"good": "#FFFFFF", "amber": "#000000", "bad": "#FFFFFF", "grey": "#000000"}
+# An invalid return is amber in a cell (beside its word), but on a chart it needs its own
+# colour, apart from Partially met: (bar, label).
+INVALID_BAR = ("#7030A0", "#FFFFFF")
 HEAT_SCALE = {"min_color": "#FFFFFF", "mid_color": "#DDEBF7", "max_color": "#9DC3E6"}
 
 
@@ -1084,18 +1087,19 @@ def _standards_chart(book: _Book, sheet: _Sheet, header: int, n: int, scale: Seq
     name = sheet.ws.name
     for k, word in enumerate(columns(scale)):
         col = 3 + k  # Standard, Standard in full, Services expected, then the counts
+        fill = WORD_FILL.get(word, "grey")
+        bar, label = (
+            INVALID_BAR if word == INVALID_RETURN else (BAR_COLOURS[fill], LABEL_COLOURS[fill])
+        )
         chart.add_series(
             {
                 "name": [name, header, col],
                 "categories": [name, header + 1, 0, header + n, 0],
                 "values": [name, header + 1, col, header + n, col],
-                "fill": {"color": BAR_COLOURS[WORD_FILL.get(word, "grey")]},
-                # Label text keeps 4.5:1 on its bar: white on green and red, black on
-                # amber and grey.
-                "data_labels": {
-                    "value": True,
-                    "font": {"color": LABEL_COLOURS[WORD_FILL.get(word, "grey")], "size": CHART_PT},
-                },
+                "fill": {"color": bar},
+                # Label text keeps 4.5:1 on its bar: white on green, red and purple,
+                # black on amber and grey.
+                "data_labels": {"value": True, "font": {"color": label, "size": CHART_PT}},
             }
         )
     chart.set_title(
@@ -1159,9 +1163,10 @@ def _matrix(snap: _Snapshot, stds: list[_Standard]) -> tuple[list[Col], list[Row
     """One row per service expected; each standard's cell by the counting rule (a rating
     only from a valid return; an answer off the scale is never shown as a rating)."""
     scale = _ratings_scale(snap.form(STANDARDS))
-    cols = [Col("Service"), Col("Provider"), Col("Service area"), Col("Team ID")]
-    cols += [Col("Return", coloured=True)]
-    cols += [Col(s.short, coloured=True, narrow=True) for s in stds] + TRACE
+    cols = [Col("Service", width=24), Col("Provider", width=18), Col("Service area", width=16)]
+    cols += [Col("Team ID"), Col("Return", coloured=True)]
+    # Rating words wrap ("Partially / met"), so the six standards fit one page wide.
+    cols += [Col(s.short, coloured=True, narrow=True, width=9) for s in stds] + TRACE
     rows = []
     for e in _services(snap):
         t, s = e.team, e.current
