@@ -580,9 +580,12 @@ def _write_register(snap: _Snapshot) -> Path:
     people, problems = _signatory_register(snap)
     _overview(book, snap)
     _data_sheet(book, "Returns", "Returns", RETURN_COLS, _return_rows(snap), _returns_page(snap))
-    _data_sheet(book, "Audit", "Audit", *_audit_table(snap), _answers_page("audit", cycle))
-    _data_sheet(book, "Six Standards", "SixStandards", *_standards_table(snap),
-                _answers_page("Six Standards review", cycle))  # fmt: skip
+    for title, name, (cols, rows), what in (
+        ("Audit", "Audit", _audit_table(snap), "audit"),
+        ("Six Standards", "SixStandards", _standards_table(snap), "Six Standards review"),
+    ):
+        page = _answers_page(what, cycle, len(cols) - len(TRACE))
+        _data_sheet(book, title, name, cols, rows, page)
     _data_sheet(book, "You Said, We Did", "YouSaidWeDid", *_you_said_we_did(snap))
     plan_cols, plan_rows = _log_table(snap, "action_plan")
     plan_page = _log_page("Action plans for next year", cycle, len(plan_cols) - len(TRACE))
@@ -603,12 +606,14 @@ def _returns_page(snap: _Snapshot) -> _Page:
     )
 
 
-def _answers_page(what: str, cycle: str) -> _Page:
+def _answers_page(what: str, cycle: str, print_cols: int) -> _Page:
     return _Page(
         f"Answers to the {what}, cycle {cycle}",
         f"One row per team's current {what} return, valid or invalid (see the Status "
         "column; only valid returns count in the figures). Printed, each row runs across "
-        "pages with the team repeated; use the filters to read one team or one question.",
+        "pages with the team repeated; use the filters to read one team or one question. "
+        "File, SHA-256 and time received are in the last columns, not printed.",
+        print_cols=print_cols,
         key_cols=2,
     )
 
