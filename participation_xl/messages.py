@@ -345,6 +345,19 @@ CATALOGUE: dict[str, Message] = {
         E,
         "{path}{detail}. Check that the file or folder exists, that you may read and write it, and that the disk is not full; then try again.",
     ),
+    # --- the coordinator's signatories.csv (report; the row is left out, the rest is used) -
+    "signatories.unreadable": Message(
+        E,
+        "signatories.csv cannot be read ({detail}). Save it as CSV UTF-8 from Excel; no one in it is on the register until then.",
+    ),
+    "signatories.missing_column": Message(
+        E,
+        "Column '{column}' is missing. Add a column headed '{column}' (columns: name, role, organisation, date_signed).",
+    ),
+    "signatories.value": Message(
+        E,
+        "Row {row}, column {column}: {problem}. Correct it in signatories.csv; the row is left off the register until then.",
+    ),
 }
 
 

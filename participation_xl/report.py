@@ -29,7 +29,21 @@ from xlsxwriter.format import Format
 from xlsxwriter.utility import xl_cell_to_rowcol
 from xlsxwriter.worksheet import Worksheet
 
+from . import signatories as sign
 from .collect import register_path
+from .counting import (
+    COUNTED,
+    INVALID_ANSWER,
+    INVALID_RETURN,
+    NO_RETURN,
+    RULE,
+    answer_word,
+    columns,
+    outcome,
+    percentages,
+    shown_answer,
+    tally,
+)
 from .export import neutralise
 from .generate import IssueContext, Mark, build_workbook
 from .outputs import (
@@ -83,17 +97,27 @@ WORD_FILL = {
     "Valid": "good",
     "Met": "good",
     "Invalid": "amber",
+    INVALID_RETURN: "amber",
+    INVALID_ANSWER: "amber",
+    "Rejected": "bad",
     "Partially met": "amber",
     "Query": "amber",
     "Missing": "bad",
     "Not met": "bad",
     "Error": "bad",
-    "No return": "grey",
+    NO_RETURN: "grey",
 }
-NO_RETURN = "No return"
+# A sheet whose columns add up to more than this many characters (Excel column widths)
+# cannot print one page wide on landscape A4 with 11 pt text at 8 pt or more: it prints
+# at full size over several pages instead, its first columns and heading repeated.
+FIT_CHARS = 170  # (LibreOffice prints about 132 characters across at full size)
+NOTE_CHARS = 100  # how wide a sheet's title notes run before they wrap, on a wide sheet
 # Chart colours carry no text, so they only need to differ; data labels give the numbers.
 BAR_COLOURS = {"good": "#548235", "amber": "#BF8F00", "bad": "#C00000", "grey": "#7F7F7F"}
 LABEL_COLOURS = {"good": "#FFFFFF", "amber": "#000000", "bad": "#FFFFFF", "grey": "#000000"}
+# An invalid return is amber in a cell (beside its word), but on a chart it needs its own
+# colour, apart from Partially met: (bar, label).
+INVALID_BAR = ("#7030A0", "#FFFFFF")
 HEAT_SCALE = {"min_color": "#FFFFFF", "mid_color": "#DDEBF7", "max_color": "#9DC3E6"}
 
 
@@ -107,6 +131,8 @@ class Col:
 
     header: str
     coloured: bool = False
+    narrow: bool = False  # a number column: its heading wraps to its longest word
+    width: int = MAX_WIDTH  # the widest it grows, in characters; longer text wraps
 
 
 Row = list[Any]
@@ -201,7 +227,12 @@ class _Snapshot:
     expected: list[Expected]
     current: list[Submission]
     history: dict[tuple[str, str], int]
-    previous: tuple[str, list[Submission]] | None  # the latest earlier cycle, for the trend
+    earlier: list[tuple[str, list[Submission]]]  # every earlier cycle, oldest first
+
+    @property
+    def previous(self) -> tuple[str, list[Submission]] | None:
+        """The latest earlier cycle, for the trend."""
+        return self.earlier[-1] if self.earlier else None
 
     @cached_property
     def teams(self) -> dict[str, Team]:
@@ -223,8 +254,7 @@ def _snapshot(ws: Workspace, reg: Register, today: dt.date | None = None) -> _Sn
         expected = expected_returns(ws, reg, documents=True)
         current = reg.submissions(ws.cycle)
         history = reg.history_counts(ws.cycle)
-        earlier = [c for c in reg.cycles() if c < ws.cycle]
-        previous = (earlier[-1], reg.submissions(earlier[-1])) if earlier else None
+        earlier = [(c, reg.submissions(c)) for c in reg.cycles() if c < ws.cycle]
     return _Snapshot(
         ws=ws,
         today=today or dt.date.today(),
@@ -232,7 +262,7 @@ def _snapshot(ws: Workspace, reg: Register, today: dt.date | None = None) -> _Sn
         expected=expected,
         current=current,
         history=history,
-        previous=previous,
+        earlier=earlier,
     )
 
 
@@ -392,10 +422,14 @@ class _Sheet:
         self.book, self.ws = book, ws
         self.widths: dict[int, int] = {}
         self.texts: list[tuple[int, int, str]] = []  # long text, to size its row at the end
+        self.notes: list[tuple[int, str]] = []  # lines under the title, wrapped at the end
+        self.caps: dict[int, int] = {}  # column -> widest it may grow
+        self.last_row = 0
 
     def cell(self, row: int, col: int, value: Any, coloured: bool = False) -> None:
         """Write one value by its type; text always as text, never as a formula or link."""
         ws, fmt = self.ws, self.book.fmt
+        self.last_row = max(self.last_row, row)
         if value is None or value == "":
             return
         if isinstance(value, bool):
@@ -419,6 +453,20 @@ class _Sheet:
     def title(self, row: int, text: str, size: int = 14) -> None:
         """A heading outside any table; it does not widen its column."""
         self.ws.write_string(row, 0, _fit(text), self.book.fmt(bold=True, size=size, wrap=False))
+        self.last_row = max(self.last_row, row)
+
+    def note(self, row: int, text: str) -> None:
+        """A line under a title (what the sheet shows, what it counts): wrapped across the
+        first columns when the sheet is finished, so it prints whole."""
+        self.notes.append((row, text))
+        self.last_row = max(self.last_row, row)
+
+    def heading(self, title: str, *lines: str) -> int:
+        """The sheet's title and its notes from row 0; returns the first free row."""
+        self.title(0, title)
+        for r, line in enumerate(lines, start=1):
+            self.note(r, line)
+        return len(lines) + 2
 
     def table(self, top: int, name: str, cols: Sequence[Col], rows: list[Row]) -> int:
         """Write rows as a named Excel table at `top`; return the first row below it."""
@@ -436,21 +484,35 @@ class _Sheet:
                 "columns": [{"header": h, "header_format": self.book.head} for h in headers],
             },
         )
-        for c, h in enumerate(headers):
+        for c, (h, col) in enumerate(zip(headers, cols, strict=True)):
             longest_word = max(map(len, h.split()), default=0)
-            self.widths[c] = max(self.widths.get(c, 0), longest_word, min(len(h), 24))
+            wide = longest_word if col.narrow else min(len(h), 24)
+            self.widths[c] = max(self.widths.get(c, 0), longest_word, wide)
             self.texts.append((top, c, h))
+            self.caps[c] = col.width
+        self.last_row = max(self.last_row, last)
         for r, row in enumerate(rows, start=top + 1):
             for c, (col, value) in enumerate(zip(cols, row, strict=True)):
                 self.cell(r, c, value, col.coloured)
         return last + 1
 
-    def finish(self, header_row: int | None = 0) -> None:
-        """Column widths from content, and an A4 print setup with the header repeated."""
+    def finish(
+        self, header_row: int | None = 0, print_cols: int | None = None, key_cols: int = 1
+    ) -> None:
+        """Column widths from content, and an A4 print setup with the header repeated.
+
+        `print_cols`: only the first columns print (the rest, such as file name and SHA-256,
+        are for tracing, not reading). A sheet too wide for one legible page prints at full
+        size over several, its first `key_cols` columns repeated on each."""
         ws = self.ws
-        widths = {c: min(MAX_WIDTH, max(8, w + 2)) for c, w in self.widths.items()}
+        widths = {
+            c: min(self.caps.get(c, MAX_WIDTH), max(8, w + 2)) for c, w in self.widths.items()
+        }
         for col, width in widths.items():
             ws.set_column(col, col, width)
+        shown = print_cols or (max(widths) + 1 if widths else 1)
+        wide = sum(widths.get(c, 8) for c in range(shown)) > FIT_CHARS
+        self._notes(widths, shown, NOTE_CHARS if wide else FIT_CHARS)
         # Rows are sized here because neither Excel nor LibreOffice grows a row to fit
         # wrapped text in a file that was not saved by them.
         lines: dict[int, int] = {}
@@ -461,13 +523,33 @@ class _Sheet:
                 ws.set_row(row, min(409, 15 * n))
         ws.set_paper(9)  # A4
         ws.set_landscape()
-        ws.fit_to_pages(1, 0)
+        if wide:
+            ws.repeat_columns(0, key_cols - 1)
+            ws.print_across()  # each row's pages one after another
+        else:
+            ws.fit_to_pages(1, 0)
+        if print_cols:
+            ws.print_area(0, 0, self.last_row, print_cols - 1)
         ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
         if header_row is not None:
-            ws.freeze_panes(header_row + 1, 0)
+            ws.freeze_panes(header_row + 1, key_cols if wide else 0)
             ws.repeat_rows(header_row)
         council = self.book.council.replace("&", "&&")[:100]
         ws.set_footer(f"&L{council}&R{ws.name.replace('&', '&&')}, page &P of &N")
+
+    def _notes(self, widths: dict[int, int], shown: int, limit: int) -> None:
+        """Each note merged across the first columns (up to `limit` wide), wrapped."""
+        span, last = 0, 0
+        for c in range(shown):
+            if c and span + widths.get(c, 8) > limit:
+                break
+            span, last = span + widths.get(c, 8), c
+        fmt = self.book.fmt(wrap=True)
+        for row, text in self.notes:
+            if last:
+                self.ws.merge_range(row, 0, row, last, "", fmt)
+            self.ws.write_string(row, 0, _fit(text), fmt)
+            self.ws.set_row(row, min(409, 15 * _lines(text, span)))
 
 
 def _unique_headers(headers: list[str]) -> list[str]:
@@ -485,11 +567,25 @@ def _unique_headers(headers: list[str]) -> list[str]:
     return out
 
 
-def _data_sheet(book: _Book, title: str, name: str, cols: Sequence[Col], rows: list[Row]) -> None:
-    """A sheet that is one Excel table, with its header frozen and repeated on every page."""
+@dataclass(frozen=True)
+class _Page:
+    """How a data sheet introduces itself and prints."""
+
+    title: str
+    shows: str  # what the sheet shows and which returns it counts
+    print_cols: int | None = None  # only the first columns print; None: all of them
+    key_cols: int = 1  # repeated on every page when the sheet prints over several
+
+
+def _data_sheet(
+    book: _Book, title: str, name: str, cols: Sequence[Col], rows: list[Row], page: _Page
+) -> None:
+    """A sheet that is one Excel table under a title and a line on what it shows, with its
+    header frozen and repeated on every page."""
     sheet = book.sheet(title)
-    sheet.table(0, name, cols, rows)
-    sheet.finish(0)
+    top = sheet.heading(page.title, page.shows)
+    sheet.table(top, name, cols, rows)
+    sheet.finish(top, page.print_cols, page.key_cols)
 
 
 def _save(book: _Book, path: Path) -> Path:
@@ -501,45 +597,103 @@ def _save(book: _Book, path: Path) -> Path:
 
 def _write_register(snap: _Snapshot) -> Path:
     book = _Book(snap.ws, f"Participation register {snap.ws.cycle}")
+    cycle = snap.ws.cycle
+    people, problems = _signatory_register(snap)
     _overview(book, snap)
-    _data_sheet(book, "Returns", "Returns", RETURN_COLS, _return_rows(snap))
-    _data_sheet(book, "Audit", "Audit", *_audit_table(snap))
-    _data_sheet(book, "Six Standards", "SixStandards", *_standards_table(snap))
-    _data_sheet(book, "You Said, We Did", "YouSaidWeDid", *_log_table(snap, "you_said_we_did"))
-    _data_sheet(book, "Action Plans", "ActionPlans", *_log_table(snap, "action_plan"))
-    _data_sheet(book, "Signatories", "Signatories", *_signatory_table(snap))
-    _data_sheet(book, "Issues", "Issues", ISSUE_COLS, _issue_rows(snap))
+    _data_sheet(book, "Returns", "Returns", RETURN_COLS, _return_rows(snap), _returns_page(snap))
+    for title, name, (cols, rows), what in (
+        ("Audit", "Audit", _audit_table(snap), "audit"),
+        ("Six Standards", "SixStandards", _standards_table(snap), "Six Standards review"),
+    ):
+        page = _answers_page(what, cycle, len(cols) - len(TRACE))
+        _data_sheet(book, title, name, cols, rows, page)
+    _data_sheet(book, "You Said, We Did", "YouSaidWeDid", *_you_said_we_did(snap))
+    plan_cols, plan_rows = _log_table(snap, "action_plan")
+    plan_page = _log_page("Action plans for next year", cycle, len(plan_cols) - len(TRACE))
+    _data_sheet(book, "Action Plans", "ActionPlans", plan_cols, plan_rows, plan_page)
+    _data_sheet(book, "Signatories", "Signatories", *_signatory_table(snap, people, problems))
+    issues = [*_issue_rows(snap), *_problem_rows(problems)]
+    _data_sheet(book, "Issues", "Issues", ISSUE_COLS, issues, _issues_page(cycle))
     return _save(book, snap.ws.reports_dir / "register.xlsx")
 
 
-STATUS_WORDS = ("Valid", "Invalid", "Missing", "Late")
-COUNT_COLS = [Col("Expected"), *(Col(w) for w in STATUS_WORDS)]
+def _returns_page(snap: _Snapshot) -> _Page:
+    return _Page(
+        f"Returns expected in cycle {snap.ws.cycle}",
+        "One row per team and form the roster expects: its status (valid, invalid, rejected "
+        "or missing), when it came and the file it came in. Earlier versions are kept in "
+        "the register.",
+        key_cols=2,
+    )
+
+
+def _answers_page(what: str, cycle: str, print_cols: int) -> _Page:
+    return _Page(
+        f"Answers to the {what}, cycle {cycle}",
+        f"One row per team's current {what} return, valid or invalid (see the Status "
+        "column; only valid returns count in the figures). Printed, each row runs across "
+        "pages with the team repeated; use the filters to read one team or one question. "
+        "File, SHA-256 and time received are in the last columns, not printed.",
+        print_cols=print_cols,
+        key_cols=2,
+    )
+
+
+def _log_page(title: str, cycle: str, print_cols: int) -> _Page:
+    return _Page(
+        f"{title}, cycle {cycle}",
+        "Every row from each team's current audit return, valid or invalid (see Return "
+        "status). File, SHA-256 and time received are to the right, off the printed page.",
+        print_cols=print_cols,
+    )
+
+
+def _issues_page(cycle: str) -> _Page:
+    return _Page(
+        f"Open errors and queries, cycle {cycle}",
+        "Every error (to fix) and query (to check or explain) in the current returns, "
+        "including why an answer shown as invalid elsewhere is not counted; then any row "
+        "of signatories.csv that could not be used.",
+    )
+
+
+STATUS_WORDS = (COUNTED, INVALID_RETURN, NO_RETURN)
+LATE = "Late (of those received)"
+COUNT_COLS = [Col("Expected", narrow=True), *(Col(w, narrow=True) for w in STATUS_WORDS)]
+COUNT_COLS.append(Col(LATE, narrow=True))
 
 
 def _counts(rows: Iterable[Expected]) -> Row:
+    """Expected, then each outcome of the counting rule (they add up), then how many late."""
     rows = list(rows)
-    by = Counter(r.status for r in rows)
-    return [len(rows), by["valid"], by["invalid"], by["missing"], sum(r.late for r in rows)]
+    by = Counter(outcome(e) for e in rows)
+    return [len(rows), *(by[w] for w in STATUS_WORDS), sum(e.late for e in rows)]
 
 
 def _overview(book: _Book, snap: _Snapshot) -> None:
     ws = snap.ws
     sheet = book.sheet("Overview")
     sheet.title(0, f"Participation returns: {ws.council}")
+    sheet.note(
+        1,
+        "Where every return expected this cycle stands, overall, by service area and by "
+        "kind of team. " + RULE + " Late returns are counted above as well (valid or "
+        "invalid); the late column says how many of them came after the due date.",
+    )
     facts = [("Council", ws.council), ("Cycle", ws.cycle), ("Due date", ws.due)]
     facts.append(("Data as of", snap.now))
-    for r, (label, value) in enumerate(facts, start=2):
+    for r, (label, value) in enumerate(facts, start=3):
         sheet.ws.write_string(r, 0, label, book.fmt(bold=True))
         sheet.cell(r, 1, value)
-    total, *counts = _counts(snap.expected)
-    shares = [Share(n / total) if total else Share(0) for n in counts]
+    total, *counts, late = _counts(snap.expected)
+    shares = [Share(p) for p in percentages(counts)]
     status_rows = [[w, n, s] for w, n, s in zip(STATUS_WORDS, counts, shares, strict=True)]
-    top = 7
-    sheet.title(top, f"Returns by status ({total} expected)", 12)
-    cols = [Col("Status", coloured=True), Col("Returns"), Col("Share of expected")]
+    top = 8
+    sheet.title(top, f"Returns by status ({total} expected; {late} of them late)", 12)
+    cols = [Col("Status", coloured=True), Col("Returns"), Col("Share of expected", narrow=True)]
     after = sheet.table(top + 1, "StatusCounts", cols, status_rows)
     _status_chart(book, sheet, top + 1, counts, total)
-    top = after + 1
+    top = max(after + 1, top + 17)  # below the chart
     for label, name, key in (
         ("Service area", "ByServiceArea", lambda e: e.team.service_area),
         ("Kind", "ByKind", lambda e: e.team.kind),
@@ -568,11 +722,11 @@ def _status_chart(book: _Book, sheet: _Sheet, header: int, counts: list[int], to
     )
     chart.set_title({"name": "Returns by status"})
     chart.set_legend({"none": True})
-    chart.set_y_axis({"name": "Returns", "min": 0})
+    chart.set_y_axis({"min": 0})  # no rotated axis title: it would print too small to read
     said = ", ".join(f"{n} {w.lower()}" for w, n in zip(STATUS_WORDS, counts, strict=True))
     sheet.ws.insert_chart(
         header,
-        len(COUNT_COLS) + 2,  # right of the widest table on the sheet
+        4,  # right of the status table, above the wider tables below it
         chart,
         {"description": f"Column chart of returns by status, of {total} expected: {said}."},
     )
@@ -669,17 +823,12 @@ def _standards(form: Form | None) -> list[_Standard]:
     return out
 
 
-def _rating(sub: Submission | None, std: _Standard) -> str:
-    value = _value_at(sub.document, f"{std.path}.rating") if sub else None
-    return value if isinstance(value, str) and value else NO_RETURN
-
-
 def _standards_table(snap: _Snapshot) -> tuple[list[Col], list[Row]]:
     stds = _standards(snap.form(STANDARDS))
     extra = [x for x in stds[0].inputs if x.field.key != "rating"] if stds else []
     cols = [Col("Team ID"), Col("Team name"), Col("Service area"), Col("Provider")]
     cols += [Col("Standard"), Col("Rating", coloured=True)]
-    cols += [Col(x.field.title) for x in extra]
+    cols += [Col(x.field.title, width=40) for x in extra]
     cols += [Col("Return status", coloured=True), *TRACE]
     rows = []
     for s in snap.of_form(STANDARDS):
@@ -691,7 +840,7 @@ def _standards_table(snap: _Snapshot) -> tuple[list[Col], list[Row]]:
                 for x in extra
             ]
             rating = _value_at(s.document, f"{std.path}.rating")
-            head = [t.team_id, t.team_name, t.service_area, provider, std.text, rating]
+            head = [t.team_id, t.team_name, t.service_area, provider, std.short, rating]
             rows.append([*head, *answers, "Valid" if s.valid else "Invalid", *_trace(s)])
     return cols, rows
 
@@ -701,7 +850,7 @@ def _log_table(snap: _Snapshot, path: str) -> tuple[list[Col], list[Row]]:
     form = snap.form(AUDIT)
     table = next((t for t in form.tables if t.path == path), None) if form else None
     columns = table.columns if table else ()
-    cols = [Col("Team name"), Col("Service area")] + [Col(c.title) for c in columns]
+    cols = [Col("Team name"), Col("Service area")] + [Col(c.title, width=40) for c in columns]
     cols += [Col("Team ID"), Col("Return status", coloured=True), *TRACE]
     rows = []
     for s in snap.of_form(AUDIT):
@@ -722,27 +871,89 @@ def _items(doc: dict[str, Any], path: str) -> list[dict[str, Any]]:
     ]
 
 
-SIGNATORY_ORDER = ("organisation", "signatory", "role", "date_signed")
-SIGNATORY_HEADERS = {"signatory": "Signatory"}
+# "You Said, We Did" as SEG reads it: these columns of the audit's table print, after the
+# team; the others stay in the table, to the right, for filtering.
+LOG_TABLE = "you_said_we_did"
+LOG_PRINTED = ("date", "who", "you_said", "we_did", "impact", "level")
 
 
-def _signatory_table(snap: _Snapshot) -> tuple[list[Col], list[Row]]:
-    """The Participation Promise register: who signed, for which organisation, and when."""
+def _you_said_we_did(snap: _Snapshot) -> tuple[list[Col], list[Row], _Page]:
+    """Every entry of every current audit, by service area then team: what was said, what
+    was done, the impact and the level printed; the rest to the right."""
     form = snap.form(AUDIT)
-    table = next((t for t in form.tables if t.path == "signatories"), None) if form else None
-    columns = sorted(
-        table.columns if table else (),
-        key=lambda c: SIGNATORY_ORDER.index(c.key) if c.key in SIGNATORY_ORDER else 99,
-    )
-    cols = [Col(SIGNATORY_HEADERS.get(c.key, c.title)) for c in columns]
-    cols += [Col("Team"), Col("Team ID"), Col("Service area"), *TRACE]
+    table = next((t for t in form.tables if t.path == LOG_TABLE), None) if form else None
+    columns = table.columns if table else ()
+    shown = [c for c in columns if c.key in LOG_PRINTED]
+    rest = [c for c in columns if c.key not in LOG_PRINTED]
+    cols = [Col("Service area", width=16), Col("Team", width=18)]
+    cols += [Col(c.title, width=26 if c.kind == "text" else 18) for c in shown]
+    cols += [Col(c.title) for c in rest]
+    cols += [Col("Team ID"), Col("Return status", coloured=True), *TRACE]
     rows = []
     for s in snap.of_form(AUDIT):
         t = snap.team(s.team_id)
-        for item in _items(s.document, "signatories"):
-            answers = [_typed(item.get(c.key), c.kind) for c in columns]
-            rows.append([*answers, t.team_name, t.team_id, t.service_area, *_trace(s)])
-    return cols, rows
+        status = "Valid" if s.valid else "Invalid"
+        for item in _items(s.document, LOG_TABLE):
+            answers = [_typed(item.get(c.key), c.kind) for c in [*shown, *rest]]
+            rows.append([t.service_area, t.team_name, *answers, t.team_id, status, *_trace(s)])
+    rows.sort(key=lambda r: (str(r[0]).casefold(), str(r[1]).casefold(), str(r[2])))
+    page = _Page(
+        f"You Said, We Did: what children and young people said, and what changed "
+        f"(cycle {snap.ws.cycle})",
+        "Every entry in each team's current audit return, valid or invalid (see Return "
+        "status), by service area then team. Filter by service area to read one area; "
+        "file, SHA-256 and time received are to the right, off the printed page.",
+        print_cols=2 + len(shown),
+        key_cols=2,
+    )
+    return cols, rows, page
+
+
+def _signatory_register(
+    snap: _Snapshot,
+) -> tuple[list[sign.Signatory], list[dict[str, Any]]]:
+    """Everyone on the register of signatories, and the signatories.csv rows not used."""
+    cycles = [*snap.earlier, (snap.ws.cycle, snap.current)]
+    found = sign.from_returns(cycles, snap.team, AUDIT)
+    added, problems = sign.read_csv(snap.ws.root / sign.CSV_NAME)
+    return sign.register([*found, *added]), problems
+
+
+SIGNATORY_COLS = [
+    Col("Name"),
+    Col("Role"),
+    Col("Organisation"),
+    Col("Date signed"),
+    Col("Signed up in the return of", width=30),
+    Col("Team ID"),
+    Col("Latest cycle seen", narrow=True),
+    Col("Times listed", narrow=True),
+]
+
+
+def _signatory_table(
+    snap: _Snapshot, people: list[sign.Signatory], problems: list[dict[str, Any]]
+) -> tuple[list[Col], list[Row], _Page]:
+    """The Participation Promise register: one row per person, across teams and cycles."""
+    rows = [
+        [p.name, p.role, p.organisation, p.date_signed, p.team, p.team_id, p.cycle, p.seen]
+        for p in people
+    ]
+    unused = (
+        f" {len(problems)} row(s) of {sign.CSV_NAME} could not be used: see the Issues sheet."
+        if problems
+        else ""
+    )
+    page = _Page(
+        "Register of Participation Promise signatories",
+        "One row per person who signed: the same name and organisation (ignoring case and "
+        "spaces) is listed once, with their newest details. From the sign-up table of valid "
+        "audit returns in every cycle in the register, and from "
+        f"{sign.CSV_NAME} in the workspace (columns name, role, organisation, "
+        "date_signed)." + unused,
+        key_cols=1,
+    )
+    return SIGNATORY_COLS, rows, page
 
 
 ISSUE_COLS = [
@@ -759,9 +970,11 @@ ISSUE_COLS = [
 ]
 
 
-def _issue_rows(snap: _Snapshot) -> list[Row]:
+def _issue_rows(snap: _Snapshot, form: str | None = None) -> list[Row]:
     rows = []
     for s in snap.current:
+        if form and s.form != form:
+            continue
         name = snap.team(s.team_id).team_name
         for i in s.issues:
             where = [i.get(k, "") for k in ("file", "sheet", "cell", "field", "message")]
@@ -770,16 +983,50 @@ def _issue_rows(snap: _Snapshot) -> list[Row]:
     return rows
 
 
+def _problem_rows(problems: list[dict[str, Any]]) -> list[Row]:
+    """signatories.csv problems as Issues rows: the file and cell, what to do."""
+    return [
+        [None, None, None, p["file"], None, p["cell"], None, p["message"], "Error", p["code"]]
+        for p in problems
+    ]
+
+
 # --- compliance.xlsx -------------------------------------------------------------------
 
 
 def _write_compliance(snap: _Snapshot) -> Path:
     book = _Book(snap.ws, f"Six Standards compliance {snap.ws.cycle}")
     stds = _standards(snap.form(STANDARDS))
+    cycle = snap.ws.cycle
     _dashboard(book, snap, stds)
-    _data_sheet(book, "Matrix", "Matrix", *_matrix(snap, stds))
-    _data_sheet(book, "Exceptions", "Exceptions", EXCEPTION_COLS, _exceptions(snap, stds))
+    cols, rows = _matrix(snap, stds)
+    matrix = _Page(
+        f"Six Standards: each service's rating, cycle {cycle}",
+        "One row per commissioned service expected to return the review. A rating shows "
+        "only for a valid return; 'Invalid return' means the review has errors to fix, "
+        "'Invalid answer' an answer that is not a rating (the reason is on the Issues "
+        "sheet), 'No return' that none was received or it was rejected. File, SHA-256 and "
+        "time received are to the right, off the printed page.",
+        print_cols=len(cols) - len(TRACE),
+        key_cols=2,
+    )
+    _data_sheet(book, "Matrix", "Matrix", cols, rows, matrix)
+    exceptions = _Page(
+        f"Exceptions to follow up, cycle {cycle}",
+        "Standards rated Partially met or Not met with no action plan, and target dates that "
+        "have passed, from the current reviews (valid or invalid); after the due date, also "
+        "every return that is missing, rejected or invalid.",
+        key_cols=2,
+    )
+    _data_sheet(book, "Exceptions", "Exceptions", EXCEPTION_COLS, _exceptions(snap, stds),
+                exceptions)  # fmt: skip
     _data_sheet(book, "Trend", "Trend", *_trend(snap, stds))
+    issues = _Page(
+        f"Open errors and queries in the Six Standards reviews, cycle {cycle}",
+        "Why a review is invalid, or an answer is shown as 'Invalid answer': every error "
+        "(to fix) and query (to check or explain) in the current reviews.",
+    )
+    _data_sheet(book, "Issues", "Issues", ISSUE_COLS, _issue_rows(snap, STANDARDS), issues)
     return _save(book, snap.ws.reports_dir / "compliance.xlsx")
 
 
@@ -793,16 +1040,20 @@ def _services(snap: _Snapshot) -> list[Expected]:
     return [e for e in snap.expected if e.form == STANDARDS]
 
 
-def _share_row(ratings: list[str], scale: Sequence[str]) -> Row:
-    counts = Counter(ratings)
-    words = [*scale, NO_RETURN]
-    n = len(ratings)
-    return [n, *(counts[w] for w in words), *(Share(counts[w] / n if n else 0) for w in words)]
+def _share_row(expected: list[Expected], path: str, scale: Sequence[str]) -> Row:
+    """Services expected, how many count in each column (adding up to that), and each
+    column's share of the services expected (adding up to 100%)."""
+    counts = tally((answer_word(e, path, scale) for e in expected), scale)
+    return [len(expected), *counts, *(Share(p) for p in percentages(counts))]
 
 
-def _share_cols(scale: Sequence[str]) -> list[Col]:
-    words = [*scale, NO_RETURN]
-    return [Col("Services"), *(Col(w) for w in words), *(Col(f"{w} %") for w in words)]
+def _share_cols(scale: Sequence[str], expected: str = "Services expected") -> list[Col]:
+    words = columns(scale)
+    return [
+        Col(expected, narrow=True),
+        *(Col(w, narrow=True) for w in words),
+        *(Col(f"{w} %", narrow=True) for w in words),
+    ]
 
 
 def _dashboard(book: _Book, snap: _Snapshot, stds: list[_Standard]) -> None:
@@ -810,33 +1061,34 @@ def _dashboard(book: _Book, snap: _Snapshot, stds: list[_Standard]) -> None:
     ws, services = snap.ws, _services(snap)
     scale = _ratings_scale(snap.form(STANDARDS))
     sheet.title(0, f"Six Standards of Participation: {ws.council}, cycle {ws.cycle}")
-    sheet.title(
+    sheet.note(
         1,
-        f"{len(services)} commissioned services expected; data as of {snap.now:%d/%m/%Y %H:%M}.",
-        10,
+        f"How the {len(services)} commissioned services expected to return the Six Standards "
+        f"review rate themselves, overall and by service area, and how teams rate themselves "
+        f"on the promises and rights; data as of {snap.now:%d/%m/%Y %H:%M}.",
     )
-    overall = [
-        [s.short, s.text, *_share_row([_rating(e.current, s) for e in services], scale)]
-        for s in stds
-    ]
-    cols = [Col("Standard"), Col("Standard in full"), *_share_cols(scale)]
-    sheet.title(3, "Share of services by rating, per standard", 12)
-    after = sheet.table(4, "StandardsOverall", cols, overall)
-    _standards_chart(book, sheet, 4, len(overall), scale, len(cols))
+    sheet.note(2, RULE)
+    overall = [[s.short, s.text, *_share_row(services, f"{s.path}.rating", scale)] for s in stds]
+    cols = [Col("Standard"), Col("Standard in full", width=WORDING), *_share_cols(scale)]
+    sheet.title(4, "Services by rating, per standard", 12)
+    after = sheet.table(5, "StandardsOverall", cols, overall)
+    chart_rows = _standards_chart(book, sheet, 5, len(overall), scale)
+    top = after + 1 + chart_rows
+    # The chart starts a page, and so does each table after it: none is cut in two.
+    sheet.ws.set_h_pagebreaks([after + 1, top] if chart_rows else [top])
     by_area = [
-        [area, s.short, *_share_row([_rating(e.current, s) for e in group], scale)]
+        [area, s.short, *_share_row(group, f"{s.path}.rating", scale)]
         for area, group in _by_area(services)
         for s in stds
-    ]
-    sheet.title(after + 1, "By service area", 12)
+    ]  # the standard's short name sits in the column of its wording above
+    sheet.title(top, "By service area", 12)
     after = sheet.table(
-        after + 2,
+        top + 1,
         "StandardsByArea",
         [Col("Service area"), Col("Standard"), *_share_cols(scale)],
         by_area,
     )
     _heat_map(book, sheet, snap, after + 1)
-    sheet.widths[1] = min(sheet.widths.get(1, 0), 40)  # the full wording wraps
     sheet.finish(None)
 
 
@@ -847,56 +1099,70 @@ def _by_area(rows: list[Expected]) -> list[tuple[str, list[Expected]]]:
     return sorted(groups.items())
 
 
-def _standards_chart(
-    book: _Book, sheet: _Sheet, header: int, n: int, scale: Sequence[str], width: int
-) -> None:
+CHART_ROWS = 20  # rows left below a table for its chart
+WORDING = 36  # the width of a column of framework wording (a standard, a promise)
+CHART_PT = 12  # chart text, big enough to stay over 8 pt when the page is fitted to A4
+
+
+def _standards_chart(book: _Book, sheet: _Sheet, header: int, n: int, scale: Sequence[str]) -> int:
+    """A stacked bar per standard of the table's counts (the same numbers, labelled on the
+    bars), placed under the table; returns the rows it takes."""
     if not n:
-        return
+        return 0
     chart = book.wb.add_chart({"type": "bar", "subtype": "percent_stacked"})
     name = sheet.ws.name
-    for k, word in enumerate([*scale, NO_RETURN]):
-        col = 3 + k  # Standard, Standard in full, Services, then the counts
+    for k, word in enumerate(columns(scale)):
+        col = 3 + k  # Standard, Standard in full, Services expected, then the counts
+        fill = WORD_FILL.get(word, "grey")
+        bar, label = (
+            INVALID_BAR if word == INVALID_RETURN else (BAR_COLOURS[fill], LABEL_COLOURS[fill])
+        )
         chart.add_series(
             {
                 "name": [name, header, col],
                 "categories": [name, header + 1, 0, header + n, 0],
                 "values": [name, header + 1, col, header + n, col],
-                "fill": {"color": BAR_COLOURS[WORD_FILL.get(word, "grey")]},
-                # Label text keeps 4.5:1 on its bar: white on green and red, black on
-                # amber and grey.
-                "data_labels": {
-                    "value": True,
-                    "font": {"color": LABEL_COLOURS[WORD_FILL.get(word, "grey")]},
-                },
+                "fill": {"color": bar},
+                # Label text keeps 4.5:1 on its bar: white on green, red and purple,
+                # black on amber and grey.
+                "data_labels": {"value": True, "font": {"color": label, "size": CHART_PT}},
             }
         )
-    chart.set_title({"name": "Services by rating, per standard"})
-    chart.set_y_axis({"reverse": True})  # Standard 1 at the top, as in the table
-    chart.set_legend({"position": "bottom"})
+    chart.set_title(
+        {"name": "Services by rating, per standard", "name_font": {"size": CHART_PT + 2}}
+    )
+    chart.set_y_axis({"reverse": True, "num_font": {"size": CHART_PT}})  # Standard 1 at the top
+    chart.set_x_axis({"num_font": {"size": CHART_PT}})
+    chart.set_legend({"position": "bottom", "font": {"size": CHART_PT}})
+    words = ", ".join(columns(scale))
     sheet.ws.insert_chart(
-        header,
-        width + 1,
+        header + n + 2,
+        1,
         chart,
         {
-            "description": "Stacked bar chart: for each of the Six Standards, the share of "
-            f"commissioned services rating it {', '.join(scale)}, or with no return.",
-            "x_scale": 1.4,
+            "description": "Stacked bar chart of the table above: for each of the Six "
+            f"Standards, how many commissioned services count as {words}, as a share of "
+            "the services expected.",
+            "x_scale": 1.6,
             "y_scale": 1.3,
         },
     )
+    return CHART_ROWS
 
 
 def _heat_map(book: _Book, sheet: _Sheet, snap: _Snapshot, top: int) -> int:
-    """Promise and right self-ratings: counts per statement and rating, shaded and shown."""
+    """Promise and right self-ratings: how many teams count in each rating (valid audits
+    only), as an invalid return or as no return, shaded and shown."""
     rows_in = _framework_ratings(snap.form(AUDIT))
     scale = rows_in[0][2].field.choices if rows_in else ()
-    audits = snap.of_form(AUDIT)
+    audits = [e for e in snap.expected if e.form == AUDIT]
     rows = []
     for group, label, i in rows_in:
-        counts = Counter(_value_at(s.document, i.field.path) for s in audits)
-        rows.append([group, label, *(counts[w] for w in scale), sum(counts[w] for w in scale)])
+        counts = tally((answer_word(e, i.field.path, scale) for e in audits), scale)
+        rows.append([group, label, *counts, len(audits)])
     sheet.title(top, "Promises and rights: how teams rate themselves (number of teams)", 12)
-    cols = [Col("Framework"), Col("Statement"), *(Col(w) for w in scale), Col("Teams")]
+    cols = [Col("Framework"), Col("Statement", width=WORDING)]
+    cols += [*(Col(w, narrow=True) for w in columns(scale)), Col("Teams expected", narrow=True)]
     after = sheet.table(top + 1, "Ratings", cols, rows)
     if rows and scale:
         sheet.ws.conditional_format(
@@ -920,16 +1186,22 @@ def _framework_ratings(form: Form | None) -> list[tuple[str, str, Input]]:
 
 
 def _matrix(snap: _Snapshot, stds: list[_Standard]) -> tuple[list[Col], list[Row]]:
-    cols = [Col("Team ID"), Col("Service"), Col("Provider"), Col("Service area")]
-    cols += [Col("Return", coloured=True)] + [Col(s.short, coloured=True) for s in stds] + TRACE
+    """One row per service expected; each standard's cell by the counting rule (a rating
+    only from a valid return; an answer off the scale is never shown as a rating)."""
+    scale = _ratings_scale(snap.form(STANDARDS))
+    cols = [Col("Service", width=24), Col("Provider", width=18), Col("Service area", width=16)]
+    cols += [Col("Team ID"), Col("Return", coloured=True)]
+    # Rating words wrap ("Partially / met"), so the six standards fit one page wide.
+    cols += [Col(s.short, coloured=True, narrow=True, width=9) for s in stds] + TRACE
     rows = []
     for e in _services(snap):
         t, s = e.team, e.current
         trace = _trace(s) if s else [None, None, None]
-        ratings = [_rating(s, std) for std in stds]
+        ratings = [shown_answer(e, f"{std.path}.rating", scale) for std in stds]
         rows.append(
-            [t.team_id, t.team_name, t.provider, t.service_area, _word(e.status), *ratings, *trace]
-        )
+            [t.team_name, t.provider, t.service_area, t.team_id, _word(e.status), *ratings,
+             *trace]
+        )  # fmt: skip
     return cols, rows
 
 
@@ -1008,46 +1280,78 @@ def _late_row(snap: _Snapshot, e: Expected) -> Row:
     ]
 
 
-def _trend(snap: _Snapshot, stds: list[_Standard]) -> tuple[list[Col], list[Row]]:
-    """This cycle's measures beside the latest earlier cycle's, when the register has one."""
+NO_RETURNS_YET = "No returns yet"
+
+
+def _trend(snap: _Snapshot, stds: list[_Standard]) -> tuple[list[Col], list[Row], _Page]:
+    """This cycle's measures so far beside the latest earlier cycle's, like with like: the
+    same measure counted the same way, with the returns behind each figure."""
+    cycle = snap.ws.cycle
     if snap.previous is None:
-        cols = [Col("Measure"), Col(snap.ws.cycle), Col("Previous cycle"), Col("Change")]
-        return cols, [["No earlier cycle is recorded in the register yet.", None, None, None]]
-    cycle, subs = snap.previous
-    before = dict(_measures(snap, subs, stds))
+        page = _Page(f"Trend: cycle {cycle}", "Each measure against the previous cycle's.")
+        cols = [Col("Measure"), Col(cycle), Col("Previous cycle"), Col("Change")]
+        return cols, [["No earlier cycle is recorded in the register yet.", None, None, None]], page
+    before, subs = snap.previous
+    old = {m: (v, n) for m, v, n in _measures(snap, subs, stds)}
     rows = []
-    for measure, value in _measures(snap, snap.current, stds):
-        old = before.get(measure)
-        change = None if old is None else value - old
-        rows.append([measure, old, value, Share(change) if isinstance(value, Share) else change])
-    return [Col("Measure"), Col(cycle), Col(snap.ws.cycle), Col("Change")], rows
+    for measure, value, n in _measures(snap, snap.current, stds):
+        was, was_n = old.get(measure, (None, 0))
+        change = value - was if n and was_n else None
+        rows.append(
+            [
+                measure,
+                was if was_n else "No returns",
+                was_n,
+                value if n else NO_RETURNS_YET,
+                n,
+                Share(change) if isinstance(value, Share) and change is not None else change,
+            ]
+        )
+    cols = [
+        Col("Measure", width=50),
+        Col(f"{before} (whole cycle)", narrow=True),
+        Col(f"Returns behind it ({before})", narrow=True),
+        Col(f"{cycle} so far", narrow=True),
+        Col(f"Returns behind it ({cycle})", narrow=True),
+        Col("Change", narrow=True),
+    ]
+    page = _Page(
+        f"Trend: cycle {cycle} so far against cycle {before}",
+        f"Each measure for cycle {before} (all its returns) beside cycle {cycle} so far, "
+        "counted the same way, with the number of returns behind each figure. Shares are "
+        f"of valid returns only. '{NO_RETURNS_YET}' where this cycle has none to count, "
+        "so a measure never seems to fall to 0 before returns arrive.",
+    )
+    return cols, rows, page
 
 
 def _measures(
     snap: _Snapshot, subs: list[Submission], stds: list[_Standard]
-) -> list[tuple[str, Any]]:
-    """The trend's measures for one cycle, from its current submissions alone.
-
-    An earlier cycle's roster is not kept, so shares are of the returns received.
-    """
-    out: list[tuple[str, Any]] = []
+) -> list[tuple[str, Any, int]]:
+    """The trend's measures for one cycle, from its current submissions alone: (measure,
+    figure, how many returns it is of). An earlier cycle's roster is not kept, so shares
+    are of the valid returns received, never of the teams expected."""
+    counted = [s for s in subs if outcome(Expected(snap.team(s.team_id), s.form, s)) == COUNTED]
+    out: list[tuple[str, Any, int]] = []
     for form_id, form in snap.ws.pack.forms.items():
-        mine = [s for s in subs if s.form == form_id]
-        out.append((f"{form.short_name}: returns received", len(mine)))
-        out.append((f"{form.short_name}: valid returns", sum(s.valid for s in mine)))
-    reviews = [s for s in subs if s.form == STANDARDS]
+        mine = sum(s.form == form_id for s in subs)
+        out.append((f"{form.short_name}: returns received", mine, mine))
+        valid = sum(s.form == form_id for s in counted)
+        out.append((f"{form.short_name}: valid returns", valid, mine))
+    reviews = [s for s in counted if s.form == STANDARDS]
+    scale = _ratings_scale(snap.form(STANDARDS))
     for std in stds:
-        rated = [r for r in (_rating(s, std) for s in reviews) if r != NO_RETURN]
-        for word in _ratings_scale(snap.form(STANDARDS)):
-            share = Share(rated.count(word) / len(rated)) if rated else Share(0)
-            out.append((f"{std.short}: share {word}", share))
-    audits = [s for s in subs if s.form == AUDIT]
+        rated = [_value_at(s.document, f"{std.path}.rating") for s in reviews]
+        for word in scale:
+            share = rated.count(word) / len(rated) if rated else 0
+            out.append((f"{std.short}: share {word}", Share(share), len(rated)))
+    audits = [s for s in counted if s.form == AUDIT]
     for _, label, i in _framework_ratings(snap.form(AUDIT)):
         given = [_value_at(s.document, i.field.path) for s in audits]
-        given = [g for g in given if g]
         good = sum(g in i.field.choices[:2] for g in given)
         top_two = " or ".join(i.field.choices[:2])
-        out.append((f"{label}: share {top_two}", Share(good / len(given) if given else 0)))
+        share = good / len(given) if given else 0
+        out.append((f"{label}: share {top_two}", Share(share), len(given)))
     return out
 
 

@@ -157,7 +157,7 @@ def test_earlier_versions_are_counted(known):
 def test_status_is_a_word_and_a_colour(known):
     ws, _, _ = known
     sheet = openpyxl.load_workbook(_reports(ws) / "register.xlsx")["Returns"]
-    fills = {sheet.cell(r, 6).value: sheet.cell(r, 6).fill.fgColor.rgb for r in range(2, 6)}
+    fills = {sheet.cell(r, 6).value: sheet.cell(r, 6).fill.fgColor.rgb for r in range(5, 9)}
     assert fills == {
         "Valid": "FF" + FILLS["good"][0][1:],
         "Missing": "FF" + FILLS["bad"][0][1:],
@@ -203,7 +203,7 @@ def test_six_standards_sheet_has_a_row_per_standard(known):
     rows = _rows(_reports(ws) / "register.xlsx", "Six Standards")
     assert len(rows) == 6
     first, second = rows[0], rows[1]
-    assert first["Standard"].startswith("Standard 1: Young people are given a range")
+    assert first["Standard"] == "Standard 1"  # in full on the compliance Dashboard
     assert (first["Provider"], first["Rating"], first["Improvement action"]) == (
         "Off the Record",
         "Not met",
@@ -213,22 +213,40 @@ def test_six_standards_sheet_has_a_row_per_standard(known):
     assert first["Return status"] == "Invalid"
 
 
-def test_you_said_we_did_lists_every_entry_with_team_first(known):
+def test_you_said_we_did_lists_every_entry_with_area_and_team_first(known):
     ws, _, audit = known
     rows = _rows(_reports(ws) / "register.xlsx", "You Said, We Did")
-    assert list(rows[0])[:3] == ["Team name", "Service area", "Date"]
-    assert [r["You said"] for r in rows] == [e["you_said"] for e in audit["you_said_we_did"]]
-    assert rows[0]["Date"] == dt.datetime.fromisoformat(audit["you_said_we_did"][0]["date"])
-    assert rows[0]["Team name"] == "Early Help North"
+    assert list(rows[0])[:3] == ["Service area", "Team", "Date"]
+    said = sorted(audit["you_said_we_did"], key=lambda e: e["date"])
+    assert [r["You said"] for r in rows] == [e["you_said"] for e in said]
+    assert rows[0]["Date"] == dt.datetime.fromisoformat(said[0]["date"])
+    assert rows[0]["Team"] == "Early Help North"
+
+
+def test_you_said_we_did_prints_what_seg_reads_and_leaves_the_trace_off(known):
+    ws, _, _ = known
+    sheet = openpyxl.load_workbook(_reports(ws) / "register.xlsx")["You Said, We Did"]
+    heads = [c.value for c in sheet[4]]
+    area = sheet.print_area.split("!")[-1]
+    last = re.fullmatch(r"\$A\$1:\$([A-Z]+)\$\d+", area)[1]
+    printed = heads[: openpyxl.utils.column_index_from_string(last)]
+    for want in ("Service area", "Team", "Date", "You said", "We did", "Impact"):
+        assert want in printed
+    assert any(h.startswith("Level") for h in printed)
+    assert not {"File", "SHA-256 (first 12)", "Received (UTC)"} & set(printed)
 
 
 def test_signatories_sheet_is_the_promise_register(known):
     ws, _, audit = known
     rows = _rows(_reports(ws) / "register.xlsx", "Signatories")
-    assert list(rows[0])[:5] == ["Organisation", "Signatory", "Role", "Date signed", "Team"]
-    signed = audit["signatories"][0]
-    assert (rows[0]["Signatory"], rows[0]["Team"]) == (signed["signatory"], "Early Help North")
-    assert rows[0]["Date signed"] == dt.datetime.fromisoformat(signed["date_signed"])
+    assert list(rows[0])[:5] == ["Name", "Role", "Organisation", "Date signed",
+                                 "Signed up in the return of"]  # fmt: skip
+    signed = {s["signatory"]: s for s in audit["signatories"]}
+    assert {r["Name"] for r in rows} == set(signed)
+    row = rows[0]
+    assert row["Signed up in the return of"] == "Early Help North"
+    assert row["Date signed"] == dt.datetime.fromisoformat(signed[row["Name"]]["date_signed"])
+    assert row["Latest cycle seen"] == ws.cycle
 
 
 def test_issues_sheet_lists_every_open_error_and_query(known):
@@ -247,12 +265,13 @@ def test_overview_counts_returns_and_charts_them_with_alt_text(known):
     ws, _, _ = known
     path = _reports(ws) / "register.xlsx"
     counts = {r["Status"]: r["Returns"] for r in _table(path, "Overview", "StatusCounts")}
-    assert counts == {"Valid": 1, "Invalid": 1, "Missing": 2, "Late": 1}
-    kinds = {r["Kind"]: r["Expected"] for r in _table(path, "Overview", "ByKind")}
-    assert kinds == {"commissioned": 2, "internal": 2}
+    assert counts == {"Valid": 1, "Invalid return": 1, "No return": 2}
+    kinds = {r["Kind"]: r for r in _table(path, "Overview", "ByKind")}
+    assert {k: r["Expected"] for k, r in kinds.items()} == {"commissioned": 2, "internal": 2}
+    assert kinds["commissioned"]["Late (of those received)"] == 1
     sheet = openpyxl.load_workbook(path)["Overview"]
-    assert sheet["B5"].value == dt.datetime(2027, 3, 31)
-    assert sheet["B5"].number_format == "dd/mm/yyyy"
+    assert sheet["B6"].value == dt.datetime(2027, 3, 31)
+    assert sheet["B6"].number_format == "dd/mm/yyyy"
     assert 'descr="Column chart of returns by status' in _parts(path, "xl/drawings/drawing1.xml")
 
 
@@ -270,7 +289,12 @@ EXPECTED_TABLES = {
         "Signatories": "Signatories",
         "Issues": "Issues",
     },
-    "compliance.xlsx": {"Matrix": "Matrix", "Exceptions": "Exceptions", "Trend": "Trend"},
+    "compliance.xlsx": {
+        "Matrix": "Matrix",
+        "Exceptions": "Exceptions",
+        "Trend": "Trend",
+        "Issues": "Issues",
+    },
 }
 
 
@@ -283,9 +307,11 @@ def test_data_sheets_are_named_tables_frozen_and_print_on_a4_landscape(known, bo
         assert list(s.tables) == [name]
         assert s.tables[name].tableStyleInfo.name == "TableStyleMedium2"
         assert s.tables[name].autoFilter is not None
-        assert s.freeze_panes == "A2"
+        assert s.freeze_panes in ("A5", "B5", "C5")  # title, note, gap, then the heading
+        assert s["A1"].value and s["A1"].font.b  # a title, then what the sheet shows
+        assert s["A2"].value
         assert s.page_setup.paperSize == 9 and s.page_setup.orientation == "landscape"
-        assert s.print_title_rows == "$1:$1"
+        assert s.print_title_rows == "$4:$4"
         widths = [d.width for d in s.column_dimensions.values() if d.width]
         # openpyxl reports Excel's stored width, which adds ~0.71 of padding to ours.
         assert widths and max(widths) <= 61
@@ -298,14 +324,40 @@ def test_matrix_shows_each_rating_as_a_word_and_a_colour(known):
     ws, _, _ = known
     path = _reports(ws) / "compliance.xlsx"
     (row,) = _rows(path, "Matrix")
-    assert row["Return"] == "Invalid"
+    assert row["Return"] == "Invalid"  # its ratings do not count: none shows as a rating
+    assert [row[f"Standard {n}"] for n in range(1, 7)] == ["Invalid return"] * 6
+    doc = _standards_doc(ws)
+    doc["standards"]["feedback"]["action"] = "Plan it"
+    doc["standards"]["equality"]["rating"] = "Mostly"  # not on the scale
+    problem = issue(
+        "answer.choice",
+        "ADV1 six-standards.xlsx",
+        "Six Standards",
+        "C10",
+        "Standard 3",
+        value="Mostly",
+        options="Met, Partially met, Not met",
+    )
+    _submit(ws, "ADV1", "six-standards", doc, [problem], received=LATE, name="again.xlsx")
+    _submit(ws, "SW02", "audit", _doc(ws, "SW02", "audit"), name="sw.xlsx")
+    _submit(ws, "ADV1", "audit", _doc(ws, "ADV1", "audit"), name="adv.xlsx")
+    write_reports(ws, today=AFTER_DUE)
+    (row,) = _rows(path, "Matrix")
     assert [row[f"Standard {n}"] for n in range(1, 7)] == [
-        "Not met",
-        "Partially met",
-        *["Met"] * 4,
-    ]
+        "Invalid return", "Invalid return", "Invalid answer", *["Invalid return"] * 3
+    ]  # fmt: skip
+    issues = _rows(path, "Issues")
+    assert [(r["Team ID"], r["Code"]) for r in issues] == [("ADV1", "answer.choice")]
+    # Now valid: each rating a word and a colour.
+    doc["standards"]["equality"]["rating"] = "Met"
+    _submit(ws, "ADV1", "six-standards", doc, received=LATE, name="third.xlsx")
+    write_reports(ws, today=AFTER_DUE)
+    (row,) = _rows(path, "Matrix")
+    assert [row[f"Standard {n}"] for n in range(1, 7)] == [
+        "Not met", "Partially met", *["Met"] * 4
+    ]  # fmt: skip
     sheet = openpyxl.load_workbook(path)["Matrix"]
-    fills = {c.value: c.fill.fgColor.rgb for c in sheet[2][5:11]}
+    fills = {c.value: c.fill.fgColor.rgb for c in sheet[5][5:11]}
     assert fills == {
         "Not met": "FF" + FILLS["bad"][0][1:],
         "Partially met": "FF" + FILLS["amber"][0][1:],
@@ -318,7 +370,7 @@ def test_matrix_says_no_return_in_grey_for_a_missing_review(workspace):
     path = _reports(workspace) / "compliance.xlsx"
     (row,) = _rows(path, "Matrix")
     assert (row["Return"], row["Standard 1"]) == ("Missing", "No return")
-    cell = openpyxl.load_workbook(path)["Matrix"]["F2"]
+    cell = openpyxl.load_workbook(path)["Matrix"]["F5"]
     assert cell.fill.fgColor.rgb == "FF" + FILLS["grey"][0][1:]
 
 
@@ -327,7 +379,9 @@ def test_dashboard_gives_each_standards_share_of_services(known):
     path = _reports(ws) / "compliance.xlsx"
     overall = _table(path, "Dashboard", "StandardsOverall")
     assert [r["Standard"] for r in overall] == [f"Standard {n}" for n in range(1, 7)]
-    assert (overall[0]["Not met"], overall[0]["Not met %"], overall[0]["Met %"]) == (1, 1, 0)
+    first = overall[0]
+    assert (first["Services expected"], first["Invalid return"], first["Not met"]) == (1, 1, 0)
+    assert (first["Invalid return %"], first["Not met %"]) == (1, 0)
     by_area = _table(path, "Dashboard", "StandardsByArea")
     assert {r["Service area"] for r in by_area} == {"Advocacy"}
     assert 'descr="Stacked bar chart' in _parts(path, "xl/drawings/drawing1.xml")
@@ -340,7 +394,8 @@ def test_dashboard_heat_map_counts_self_ratings_with_a_colour_scale(known):
     assert len(rows) == 10  # five promises and five rights
     listen = rows[0]
     assert listen["Statement"] == "We will listen to what they say."
-    assert listen[audit["promises"]["listen"]["rating"]] == 1 and listen["Teams"] == 1
+    assert listen[audit["promises"]["listen"]["rating"]] == 1
+    assert (listen["No return"], listen["Teams expected"]) == (2, 3)
     rules = openpyxl.load_workbook(path)["Dashboard"].conditional_formatting
     scales = [r.colorScale for cf in rules for r in cf.rules if r.type == "colorScale"]
     assert len(scales) == 1 and len(scales[0].color) == 3
@@ -384,8 +439,19 @@ def test_trend_compares_with_the_previous_cycle(known):
     write_reports(ws, today=AFTER_DUE)
     rows = {r["Measure"]: r for r in _rows(_reports(ws) / "compliance.xlsx", "Trend")}
     met = rows["Standard 1: share Met"]
-    assert (met["2025-26"], met["2026-27"], met["Change"]) == (1, 0, -1)
-    assert rows["Six Standards review: returns received"]["Change"] == 0
+    # This cycle's one review is invalid: nothing to count yet, not a fall to 0.
+    assert (met["2025-26 (whole cycle)"], met["Returns behind it (2025-26)"]) == (1, 1)
+    assert (met["2026-27 so far"], met["Returns behind it (2026-27)"]) == ("No returns yet", 0)
+    assert met["Change"] is None
+    received = rows["Six Standards review: returns received"]
+    assert (received["2026-27 so far"], received["Change"]) == (1, 0)
+    valid = _standards_doc(ws)
+    valid["standards"]["feedback"]["action"] = "Plan it"
+    _submit(ws, "ADV1", "six-standards", valid, received=LATE, name="fixed.xlsx")
+    write_reports(ws, today=AFTER_DUE)
+    rows = {r["Measure"]: r for r in _rows(_reports(ws) / "compliance.xlsx", "Trend")}
+    met = rows["Standard 1: share Met"]
+    assert (met["2026-27 so far"], met["Returns behind it (2026-27)"], met["Change"]) == (0, 1, -1)
 
 
 def test_an_empty_register_still_writes_valid_tables(workspace):

@@ -1,0 +1,188 @@
+"""The register of Participation Promise signatories, across teams and cycles.
+
+People sign up in the audit's sign-up table, and the coordinator can add people who signed
+outside the audit in `signatories.csv` in the workspace. The register has one row per
+person: the same name and organisation (ignoring case and spacing) is one signatory,
+however many returns or cycles list them. Only valid returns count (the counting rule in
+counting.py); a bad row in signatories.csv is reported, never fatal.
+
+signatories.csv: a heading row, then one row per person, UTF-8 (Excel's "CSV UTF-8").
+Columns `name`, `organisation` (both needed), `role`, `date_signed` (31/03/2027 or
+2027-03-31); any other column is ignored.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from xlsxwriter.utility import xl_rowcol_to_cell
+
+from .counting import COUNTED, outcome
+from .examine import issue
+from .register import Submission
+from .roster import Team
+from .status import Expected
+from .workspace import parse_date
+
+CSV_NAME = "signatories.csv"
+CSV_COLUMNS = ("name", "role", "organisation", "date_signed")
+NEEDED = ("name", "organisation")
+FROM_CSV = "Added by the coordinator (signatories.csv)"
+TABLE = "signatories"  # the audit's sign-up table (schema path)
+
+
+@dataclass(frozen=True)
+class Signatory:
+    """One person who signed the Participation Promise, as one source records them."""
+
+    name: str
+    role: str
+    organisation: str
+    date_signed: dt.date | str | None
+    team: str  # whose return lists them, or FROM_CSV
+    team_id: str
+    cycle: str  # the cycle of that return; "" for signatories.csv
+    seen: int = 1  # how many returns (and signatories.csv rows) list them
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (_norm(self.name), _norm(self.organisation))
+
+
+def _norm(text: str) -> str:
+    return " ".join(str(text).split()).casefold()
+
+
+def _date(value: Any) -> dt.date | str | None:
+    if value in (None, ""):
+        return None
+    try:
+        day = dt.date.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    return day if day.year >= 1900 else str(value)
+
+
+def from_returns(
+    cycles: Iterable[tuple[str, list[Submission]]], team: Any, form: str
+) -> list[Signatory]:
+    """Every sign-up row of every valid `form` return in the given cycles.
+
+    `team(team_id)` gives the roster's team (for its name)."""
+    out = []
+    for cycle, subs in cycles:
+        for s in subs:
+            t: Team = team(s.team_id)
+            if s.form != form or outcome(Expected(t, s.form, s)) != COUNTED:
+                continue
+            rows = s.document.get(TABLE)
+            for item in rows if isinstance(rows, list) else []:
+                if not isinstance(item, dict) or not item.get("signatory"):
+                    continue
+                out.append(
+                    Signatory(
+                        name=str(item.get("signatory", "")),
+                        role=str(item.get("role") or ""),
+                        organisation=str(item.get("organisation") or ""),
+                        date_signed=_date(item.get("date_signed")),
+                        team=t.team_name or s.team_id,
+                        team_id=s.team_id,
+                        cycle=cycle,
+                    )
+                )
+    return out
+
+
+def read_csv(path: Path) -> tuple[list[Signatory], list[dict[str, Any]]]:
+    """The coordinator's signatories.csv (absent: none), and an issue per row not used."""
+    if not path.is_file():
+        return [], []
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as err:
+        detail = err.strerror if isinstance(err, OSError) else "it is not UTF-8 text"
+        return [], [issue("signatories.unreadable", CSV_NAME, detail=detail)]
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows:
+        return [], []
+    heads = [" ".join(h.split()).lower().replace(" ", "_") for h in rows[0]]
+    gone = [c for c in NEEDED if c not in heads]
+    if gone:
+        return [], [issue("signatories.missing_column", CSV_NAME, cell="A1", column=gone[0])]
+    at = {c: heads.index(c) for c in CSV_COLUMNS if c in heads}
+    found, problems = [], []
+    for r, row in enumerate(rows[1:], start=2):
+        values = {c: (row[k].strip() if k < len(row) else "") for c, k in at.items()}
+        if not any(values.values()):
+            continue  # a blank line
+        problem = _row_problem(values, at, r)
+        if problem:
+            problems.append(problem)
+            continue
+        day = parse_date(values["date_signed"]) if values.get("date_signed") else None
+        found.append(
+            Signatory(
+                values["name"],
+                values.get("role", ""),
+                values["organisation"],
+                day,
+                FROM_CSV,
+                "",
+                "",
+            )
+        )
+    return found, problems
+
+
+def _row_problem(values: dict[str, str], at: dict[str, int], row: int) -> dict[str, Any] | None:
+    def bad(column: str, problem: str) -> dict[str, Any]:
+        cell = xl_rowcol_to_cell(row - 1, at[column])
+        return issue("signatories.value", CSV_NAME, cell=cell, row=row, column=column,
+                     problem=problem)  # fmt: skip
+
+    for column in NEEDED:
+        if not values[column]:
+            return bad(column, "it is blank")
+    if values.get("date_signed"):
+        try:
+            parse_date(values["date_signed"])
+        except ValueError:
+            return bad("date_signed", f"'{values['date_signed']}' is not a date")
+    return None
+
+
+def register(entries: Iterable[Signatory]) -> list[Signatory]:
+    """One row per person (name and organisation, ignoring case and spacing): the newest
+    entry (latest cycle, then latest date signed), counting how many entries list them.
+    Sorted by organisation, then name."""
+    groups: dict[tuple[str, str], list[Signatory]] = {}
+    for e in entries:
+        groups.setdefault(e.key, []).append(e)
+    out = []
+    for group in groups.values():
+        newest = max(group, key=_recency)
+        latest = max(e.cycle for e in group)
+        out.append(
+            Signatory(
+                " ".join(newest.name.split()),
+                newest.role,
+                " ".join(newest.organisation.split()),
+                newest.date_signed,
+                newest.team,
+                newest.team_id,
+                latest,
+                len(group),
+            )
+        )
+    return sorted(out, key=lambda s: (_norm(s.organisation), _norm(s.name)))
+
+
+def _recency(e: Signatory) -> tuple[str, str]:
+    day = e.date_signed.isoformat() if isinstance(e.date_signed, dt.date) else ""
+    return (e.cycle, day)

@@ -1,0 +1,106 @@
+"""The register of Participation Promise signatories: across teams and cycles, one row per
+person, valid returns only, plus the coordinator's signatories.csv."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from test_report import ON_TIME, _doc, _rows, _submit
+
+from participation_xl.examine import issue
+from participation_xl.report import write_reports
+
+SIGNED = [
+    {
+        "signatory": "Ann Lee",
+        "role": "Manager",
+        "organisation": "Early Help",
+        "date_signed": "2026-05-01",
+    },
+    {
+        "signatory": "Bob Khan",
+        "role": "Worker",
+        "organisation": "Early Help",
+        "date_signed": "2026-05-02",
+    },
+]
+ERROR = issue("answer.required", "x.xlsx", "About", "C5", "Your name")
+
+
+def _audit(ws, team, people, seed=1, cycle=None):
+    doc = _doc(ws, team, "audit", seed=seed) | {"signatories": people}
+    if cycle:
+        doc["cycle"] = cycle
+    return doc
+
+
+def _register(ws):
+    return {r["Name"]: r for r in _rows(ws.reports_dir / "register.xlsx", "Signatories")}
+
+
+def test_one_row_per_person_across_teams_and_cycles(workspace):
+    ws = workspace
+    _submit(ws, "EH01", "audit", _audit(ws, "EH01", SIGNED))
+    again = [SIGNED[0] | {"signatory": "  ann  LEE ", "organisation": "early help",
+                          "role": "Head of service", "date_signed": "2026-06-01"}]  # fmt: skip
+    _submit(ws, "SW02", "audit", _audit(ws, "SW02", again, seed=2), name="sw.xlsx")
+    old = [SIGNED[1] | {"date_signed": "2025-05-02"}]
+    _submit(ws, "EH01", "audit", _audit(ws, "EH01", old, cycle="2025-26"), cycle="2025-26",
+            name="old.xlsx")  # fmt: skip
+    write_reports(ws)
+    rows = _register(ws)
+    assert len(rows) == 2  # Ann Lee once, although two teams list her
+    ann = rows["ann LEE"]  # the newest spelling, spaces tidied
+    assert (ann["Role"], ann["Times listed"]) == ("Head of service", 2)
+    assert ann["Date signed"] == dt.datetime(2026, 6, 1)
+    bob = rows["Bob Khan"]
+    assert (bob["Latest cycle seen"], bob["Times listed"]) == (ws.cycle, 2)
+    assert bob["Signed up in the return of"] == "Early Help North"
+
+
+def test_invalid_returns_add_no_one(workspace):
+    ws = workspace
+    _submit(ws, "EH01", "audit", _audit(ws, "EH01", SIGNED), [ERROR])
+    write_reports(ws)
+    assert list(_register(ws)) == ["None yet"]
+
+
+def test_signatories_csv_is_merged_and_its_bad_rows_reported(workspace):
+    ws = workspace
+    _submit(ws, "EH01", "audit", _audit(ws, "EH01", SIGNED[:1]))
+    (ws.root / "signatories.csv").write_text(
+        "Name,Role,Organisation,Date signed\n"
+        "Cat Jones,Councillor,Example Council,31/01/2027\n"
+        "ANN LEE,Manager,Early  Help,\n"
+        ",Nobody,Example Council,\n"
+        "Dan Roe,Chair,Youth Forum,31/02/2027\n",
+        encoding="utf-8",
+    )
+    write_reports(ws)
+    rows = _register(ws)
+    assert set(rows) == {"Cat Jones", "Ann Lee"}
+    assert rows["Cat Jones"]["Date signed"] == dt.datetime(2027, 1, 31)
+    assert rows["Cat Jones"]["Signed up in the return of"].endswith("(signatories.csv)")
+    assert rows["Ann Lee"]["Times listed"] == 2
+    issues = [r for r in _rows(ws.reports_dir / "register.xlsx", "Issues") if r["File"]]
+    got = [(r["File"], r["Cell"], r["Code"]) for r in issues if r["File"] == "signatories.csv"]
+    assert got == [
+        ("signatories.csv", "A4", "signatories.value"),
+        ("signatories.csv", "D5", "signatories.value"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "code"),
+    [(b"who,when\nAnn,today\n", "signatories.missing_column"),
+     (b"name,organisation\n\xff\xfeAnn,X\n", "signatories.unreadable")],
+)  # fmt: skip
+def test_an_unusable_signatories_csv_is_reported_not_fatal(workspace, content, code):
+    ws = workspace
+    _submit(ws, "EH01", "audit", _audit(ws, "EH01", SIGNED[:1]), received=ON_TIME)
+    (ws.root / "signatories.csv").write_bytes(content)
+    write_reports(ws)
+    assert set(_register(ws)) == {"Ann Lee"}
+    codes = [r["Code"] for r in _rows(ws.reports_dir / "register.xlsx", "Issues")]
+    assert code in codes
