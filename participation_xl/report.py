@@ -28,6 +28,7 @@ from xlsxwriter.format import Format
 from xlsxwriter.utility import xl_cell_to_rowcol
 from xlsxwriter.worksheet import Worksheet
 
+from . import explain
 from .collect import register_path
 from .export import neutralise
 from .generate import IssueContext, Mark, build_workbook
@@ -149,9 +150,10 @@ def write_compliance(ws: Workspace, reg: Register, today: dt.date | None = None)
 
 
 def write_feedback(ws: Workspace, reg: Register) -> list[Path]:
-    """reports/feedback/<team_id>-<form>.xlsx for every current invalid return.
+    """reports/feedback/<team_id>-<form>.xlsx for every current return with errors or
+    queries still to explain.
 
-    Feedback for returns that are no longer invalid is removed.
+    Feedback for returns that no longer need it is removed.
     """
     return list(_write_feedback(_snapshot(ws, reg)).values())
 
@@ -1060,23 +1062,35 @@ def _marks(sub: Submission) -> list[Mark]:
 
 
 def _write_feedback(snap: _Snapshot) -> dict[tuple[str, str], Path]:
-    """Feedback for each current invalid return; stale feedback files are removed."""
+    """Feedback for each current return with errors or queries still to explain; stale
+    feedback files are removed."""
     ws = snap.ws
     folder = ws.reports_dir / FEEDBACK_DIR
     ctx = IssueContext.of(ws)
     written: dict[tuple[str, str], Path] = {}
     for e in snap.expected:
         form = snap.form(e.form)
-        if e.status != "invalid" or form is None or e.current is None:
+        if not _needs_feedback(e) or form is None or e.current is None:
             continue
+        queries = explain.queries_to_ask(e.current.issues, e.explained, ws.pack.explanations)
         data = build_workbook(
-            form, e.team, ctx, answers=e.current.document, marks=_marks(e.current)
+            form,
+            e.team,
+            ctx,
+            answers=e.current.document,
+            marks=_marks(e.current),
+            queries=queries,
         )
         target = folder / _feedback_name(e.team.team_id, e.form)
         written[(e.team.team_id, e.form)] = atomic_write_bytes(target, data)
     keep = {_feedback_name(t, f) for t, f in written}
     _remove_stale(folder, keep, list(ws.pack.forms))
     return written
+
+
+def _needs_feedback(e: Expected) -> bool:
+    """An invalid return, or a valid one with a query nobody has explained yet."""
+    return e.status == "invalid" or (e.status == "valid" and bool(e.to_explain))
 
 
 def _remove_stale(folder: Path, keep: set[str], forms: list[str]) -> None:
@@ -1098,7 +1112,7 @@ def _write_chasers(snap: _Snapshot, feedback: dict[tuple[str, str], Path]) -> Pa
     writer = csv.writer(out)
     writer.writerow(CHASER_COLUMNS)
     for e in snap.expected:
-        if e.status == "valid":
+        if e.status == "valid" and not e.to_explain:
             continue
         t = e.team
         attach = feedback.get((t.team_id, e.form))
@@ -1122,6 +1136,13 @@ def _what(snap: _Snapshot, e: Expected) -> str:
     if e.current is None:
         return f"No return received yet; due {_date_text(snap.ws.due)}."
     issues = e.current.issues
+    if e.status == "valid":
+        n = len(e.to_explain)
+        return (
+            f"{n} quer{'y' if n == 1 else 'ies'} to explain: the return is accepted, but "
+            "please explain each answer on the feedback workbook's 'Explain queries' sheet "
+            "(or correct it), and return that workbook."
+        )
     errors = [i for i in issues if i.get("severity") == "error"] or issues
     if not errors:
         return "The return could not be accepted; please send it again."
