@@ -1137,11 +1137,17 @@ def _what(snap: _Snapshot, e: Expected) -> str:
         return f"No return received yet; due {_date_text(snap.ws.due)}."
     issues = e.current.issues
     if e.status == "valid":
-        n = len(e.to_explain)
+        n, first = len(e.to_explain), e.to_explain[0]
+        where = (
+            f"'{first['sheet']}'!{first['cell']}: "
+            if first.get("sheet") and first.get("cell")
+            else ""
+        )
         return (
-            f"{n} quer{'y' if n == 1 else 'ies'} to explain: the return is accepted, but "
-            "please explain each answer on the feedback workbook's 'Explain queries' sheet "
-            "(or correct it), and return that workbook."
+            f"{n} quer{'y' if n == 1 else 'ies'} to explain: first, {where}"
+            f"{first.get('message', '')} The return is accepted: please explain each query "
+            "on the 'Explain queries' sheet of the feedback workbook (or correct the answer) "
+            "and return that workbook."
         )
     errors = [i for i in issues if i.get("severity") == "error"] or issues
     if not errors:

@@ -260,6 +260,41 @@ def test_status_json_has_an_explanation_key_on_every_issue(cycle):
     assert issues and all(i["explanation"] is None for i in issues)
 
 
+# --- through LibreOffice, the real client ---------------------------------------------------
+@pytest.mark.libreoffice
+@pytest.mark.parametrize("fmt", ["xlsx", "ods"])
+def test_an_explanation_typed_in_libreoffice_is_recorded_with_its_query(libreoffice, cycle, fmt):
+    ws, issued = cycle
+    _queried_return(ws, issued)
+    collect(ws, report=False)
+    write_reports(ws, today=BEFORE_DUE)
+    feedback = _feedback(ws)
+    [(name, target)] = _explain_names(feedback).items()
+    target = target.replace("$", "")
+    # LibreOffice sees the workbook-level name, on an unlocked cell of a protected sheet,
+    # and lets a person type into it there.
+    typed = libreoffice.call("type_into", path=str(feedback), cell=target, text="Typed.")
+    assert typed["changed"], typed
+    text = "The forum's public line: staffed by the team, never a family's number."
+    out = ws.returns_dir / f"EH01 explained.{fmt}"
+    seen = libreoffice.call(
+        "fill_read",
+        path=str(feedback),
+        edits=[{"cell": target, "value": text}],
+        names=[name],
+        out=str(out),
+        filter=fmt,
+    )
+    assert seen["names"][name]["defined"] and seen["names"][name]["string"] == text, seen
+    _later(out)
+    collect(ws, report=False)
+    row = _row(ws)
+    assert row["file"] == out.name and row["status"] == "valid", row
+    assert [q["explanation"] for q in _queries(row)] == [text]
+    with Register(register_path(ws)) as reg:
+        assert list(reg.explanations(ws.cycle)[("EH01", "audit")].values()) == [text]
+
+
 # --- names and the pack ----------------------------------------------------------------------
 
 
