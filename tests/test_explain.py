@@ -14,6 +14,7 @@ from typing import Any
 
 import openpyxl
 import pytest
+from click.testing import CliRunner
 
 from participation_xl import explain
 from participation_xl.check import check_pack
@@ -21,6 +22,7 @@ from participation_xl.cli import main
 from participation_xl.collect import collect, register_path
 from participation_xl.generate import generate, issued_form
 from participation_xl.pack import load_pack
+from participation_xl.read import Cell, RawWorkbook
 from participation_xl.register import Register
 from participation_xl.report import write_reports
 from participation_xl.sample import fill_workbook, sample_answers
@@ -221,8 +223,6 @@ def test_a_query_not_explained_still_counts_against_the_return(cycle):
 
 
 def test_status_shows_queries_still_to_explain(cycle):
-    from click.testing import CliRunner
-
     ws, issued = cycle
     _queried_return(ws, issued)
     collect(ws, report=False)
@@ -330,3 +330,48 @@ def test_the_pack_check_refuses_a_suggestion_for_an_error_or_unknown_code(pack_c
     problems = check_pack(load_pack(pack_copy))
     assert any("'answer.required'" in p for p in problems)
     assert any("'no.such_code'" in p for p in problems)
+
+
+# --- reading explanation cells, as a table of cells and what is kept --------------------------
+
+
+def _raw(*rows: tuple[Any, ...]) -> Any:
+    """A returned workbook whose explain sheet holds these rows: (code, sheet, cell, the
+    explanation cell), from the first query row down."""
+    cells: dict[tuple[int, int], Cell] = {}
+    for n, (code, sheet, cell, typed) in enumerate(rows):
+        r = explain.HEADER_ROW + 1 + n
+        keys = ((explain.CODE_COL, code), (explain.SHEET_COL, sheet), (explain.CELL_COL, cell))
+        for col, v in keys:
+            if v:
+                cells[(r, col)] = Cell(v, "s")
+        if typed is not None:
+            cells[(r, explain.EXPLAIN_COL)] = typed
+    return RawWorkbook("x.xlsx", "xlsx", cells={explain.SHEET: cells})
+
+
+def test_reading_explanations_keeps_typed_text_only():
+    raw = _raw(
+        ("privacy.personal_data", "About", "C9", Cell("  Public   line. ", "s")),
+        ("status.late", "", "", Cell(42.0, "n")),  # a number typed: kept as its text
+        ("rule.not_after_query", "Plan", "E12", Cell("Yes", "s", formula="A1")),  # a formula
+        ("privacy.personal_data", "About", "C10", None),  # not explained
+        ("privacy.personal_data", "About", "C11", Cell("#N/A", "e")),  # an error value
+    )
+    assert explain.read_explanations(raw) == {
+        explain.Key("privacy.personal_data", "About", "C9"): "Public line.",
+        explain.Key("status.late", "", ""): "42",
+    }
+
+
+def test_only_explanations_of_queries_the_return_raises_are_kept():
+    found = {explain.Key("a.q", "S", "B2"): "x", explain.Key("b.q", "S", "B3"): "y"}
+    issues = [
+        {"code": "a.q", "sheet": "S", "cell": "B2", "severity": "query"},
+        {"code": "b.q", "sheet": "S", "cell": "B3", "severity": "error"},  # not a query
+    ]
+    assert explain.answered(found, issues) == {explain.Key("a.q", "S", "B2"): "x"}
+
+
+def test_a_workbook_without_the_explain_sheet_has_no_explanations():
+    assert explain.read_explanations(RawWorkbook("x.xlsx", "xlsx")) == {}
