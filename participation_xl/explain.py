@@ -32,7 +32,7 @@ EXPLAIN_COL = 5  # 1-based: E, the one unlocked column
 CODE_COL, SHEET_COL, CELL_COL = 7, 8, 9
 BOX = (HEADER_ROW + MAX_QUERIES, CELL_COL)  # what the reader keeps of the sheet
 # Column widths: 130 units, what A4 landscape prints at 100%, so text stays at 10 points.
-WIDTHS = (16, 24, 38, 22, 30)
+WIDTHS = (14, 22, 34, 22, 38)
 
 
 class Key(NamedTuple):
@@ -190,7 +190,7 @@ def _height(texts: Sequence[str], widths: Sequence[int]) -> float:
 
 def write_sheet(
     wb: Any, formats: Mapping[str, Any], queries: Sequence[Query], password: str
-) -> None:
+) -> Any:
     """The `Explain queries` sheet of a feedback workbook: one row per query, with the
     explanation cell (unlocked, named) beside it, and a live count still to explain."""
     ws = wb.add_worksheet(SHEET)
@@ -268,6 +268,7 @@ def write_sheet(
     ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
     ws.print_area(0, 0, last - 1, len(widths) - 1)
     ws.protect(password, {"format_columns": True, "format_rows": True})
+    return ws
 
 
 __all__ = [

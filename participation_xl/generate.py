@@ -274,7 +274,8 @@ class _Builder:
     def build(self) -> bytes:
         intro = self.wb.add_worksheet(INSTRUCTIONS_SHEET)
         if self.queries:  # read just after the Instructions' "Please check" list
-            explain.write_sheet(self.wb, self.f, self.queries, self.ctx.sheet_password)
+            sheet = explain.write_sheet(self.wb, self.f, self.queries, self.ctx.sheet_password)
+            growing_rows(sheet)  # rows grow as the team types an explanation
         for plan in self.form.sheets:
             self._form_sheet(plan)
         self._instructions(intro)

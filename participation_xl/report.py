@@ -1039,6 +1039,9 @@ def _feedback_name(team_id: str, form: str) -> str:
     return f"{team_id}-{form}.xlsx"
 
 
+EXPLAIN_HINT = f"If the answer is right, say why on the sheet '{explain.SHEET}'."
+
+
 def _marks(sub: Submission) -> list[Mark]:
     """One mark per cell with issues: an error mark if any of them is an error."""
     by_cell: dict[tuple[str, int, int], list[dict[str, Any]]] = {}
@@ -1053,7 +1056,9 @@ def _marks(sub: Submission) -> list[Mark]:
         errors = [i for i in found if i.get("severity") == "error"]
         ordered = errors + [i for i in found if i.get("severity") != "error"]
         text = "\n".join(
-            str(i.get("message", "")) if i in errors else f"Please check: {i.get('message', '')}"
+            str(i.get("message", ""))
+            if i in errors
+            else f"Please check: {i.get('message', '')} {EXPLAIN_HINT}"
             for i in ordered
         )
         name = str(ordered[0].get("field") or "")

@@ -20,11 +20,12 @@ from participation_xl import explain
 from participation_xl.check import check_pack
 from participation_xl.cli import main
 from participation_xl.collect import collect, register_path
-from participation_xl.generate import generate, issued_form
+from participation_xl.generate import IssueContext, build_workbook, generate, issued_form
 from participation_xl.pack import load_pack
 from participation_xl.read import Cell, RawWorkbook
 from participation_xl.register import Register
 from participation_xl.report import write_reports
+from participation_xl.roster import Team
 from participation_xl.sample import fill_workbook, sample_answers
 from participation_xl.status import status
 
@@ -293,6 +294,42 @@ def test_an_explanation_typed_in_libreoffice_is_recorded_with_its_query(libreoff
     assert [q["explanation"] for q in _queries(row)] == [text]
     with Register(register_path(ws)) as reg:
         assert list(reg.explanations(ws.cycle)[("EH01", "audit")].values()) == [text]
+
+
+@pytest.mark.libreoffice
+def test_the_explain_sheet_prints_legibly_with_full_length_text(libreoffice, pack, tmp_path):
+    """A query and an explanation of the longest allowed length print word for word on
+    A4, with no text under 8 pt."""
+    import render  # the printing tests' PDF reader (tests/render.py)
+
+    if render.pdfplumber_missing():
+        pytest.skip(render.pdfplumber_missing())
+    rng = random.Random(15)
+    vocab = render.vocabulary()
+    texts = {
+        "query": render.long_text(rng, 400, vocab),
+        "suggestion": render.long_text(rng, 300, vocab),
+        "explanation": render.long_text(rng, explain.MAX_TEXT, vocab),
+    }
+    queries = [
+        explain.Query(
+            explain.Key("privacy.personal_data", "About the team", "C9"),
+            "Your role",
+            texts["query"],
+            texts["suggestion"],
+            texts["explanation"],
+        ),
+        explain.Query(explain.Key("status.late", "", ""), "", "Received after the due date."),
+    ]
+    team = Team("EH01", "Early Help North", "Early Help", "internal", "", "Sam", "s@x.org")
+    ctx = IssueContext("Council", "2026-27", dt.date(2027, 3, 31), "the folder", "pw", b"k", "now")
+    xlsx = tmp_path / "feedback.xlsx"
+    xlsx.write_bytes(build_workbook(pack.forms["audit"], team, ctx, queries=queries))
+    pdf = tmp_path / "feedback.pdf"
+    libreoffice.call("to_pdf", path=str(xlsx), out=str(pdf))
+    printed = render.read_pdf(pdf)
+    assert printed.smallest_pt >= 8.0, printed.page_sizes
+    assert render.missing_words(printed, texts) == {k: [] for k in texts}
 
 
 # --- names and the pack ----------------------------------------------------------------------
