@@ -445,6 +445,7 @@ def test_status_json_has_the_contract_keys(cycle):
         "field",
         "message",
         "severity",
+        "explanation",
     }
     assert set(doc["files"][0]) == {"path", "sha256", "outcome", "reason"}
     assert len(doc["teams"]) == 4
