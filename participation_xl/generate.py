@@ -606,10 +606,11 @@ class _Builder:
         row = 4
         if self.marks:
             row = self._fix_list(ws, row)
-        elif self.queries:  # only queries about the whole return: point at the sheet
+        if self.queries and all(m.severity == "error" for m in self.marks):
+            # Only queries about the whole return (a late one): point at the sheet.
             text = (
                 f"{len(self.queries)} query(ies) about this return. Please explain each on "
-                "the sheet 'Explain queries', or correct what it is about."
+                f"the sheet '{explain.SHEET}', or correct what it is about."
             )
             ws.write_string(row, 0, "Please check", self.f["fixhead"])
             ws.merge_range(row, 1, row, 2, text, self.f["fixhead"])
@@ -670,7 +671,7 @@ class _Builder:
                 "Please check",
                 queries,
                 f"{len(queries)} answer(s) were accepted, but please check them. If an "
-                "answer is right, say why on the sheet 'Explain queries'; if not, correct it."
+                f"answer is right, say why on the sheet '{explain.SHEET}'; if not, correct it."
                 if self.queries
                 else f"{len(queries)} answer(s) were accepted, but please "
                 "check them. If the answer is right, nothing needs changing.",
