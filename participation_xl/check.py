@@ -22,7 +22,7 @@ from openpyxl.utils.cell import range_boundaries
 
 from . import live
 from .generate import IssueContext, build_workbook
-from .messages import Severity, severity
+from .messages import CATALOGUE, Severity, severity
 from .pack import IDENTITY_FIELDS, Field, Form, Pack, _Schema
 from .roster import Team
 from .rules import CHECKS
@@ -52,8 +52,25 @@ def check_pack(pack: Pack) -> list[str]:
             for f in forms
             if f not in pack.forms
         ]
+    problems += _explanations(pack)
     for form in pack.forms.values():
         problems += [f"{form.id}: {p}" for p in check_form(form)]
+    return problems
+
+
+def _explanations(pack: Pack) -> list[str]:
+    """Each suggested explanation is for a query code of the catalogue, in plain text."""
+    problems = []
+    for code, text in pack.explanations.items():
+        if code not in CATALOGUE or CATALOGUE[code].severity is not Severity.QUERY:
+            problems.append(
+                f"pack.toml: [explanations] '{code}' is not a query code of the message "
+                "catalogue (participation_xl/messages.py): only queries can be explained"
+            )
+        elif not isinstance(text, str) or not text.strip() or len(text) > 1000:
+            problems.append(
+                f"pack.toml: [explanations] '{code}' must be text of 1 to 1,000 characters"
+            )
     return problems
 
 

@@ -428,6 +428,13 @@ def shorten(text: str, width: int = NAME_WIDTH) -> str:
     return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 
+def _status_word(r: Any) -> str:
+    """The status, and for a valid return the queries still to explain (which keep it on
+    the chasers list until each is explained or corrected)."""
+    n = len(r.to_explain) if r.status == "valid" else 0
+    return f"{r.status}, {n} quer{'y' if n == 1 else 'ies'} to explain" if n else r.status
+
+
 def _status_row(r: Any) -> tuple[str, ...]:
     cur = r.current
     counts = (str(cur.errors), str(cur.queries)) if cur else ("", "")
@@ -436,7 +443,7 @@ def _status_row(r: Any) -> tuple[str, ...]:
         r.team.team_id,
         shorten(r.team.team_name),
         r.form,
-        r.status,
+        _status_word(r),
         *counts,
         late,
         r.file or "",

@@ -20,7 +20,9 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from . import explain
 from .archive import Archive, Copied
 from .errors import BusyError, ParticipationError
 from .examine import Context, Examined, examine_stream, issue, relabel
@@ -470,9 +472,25 @@ def _submit(
             issue("status.late", f.rel, received=f"{day:%d/%m/%Y}", due=f"{ws.due:%d/%m/%Y}")
         )
     assert ex.identity is not None and ex.document is not None
-    reg.add_submission(
+    submission = reg.add_submission(
         file_id, sha, f.rel, ex.identity, ex.valid, ex.document, issues, received.isoformat(), now
     )
+    if ex.explanations:  # a returned feedback workbook: keep each explained query's text
+        _explained(reg, submission, ex, issues, received.isoformat())
+
+
+def _explained(
+    reg: Register, submission: int, ex: Examined, issues: list[dict[str, Any]], received: str
+) -> None:
+    """Record the explanations that answer a query this submission raises."""
+    assert ex.identity is not None
+    fields = {explain.key_of(i): str(i.get("field") or "") for i in issues}
+    rows = [
+        (k.code, k.sheet, k.cell, fields.get(k, ""), text)
+        for k, text in explain.answered(ex.explanations, issues).items()
+    ]
+    if rows:
+        reg.add_explanations(submission, ex.identity, received, rows)
 
 
 def _record(

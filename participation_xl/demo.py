@@ -23,8 +23,9 @@ from .collect import Summary, collect
 from .errors import ConfigError
 from .generate import generate, outbox_path
 from .messages import render
+from .pack import Form
 from .roster import Team, read_roster, write_starter_roster
-from .sample import fill_workbook, sample_answers
+from .sample import fill_explanations, fill_workbook, sample_answers
 from .workspace import Workspace, check_free, init_workspace
 
 ROSTER = [
@@ -159,6 +160,9 @@ def run_demo(
     notes = _returns(ws, read_roster(ws.roster_path), random.Random(2026), libreoffice)
     say("4. collect and report")
     summary = collect(ws)
+    if _explain(ws, QUERIED):  # the team explains its query on the feedback workbook
+        say("5. collect again: a query explained on its feedback workbook")
+        summary = collect(ws)
     return DemoResult(ws, summary, notes)
 
 
@@ -176,6 +180,24 @@ def _check_empty(folder: Path) -> None:
         raise ConfigError(
             render("workspace.not_empty", path=folder.resolve(), names=shown), "workspace.not_empty"
         )
+
+
+QUERIED = ("CL01", "audit")  # the team that gives a public phone number, then explains it
+PUBLIC_LINE = "Young people can text the forum's public line on 07700 900123 to join."
+
+
+def _explain(ws: Workspace, team_form: tuple[str, str]) -> bool:
+    """The team returns its feedback workbook with the query explained, a day later."""
+    feedback = ws.reports_dir / "feedback" / f"{team_form[0]}-{team_form[1]}.xlsx"
+    if not feedback.is_file():
+        return False
+    out = ws.returns_dir / f"{team_form[0]} {team_form[1]} explained.xlsx"
+    fill_explanations(
+        feedback, out, "This is the forum's public text line, run by staff: not a child's number."
+    )
+    stamp = dt.datetime.combine(ws.due - dt.timedelta(days=2), dt.time(12)).timestamp()
+    os.utime(out, (stamp, stamp))
+    return True
 
 
 def _returns(ws: Workspace, teams: list[Team], rng: random.Random, libreoffice: bool) -> list[str]:
@@ -203,6 +225,11 @@ def _returns(ws: Workspace, teams: list[Team], rng: random.Random, libreoffice: 
         for form in ws.forms_for(by_id[team_id].kind):
             put(team_id, form, f"{team_id} {form}.xlsx", on_time)
     notes.append("Valid returns from seven teams.")
+    put(*QUERIED, f"{' '.join(QUERIED)}.xlsx", on_time, _public_line(ws.pack.forms[QUERIED[1]]))
+    notes.append(
+        f"{QUERIED[0]} gave a public phone number in its {QUERIED[1]}: a query; it explained "
+        "it on its feedback workbook and returned that: the query is explained."
+    )
     put("SW02", "audit", "Care Leavers audit FINAL.xlsx", on_time, _incomplete)
     notes.append("SW02 left required answers blank: invalid, with a feedback workbook.")
     put("ADV1", "audit", "advocacy audit.xlsx", on_time)
@@ -230,6 +257,22 @@ def _returns(ws: Workspace, teams: list[Team], rng: random.Random, libreoffice: 
     if libreoffice:
         notes.append(_libreoffice_copy(ws, "SW01", "audit"))
     return notes
+
+
+def _public_line(form: Form) -> Callable[[dict], None]:
+    """Put a phone number in the form's first long free-text answer (a query)."""
+    spot = next(
+        i for i in form.inputs if i.field.kind == "text" and (i.field.max_length or 0) >= 200
+    )
+
+    def edit(answers: dict[str, Any]) -> None:
+        *parents, key = spot.field.path.split(".")
+        node = answers
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[key] = PUBLIC_LINE
+
+    return edit
 
 
 def _incomplete(answers: dict[str, Any]) -> None:

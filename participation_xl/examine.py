@@ -15,7 +15,7 @@ from typing import Any
 
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from . import identity
+from . import explain, identity
 from .extract import Extracted, Located, extract
 from .identify import Identified, Rejection, blame, folder_team, identify
 from .messages import CATALOGUE, Severity, render, severity
@@ -64,6 +64,8 @@ class Examined:
     issues: list[dict[str, Any]] = field(default_factory=list)
     # A rejected file's (team_id, form) as its identity claims, when that could be read.
     claimed: tuple[str, str] | None = None
+    # A returned feedback workbook: each query's explanation the team typed, by its key.
+    explanations: dict[explain.Key, str] = field(default_factory=dict)
 
     @property
     def valid(self) -> bool:
@@ -94,7 +96,8 @@ class Context:
     @property
     def boxes(self) -> dict[str, tuple[int, int]]:
         """The sheets a return needs read, each only as far as its answers and labels go."""
-        boxes = {META_SHEET: (len(identity.KEYS) + 2, 2)}
+        # A feedback workbook's explanations: parsed only where that sheet exists.
+        boxes = {META_SHEET: (len(identity.KEYS) + 2, 2), explain.SHEET: explain.BOX}
         for form in self.pack.forms.values():
             for plan in form.sheets:
                 rows, cols = boxes.get(plan.name, (0, 0))
@@ -168,7 +171,10 @@ def examine(result: RawWorkbook | ReadProblem, file: str, ctx: Context) -> Exami
         return _rejected(blame(found, who), (who.identity["team_id"], who.identity["form"]))
     document, issues = _document(result, who, found, file)
     issues = _file_issues(result, file) + issues
-    return Examined("accepted", "", "", who.identity, document, issues)
+    ex = Examined("accepted", "", "", who.identity, document, issues)
+    if explain.SHEET in result.cells:
+        ex.explanations = explain.read_explanations(result)
+    return ex
 
 
 def _rejected(rejection: Rejection, claimed: tuple[str, str] | None = None) -> Examined:

@@ -12,7 +12,7 @@ import functools
 import io
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +21,7 @@ from typing import Any
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
-from . import identity
+from . import explain, identity
 from .errors import ConfigError
 from .live import (
     BLANK_WORDS,
@@ -147,9 +147,16 @@ def build_workbook(
     ctx: IssueContext,
     answers: Mapping[str, Any] | None = None,
     marks: Iterable[Mark] = (),
+    *,
+    queries: Sequence[explain.Query] = (),
 ) -> bytes:
-    """One locked, signed workbook for a team, optionally pre-filled and marked (feedback)."""
-    return _Builder(form, team, ctx, answers or {}, list(marks)).build()
+    """One locked, signed workbook for a team, optionally pre-filled and marked (feedback).
+
+    `queries` (feedback only) adds the sheet where the team explains each query. Further
+    feedback options are keyword-only, so callers name what they pass."""
+    builder = _Builder(form, team, ctx, answers or {}, list(marks))
+    builder.queries = list(queries)
+    return builder.build()
 
 
 def outbox_path(ws: Workspace, team: Team, form_id: str) -> Path:
@@ -247,6 +254,7 @@ class _Builder:
     ) -> None:
         self.form, self.team, self.ctx = form, team, ctx
         self.answers, self.marks = answers, marks
+        self.queries: list[explain.Query] = []
         self.buf = io.BytesIO()
         self.wb = _LockedWorkbook(self.buf, SAFE_WORKBOOK_OPTIONS)
         self.wb.structure_password = ctx.sheet_password
@@ -265,6 +273,9 @@ class _Builder:
 
     def build(self) -> bytes:
         intro = self.wb.add_worksheet(INSTRUCTIONS_SHEET)
+        if self.queries:  # read just after the Instructions' "Please check" list
+            sheet = explain.write_sheet(self.wb, self.f, self.queries, self.ctx.sheet_password)
+            growing_rows(sheet)  # rows grow as the team types an explanation
         for plan in self.form.sheets:
             self._form_sheet(plan)
         self._instructions(intro)
@@ -595,6 +606,16 @@ class _Builder:
         row = 4
         if self.marks:
             row = self._fix_list(ws, row)
+        if self.queries and all(m.severity == "error" for m in self.marks):
+            # Only queries about the whole return (a late one): point at the sheet.
+            text = (
+                f"{len(self.queries)} query(ies) about this return. Please explain each on "
+                f"the sheet '{explain.SHEET}', or correct what it is about."
+            )
+            ws.write_string(row, 0, "Please check", self.f["fixhead"])
+            ws.merge_range(row, 1, row, 2, text, self.f["fixhead"])
+            ws.set_row(row, _height((text, 80)))
+            row += 2
         for heading, lines in self._instruction_sections():
             ws.write_string(row, 0, heading, f["heading"])
             ws.write_blank(row, 1, None, f["heading"])
@@ -649,7 +670,10 @@ class _Builder:
             (
                 "Please check",
                 queries,
-                f"{len(queries)} answer(s) were accepted, but please "
+                f"{len(queries)} answer(s) were accepted, but please check them. If an "
+                f"answer is right, say why on the sheet '{explain.SHEET}'; if not, correct it."
+                if self.queries
+                else f"{len(queries)} answer(s) were accepted, but please "
                 "check them. If the answer is right, nothing needs changing.",
             ),
         ]

@@ -308,6 +308,9 @@ class Pack:
     forms: dict[str, Form]
     forms_for_kind: dict[str, list[str]]
     schemas_dir: Path
+    # Suggested wording for explaining each query code ([explanations] in pack.toml),
+    # shown beside the explanation cell of a feedback workbook.
+    explanations: dict[str, str] = field(default_factory=dict)
 
     def schema(self, name: str) -> dict[str, Any]:
         return _load_json(self.schemas_dir / f"{name}.schema.json")
@@ -348,6 +351,7 @@ def load_pack(directory: str | Path | None = None) -> Pack:
         forms=forms,
         forms_for_kind={k: list(v) for k, v in meta.get("forms", {}).items()},
         schemas_dir=schemas,
+        explanations=dict(meta.get("explanations", {})),
     )
 
 

@@ -54,6 +54,20 @@ CREATE TABLE IF NOT EXISTS submissions (
     current INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS submissions_key ON submissions(cycle, team_id, form);
+CREATE TABLE IF NOT EXISTS explanations (
+    id INTEGER PRIMARY KEY,
+    submission_id INTEGER NOT NULL REFERENCES submissions(id),
+    cycle TEXT NOT NULL,
+    team_id TEXT NOT NULL,
+    form TEXT NOT NULL,
+    code TEXT NOT NULL,            -- the query's catalogue code
+    sheet TEXT NOT NULL,           -- the answer's sheet and cell ('' for the whole return)
+    cell TEXT NOT NULL,
+    field TEXT NOT NULL,           -- the question in words, as the query named it
+    text TEXT NOT NULL,            -- the team's explanation
+    received_at TEXT NOT NULL      -- the submission's file time: the latest explanation wins
+);
+CREATE INDEX IF NOT EXISTS explanations_key ON explanations(cycle, team_id, form);
 """
 # Columns added since the first release: (table, column, declaration). An older register
 # gains them when it is opened; their defaults say "not known" for files seen before.
@@ -372,6 +386,44 @@ class Register:
             ),
         )
         return int(cur.lastrowid or 0)
+
+    def add_explanations(
+        self,
+        submission_id: int,
+        identity: dict[str, str],
+        received_at: str,
+        rows: list[tuple[str, str, str, str, str]],
+    ) -> None:
+        """The team's explanations of a submission's queries: (code, sheet, cell, field,
+        text) each. Kept beside every earlier one; the latest by file time is in force."""
+        self.db.executemany(
+            "INSERT INTO explanations (submission_id, cycle, team_id, form, code, sheet, cell, "
+            "field, text, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    submission_id,
+                    identity["cycle"],
+                    identity["team_id"],
+                    identity["form"],
+                    *row,
+                    received_at,
+                )
+                for row in rows
+            ],
+        )
+
+    def explanations(self, cycle: str) -> dict[tuple[str, str], dict[tuple[str, str, str], str]]:
+        """(team, form) -> (code, sheet, cell) -> the explanation in force: the one from
+        the latest submission (by file time, then as recorded) that explained that query."""
+        rows = self.db.execute(
+            "SELECT team_id, form, code, sheet, cell, text FROM explanations WHERE cycle = ? "
+            "ORDER BY received_at, submission_id, id",
+            (cycle,),
+        )
+        out: dict[tuple[str, str], dict[tuple[str, str, str], str]] = {}
+        for r in rows:  # later rows overwrite earlier ones
+            out.setdefault((r[0], r[1]), {})[(r[2], r[3], r[4])] = r[5]
+        return out
 
     def refresh_current(self, cycle: str, team_id: str, form: str) -> None:
         """The latest submission is current: by file time, then by when it was recorded."""

@@ -29,6 +29,7 @@ from xlsxwriter.format import Format
 from xlsxwriter.utility import xl_cell_to_rowcol
 from xlsxwriter.worksheet import Worksheet
 
+from . import explain
 from . import signatories as sign
 from .collect import register_path
 from .counting import (
@@ -196,9 +197,10 @@ def write_compliance(ws: Workspace, reg: Register, today: dt.date | None = None)
 
 
 def write_feedback(ws: Workspace, reg: Register) -> list[Path]:
-    """reports/feedback/<team_id>-<form>.xlsx for every current invalid return.
+    """reports/feedback/<team_id>-<form>.xlsx for every current return with errors or
+    queries still to explain.
 
-    Feedback for returns that are no longer invalid is removed.
+    Feedback for returns that no longer need it is removed.
     """
     return list(_write_feedback(_snapshot(ws, reg)).values())
 
@@ -1362,6 +1364,9 @@ def _feedback_name(team_id: str, form: str) -> str:
     return f"{team_id}-{form}.xlsx"
 
 
+EXPLAIN_HINT = f"If the answer is right, say why on the sheet '{explain.SHEET}'."
+
+
 def _marks(sub: Submission) -> list[Mark]:
     """One mark per cell with issues: an error mark if any of them is an error."""
     by_cell: dict[tuple[str, int, int], list[dict[str, Any]]] = {}
@@ -1376,7 +1381,9 @@ def _marks(sub: Submission) -> list[Mark]:
         errors = [i for i in found if i.get("severity") == "error"]
         ordered = errors + [i for i in found if i.get("severity") != "error"]
         text = "\n".join(
-            str(i.get("message", "")) if i in errors else f"Please check: {i.get('message', '')}"
+            str(i.get("message", ""))
+            if i in errors
+            else f"Please check: {i.get('message', '')} {EXPLAIN_HINT}"
             for i in ordered
         )
         name = str(ordered[0].get("field") or "")
@@ -1385,23 +1392,35 @@ def _marks(sub: Submission) -> list[Mark]:
 
 
 def _write_feedback(snap: _Snapshot) -> dict[tuple[str, str], Path]:
-    """Feedback for each current invalid return; stale feedback files are removed."""
+    """Feedback for each current return with errors or queries still to explain; stale
+    feedback files are removed."""
     ws = snap.ws
     folder = ws.reports_dir / FEEDBACK_DIR
     ctx = IssueContext.of(ws)
     written: dict[tuple[str, str], Path] = {}
     for e in snap.expected:
         form = snap.form(e.form)
-        if e.status != "invalid" or form is None or e.current is None:
+        if not _needs_feedback(e) or form is None or e.current is None:
             continue
+        queries = explain.queries_to_ask(e.current.issues, e.explained, ws.pack.explanations)
         data = build_workbook(
-            form, e.team, ctx, answers=e.current.document, marks=_marks(e.current)
+            form,
+            e.team,
+            ctx,
+            answers=e.current.document,
+            marks=_marks(e.current),
+            queries=queries,
         )
         target = folder / _feedback_name(e.team.team_id, e.form)
         written[(e.team.team_id, e.form)] = atomic_write_bytes(target, data)
     keep = {_feedback_name(t, f) for t, f in written}
     _remove_stale(folder, keep, list(ws.pack.forms))
     return written
+
+
+def _needs_feedback(e: Expected) -> bool:
+    """An invalid return, or a valid one with a query nobody has explained yet."""
+    return e.status == "invalid" or (e.status == "valid" and bool(e.to_explain))
 
 
 def _remove_stale(folder: Path, keep: set[str], forms: list[str]) -> None:
@@ -1423,7 +1442,7 @@ def _write_chasers(snap: _Snapshot, feedback: dict[tuple[str, str], Path]) -> Pa
     writer = csv.writer(out)
     writer.writerow(CHASER_COLUMNS)
     for e in snap.expected:
-        if e.status == "valid":
+        if e.status == "valid" and not e.to_explain:
             continue
         t = e.team
         attach = feedback.get((t.team_id, e.form))
@@ -1447,6 +1466,19 @@ def _what(snap: _Snapshot, e: Expected) -> str:
     if e.current is None:
         return f"No return received yet; due {_date_text(snap.ws.due)}."
     issues = e.current.issues
+    if e.status == "valid":
+        n, first = len(e.to_explain), e.to_explain[0]
+        where = (
+            f"'{first['sheet']}'!{first['cell']}: "
+            if first.get("sheet") and first.get("cell")
+            else ""
+        )
+        return (
+            f"{n} quer{'y' if n == 1 else 'ies'} to explain: first, {where}"
+            f"{first.get('message', '')} The return is accepted: please explain each query "
+            "on the 'Explain queries' sheet of the feedback workbook (or correct the answer) "
+            "and return that workbook."
+        )
     errors = [i for i in issues if i.get("severity") == "error"] or issues
     if not errors:
         return "The return could not be accepted; please send it again."

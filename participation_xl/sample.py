@@ -14,6 +14,7 @@ from typing import Any
 
 import openpyxl
 
+from .explain import NAME_PREFIX
 from .outputs import atomic_write_bytes
 from .pack import Field, Form, Rule
 from .rules import CHECKS, comparable
@@ -134,6 +135,10 @@ def _text(f: Field, rng: random.Random) -> str:
         text = rng.choice(SAID)
     elif key == "we_did":
         text = rng.choice(DID)
+    elif key == "role":  # as many choices as names below, so the random stream is the same
+        text = rng.choice(
+            ["Team manager", "Participation lead", "Service manager", "Practice lead", "Head"]
+        )
     elif (f.max_length or 0) <= 100:
         text = rng.choice(["Sam Patel", "Alex Jones", "Jo Smith", "Team manager", "Priya Shah"])
     else:
@@ -158,6 +163,19 @@ def fill_workbook(issued: str | Path, out: str | Path, answers: dict[str, Any], 
                     wb[t.sheet].cell(t.first_row + n, t.col_of(c.key)).value = _typed(
                         c, item[c.key]
                     )
+    buf = io.BytesIO()
+    wb.save(buf)
+    return atomic_write_bytes(out, buf.getvalue())
+
+
+def fill_explanations(feedback: str | Path, out: str | Path, text: str) -> Path:
+    """Type an explanation into every query's explanation cell of a feedback workbook
+    (found by its `explain.` defined name), as a team would, and save it as `out`."""
+    wb = openpyxl.load_workbook(feedback)
+    for name, defined in wb.defined_names.items():
+        if name.startswith(NAME_PREFIX):
+            for sheet, cell in defined.destinations:
+                wb[sheet][cell.replace("$", "")] = text
     buf = io.BytesIO()
     wb.save(buf)
     return atomic_write_bytes(out, buf.getvalue())

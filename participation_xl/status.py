@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+from . import explain
 from .register import FileRecord, Register, Submission
 from .roster import Team, read_roster
 from .workspace import Workspace
 
-ISSUE_KEYS = ("code", "file", "sheet", "cell", "field", "message", "severity")
+ISSUE_KEYS = ("code", "file", "sheet", "cell", "field", "message", "severity", "explanation")
 
 
 STATUSES = ("missing", "rejected", "invalid", "valid")
@@ -25,6 +26,17 @@ class Expected:
     form: str
     current: Submission | None
     rejected: FileRecord | None = None
+    # The team's explanations in force for this return's queries, by (code, sheet, cell).
+    explained: Mapping[tuple[str, str, str], str] = field(default_factory=dict)
+
+    @property
+    def to_explain(self) -> list[Mapping[str, Any]]:
+        """The current return's queries with no explanation yet: what still counts against
+        a valid return (it is chased, and gets a feedback workbook, until each is
+        explained or the answer corrected)."""
+        if self.current is None:
+            return []
+        return explain.unexplained(self.current.issues, self.explained)
 
     @property
     def status(self) -> str:
@@ -51,10 +63,13 @@ def expected_returns(ws: Workspace, reg: Register, documents: bool = False) -> l
     """Every team and form the roster expects this cycle, in roster order."""
     current = {(s.team_id, s.form): s for s in reg.submissions(ws.cycle, documents=documents)}
     rejected = reg.rejected_claims(ws.cycle)
+    explained = reg.explanations(ws.cycle)
     out = []
     for team, form in _expected(ws):
         key = (team.team_id, form)
-        out.append(Expected(team, form, current.get(key), rejected.get(key)))
+        out.append(
+            Expected(team, form, current.get(key), rejected.get(key), explained.get(key, {}))
+        )
     return out
 
 
@@ -94,7 +109,10 @@ def status(ws: Workspace, reg: Register) -> dict[str, list[dict[str, Any]]]:
             "status": r.status,
             "late": r.late,
             "file": r.file,
-            "issues": [{k: i[k] for k in ISSUE_KEYS} for i in issues_of(r)],
+            "issues": [
+                {k: i[k] for k in ISSUE_KEYS}
+                for i in explain.with_explanations(issues_of(r), r.explained)
+            ],
         }
         for r in expected_returns(ws, reg)
     ]

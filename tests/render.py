@@ -297,6 +297,34 @@ _GAP = 400
 
 
 def _in_order(shown: list[str], want: list[str]) -> list[str]:
+    """The words of `want` not found in order in `shown` (see _anchored). Where the anchor
+    leaves words missing, each place the text's first word prints is tried as the start
+    too: the longest run can lie where a few of its words recur in a neighbouring cell
+    (interleaved line by line with this one), and calls words missing that print."""
+    missing = _anchored(shown, want)
+    if missing and want:
+        for start in (k for k, w in enumerate(shown) if w == want[0]):
+            found = _forward(shown, want, start)
+            if len(found) < len(missing):
+                missing = found
+            if not missing:
+                break
+    return missing
+
+
+def _forward(shown: list[str], want: list[str], start: int) -> list[str]:
+    """The words of `want` missing when its first word is the one printed at `start`."""
+    missing, j = [], start + 1
+    for w in want[1:]:
+        k = _find(shown, w, j, min(len(shown), j + _GAP))
+        if k is None:
+            missing.append(w)
+        else:
+            j = k + 1
+    return missing
+
+
+def _anchored(shown: list[str], want: list[str]) -> list[str]:
     """The words of `want` not found in order in `shown`, anchored where its longest run of
     words prints; each next word must follow within _GAP words, else it is missing.
 

@@ -164,7 +164,7 @@ def test_an_empty_never_filled_template_is_invalid_with_every_required_answer_na
     row = _row(ws, "ADV1", "six-standards")
     assert row["status"] == "invalid"
     required = [i for i in row["issues"] if "is required" in i["message"]]
-    assert len(required) == 14  # 4 contract + 1 budget + 3 sign-off + 6 ratings
+    assert len(required) == 15  # 4 contract + 1 budget + 4 sign-off + 6 ratings
     first = next(i for i in required if i["field"] == "Name of the commissioned service")
     assert (first["sheet"], first["cell"], first["severity"]) == ("Provider", "B8", "error")
 
@@ -445,6 +445,7 @@ def test_status_json_has_the_contract_keys(cycle):
         "field",
         "message",
         "severity",
+        "explanation",
     }
     assert set(doc["files"][0]) == {"path", "sha256", "outcome", "reason"}
     assert len(doc["teams"]) == 4
