@@ -83,7 +83,7 @@ def collect(
         if report:
             from .report import write_reports  # here: report imports this module
 
-            summary.reports = write_reports(ws)
+            summary.reports = write_reports(ws, warnings=summary.warnings)
     return summary
 
 

@@ -29,3 +29,11 @@ class RosterError(ParticipationError):
 
 class BusyError(ParticipationError):
     """Another collect or report is running on this workspace."""
+
+
+class ReviewError(ParticipationError):
+    """A review decision cannot be recorded (unknown team or form, nothing to review)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        super().__init__(message)

@@ -147,9 +147,13 @@ def build_workbook(
     ctx: IssueContext,
     answers: Mapping[str, Any] | None = None,
     marks: Iterable[Mark] = (),
+    note: str = "",
 ) -> bytes:
-    """One locked, signed workbook for a team, optionally pre-filled and marked (feedback)."""
-    return _Builder(form, team, ctx, answers or {}, list(marks)).build()
+    """One locked, signed workbook for a team, optionally pre-filled and marked (feedback),
+    with the coordinator's note when the return was sent back."""
+    builder = _Builder(form, team, ctx, answers or {}, list(marks))
+    builder.note = note
+    return builder.build()
 
 
 def outbox_path(ws: Workspace, team: Team, form_id: str) -> Path:
@@ -247,6 +251,7 @@ class _Builder:
     ) -> None:
         self.form, self.team, self.ctx = form, team, ctx
         self.answers, self.marks = answers, marks
+        self.note = ""  # the coordinator's note on a return sent back
         self.buf = io.BytesIO()
         self.wb = _LockedWorkbook(self.buf, SAFE_WORKBOOK_OPTIONS)
         self.wb.structure_password = ctx.sheet_password
@@ -671,7 +676,10 @@ class _Builder:
 
     def _instruction_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
         t, ctx = self.team, self.ctx
+        # A return sent back: the coordinator's words come first, before anything else.
+        sent_back = [("From the coordinator", [("Note", self.note)])] if self.note else []
         sections = [
+            *sent_back,
             (
                 "About this workbook",
                 [

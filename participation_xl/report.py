@@ -18,7 +18,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,9 @@ from .generate import IssueContext, Mark, build_workbook
 from .outputs import SAFE_WORKBOOK_OPTIONS, atomic_write_bytes
 from .pack import Form, Input
 from .register import Register, Submission
+from .review import counting_rule, current_reviews, feedback_note, sent_back
+from .review import counts as review_counts
+from .review import word as review_word
 from .roster import Team
 from .status import Expected, expected_returns
 from .workspace import Workspace
@@ -82,6 +85,9 @@ WORD_FILL = {
     "Not met": "bad",
     "Error": "bad",
     "No return": "grey",
+    "Approved": "good",
+    "Sent back": "amber",
+    "Not reviewed": "grey",
 }
 NO_RETURN = "No return"
 # Chart colours carry no text, so they only need to differ; data labels give the numbers.
@@ -123,18 +129,33 @@ def _no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-def write_reports(ws: Workspace, today: dt.date | None = None) -> list[Path]:
-    """Rewrite every report from the register: workbooks, feedback and chasers.
+def write_reports(
+    ws: Workspace, today: dt.date | None = None, warnings: list[str] | None = None
+) -> list[Path]:
+    """Rewrite every report from the register: workbooks, feedback, chasers (the CSV and
+    email drafts) and the review workbook, whose typed decisions are recorded first.
 
     The caller holds the workspace's run lock (collect and the report command both do).
-    Returns the paths written, which differ from the usual names when a target was locked.
+    Returns the paths written, which differ from the usual names when a target was locked;
+    messages for the coordinator (a review workbook that could not be read) go to
+    `warnings`.
     """
+    from .emails import write_chaser_drafts  # emails and review_book import report's peers
+    from .review_book import read_and_record, write_book
+
+    said = warnings if warnings is not None else []
     with Register(register_path(ws)) as reg, _no_cycle_collection():
+        typed = read_and_record(ws, reg)  # read before write: no typed decision is lost
+        said += typed.warnings
         snap = _snapshot(ws, reg, today)
         paths = [_write_register(snap), _write_compliance(snap)]
         feedback = _write_feedback(snap)
         paths += feedback.values()
         paths.append(_write_chasers(snap, feedback))
+        drafts, problems = write_chaser_drafts(ws, snap.expected, snap.reviews, feedback)
+        paths += drafts
+        said += problems
+        paths += write_book(ws, snap.expected, snap.reviews, typed, snap.now)
     return paths
 
 
@@ -181,6 +202,7 @@ class _Snapshot:
     current: list[Submission]
     history: dict[tuple[str, str], int]
     previous: tuple[str, list[Submission]] | None  # the latest earlier cycle, for the trend
+    reviews: dict[tuple[str, str], dict[str, Any] | None] = field(default_factory=dict)
 
     @cached_property
     def teams(self) -> dict[str, Team]:
@@ -204,6 +226,7 @@ def _snapshot(ws: Workspace, reg: Register, today: dt.date | None = None) -> _Sn
         history = reg.history_counts(ws.cycle)
         earlier = [c for c in reg.cycles() if c < ws.cycle]
         previous = (earlier[-1], reg.submissions(earlier[-1])) if earlier else None
+        reviews = current_reviews(reg, ws.cycle)
     return _Snapshot(
         ws=ws,
         today=today or dt.date.today(),
@@ -212,6 +235,7 @@ def _snapshot(ws: Workspace, reg: Register, today: dt.date | None = None) -> _Sn
         current=current,
         history=history,
         previous=previous,
+        reviews=reviews,
     )
 
 
@@ -572,6 +596,10 @@ RETURN_COLS = [
     Col("Queries"),
     Col("Earlier versions"),
     Col("Why rejected"),
+    Col("Review", coloured=True),
+    Col("Reviewed by"),
+    Col("Reviewed at (UTC)"),
+    Col("Review note"),
 ]
 
 
@@ -589,8 +617,19 @@ def _return_rows(snap: _Snapshot) -> list[Row]:
             why = r.reason
         earlier = snap.history.get((e.team.team_id, e.form), 0)
         status = [e.form, _word(e.status), *(found or [None] * 6), earlier, why]
-        rows.append([*_team_cells(e.team), *status])
+        rows.append([*_team_cells(e.team), *status, *_review_cells(snap, e)])
     return rows
+
+
+def _review_cells(snap: _Snapshot, e: Expected) -> Row:
+    """The coordinator's decision on the current return: word, by, at, note."""
+    review = snap.reviews.get((e.team.team_id, e.form))
+    if e.current is None:
+        return [None, None, None, None]
+    if review is None:
+        return ["Not reviewed", None, None, None]
+    at = dt.datetime.fromisoformat(review["at"]).replace(tzinfo=None)
+    return [review_word(review), review["by"], at, review["note"]]
 
 
 TEAM_COLS = [Col("Team ID"), Col("Team name"), Col("Service area"), Col("Kind")]
@@ -794,16 +833,17 @@ def _dashboard(book: _Book, snap: _Snapshot, stds: list[_Standard]) -> None:
         f"{len(services)} commissioned services expected; data as of {snap.now:%d/%m/%Y %H:%M}.",
         10,
     )
+    sheet.title(2, f"Counting rule: {counting_rule(ws.require_approval)}", 10)
+    counted = [_counted(snap, e) for e in services]
     overall = [
-        [s.short, s.text, *_share_row([_rating(e.current, s) for e in services], scale)]
-        for s in stds
+        [s.short, s.text, *_share_row([_rating(c, s) for c in counted], scale)] for s in stds
     ]
     cols = [Col("Standard"), Col("Standard in full"), *_share_cols(scale)]
     sheet.title(3, "Share of services by rating, per standard", 12)
     after = sheet.table(4, "StandardsOverall", cols, overall)
     _standards_chart(book, sheet, 4, len(overall), scale, len(cols))
     by_area = [
-        [area, s.short, *_share_row([_rating(e.current, s) for e in group], scale)]
+        [area, s.short, *_share_row([_rating(_counted(snap, e), s) for e in group], scale)]
         for area, group in _by_area(services)
         for s in stds
     ]
@@ -817,6 +857,12 @@ def _dashboard(book: _Book, snap: _Snapshot, stds: list[_Standard]) -> None:
     _heat_map(book, sheet, snap, after + 1)
     sheet.widths[1] = min(sheet.widths.get(1, 0), 40)  # the full wording wraps
     sheet.finish(None)
+
+
+def _counted(snap: _Snapshot, e: Expected) -> Submission | None:
+    """The return that counts for this service, or None (the review's rule says not yet)."""
+    review = snap.reviews.get((e.team.team_id, e.form))
+    return e.current if review_counts(review, snap.ws.require_approval) else None
 
 
 def _by_area(rows: list[Expected]) -> list[tuple[str, list[Expected]]]:
@@ -1067,10 +1113,16 @@ def _write_feedback(snap: _Snapshot) -> dict[tuple[str, str], Path]:
     written: dict[tuple[str, str], Path] = {}
     for e in snap.expected:
         form = snap.form(e.form)
-        if e.status != "invalid" or form is None or e.current is None:
+        review = snap.reviews.get((e.team.team_id, e.form))
+        if not (e.status == "invalid" or sent_back(review)) or form is None or e.current is None:
             continue
         data = build_workbook(
-            form, e.team, ctx, answers=e.current.document, marks=_marks(e.current)
+            form,
+            e.team,
+            ctx,
+            answers=e.current.document,
+            marks=_marks(e.current),
+            note=feedback_note(review),
         )
         target = folder / _feedback_name(e.team.team_id, e.form)
         written[(e.team.team_id, e.form)] = atomic_write_bytes(target, data)

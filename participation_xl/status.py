@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .register import FileRecord, Register, Submission
+from .review import current_reviews
 from .roster import Team, read_roster
 from .workspace import Workspace
 
@@ -86,6 +87,7 @@ def standing(ws: Workspace, reg: Register) -> dict[str, int]:
 
 def status(ws: Workspace, reg: Register) -> dict[str, list[dict[str, Any]]]:
     """The `status --json` document: one entry per team and form, one per file ever seen."""
+    reviews = current_reviews(reg, ws.cycle)
     teams = [
         {
             "team_id": r.team.team_id,
@@ -94,6 +96,7 @@ def status(ws: Workspace, reg: Register) -> dict[str, list[dict[str, Any]]]:
             "status": r.status,
             "late": r.late,
             "file": r.file,
+            "review": reviews.get((r.team.team_id, r.form)),
             "issues": [{k: i[k] for k in ISSUE_KEYS} for i in issues_of(r)],
         }
         for r in expected_returns(ws, reg)

@@ -38,6 +38,8 @@ class Workspace:
     return_to: str = ""
     pack_dir: Path | None = None
     forms_override: dict[str, list[str]] = field(default_factory=dict)
+    coordinator: str = ""  # who records review decisions; blank: the login name
+    require_approval: bool = False  # [review]: a return counts only once approved
 
     @property
     def outbox(self) -> Path:
@@ -117,6 +119,8 @@ def load_workspace(start: str | Path | None = None) -> Workspace:
         return_to=data.get("return_to", ""),
         pack_dir=(root / pack) if pack else None,
         forms_override=data.get("forms", {}),
+        coordinator=" ".join(data.get("coordinator", "").split()),
+        require_approval=data.get("review", {}).get("require_approval", False),
     )
 
 
@@ -250,6 +254,8 @@ returns = {q(v["returns"])}
 # "the Participation returns folder on SharePoint, or email participation@example.gov.uk".
 # Blank: the name of the returns folder.
 return_to = {q(v["return_to"])}
+# Your name, recorded with every review decision (blank: your login name).
+coordinator = ""
 # A template pack folder (with workbook_templates/ and schemas/); blank for the built-in pack.
 pack = {q(v["pack"])}
 # Stops accidental edits to locked cells. It is not security: the signed identity is.
@@ -259,4 +265,9 @@ sheet_password = {q(v["sheet_password"])}
 [forms]
 internal = ["audit"]
 commissioned = ["audit", "six-standards"]
+
+# The coordinator's review (participation-xl review, or reports/review.xlsx).
+[review]
+# true: a return counts in the compliance figures only once you have approved it.
+require_approval = false
 """
