@@ -149,14 +149,21 @@ def _paragraphs(paras: list[str]) -> str:
     out = []
     for p in paras:
         keep = p.startswith(" ") or "\n" in p
-        out.append(p if keep else textwrap.fill(p, 76, break_long_words=False))
+        out.append(
+            p if keep else textwrap.fill(p, 76, break_long_words=False, break_on_hyphens=False)
+        )
     return "\n\n".join(out).rstrip() + "\n"
 
 
 def _steps(*steps: str) -> str:
     return "\n".join(
         textwrap.fill(
-            s, 76, initial_indent=f"  {n}. ", subsequent_indent="     ", break_long_words=False
+            s,
+            76,
+            initial_indent=f"  {n}. ",
+            subsequent_indent="     ",
+            break_long_words=False,
+            break_on_hyphens=False,
         )
         for n, s in enumerate(steps, start=1)
     )
@@ -307,7 +314,9 @@ def _chaser_body(ws: Workspace, team: Team, mine: list[Chase], title: Callable[[
 def _wrapped(words: str) -> str:
     """A chase's words: its first line wrapped as prose, listed lines kept."""
     return "\n".join(
-        line if line.startswith(" ") else textwrap.fill(line, 76, break_long_words=False)
+        line
+        if line.startswith(" ")
+        else textwrap.fill(line, 76, break_long_words=False, break_on_hyphens=False)
         for line in words.splitlines()
     )
 
