@@ -592,5 +592,9 @@ def demo(ctx: click.Context, directory: Path) -> None:
     click.echo(f"  {root / 'reports' / 'register.xlsx'}     every return, answer and issue")
     click.echo(f"  {root / 'reports' / 'feedback'}          workbooks to send back to teams to fix")
     click.echo(f"  {root / 'reports' / 'chasers.csv'}       the mail-merge list for chasing")
+    click.echo(
+        f"  {root / 'reports' / 'emails'}            draft chaser emails, workbooks attached"
+    )
+    click.echo(f"  {root / 'reports' / 'review.xlsx'}       approve or send back each return")
     click.echo(f"  {root / 'outbox'}                      the workbooks issued to each team")
     click.echo(f"Then try: participation-xl -w {directory} status")

@@ -222,7 +222,10 @@ def _why(ws: Workspace, e: Expected, review: dict[str, Any] | None) -> str:
     parts = []
     if sent_back(review):
         assert review is not None
-        parts.append(f"The coordinator sent it back with this note:\n    {_indent(review['note'])}")
+        parts.append(
+            "We have reviewed it and need a change before we can accept it:\n"
+            + _indent(review["note"])
+        )
     errors = [i for i in e.current.issues if i.get("severity") == "error"]
     if errors:
         parts.append(f"It has {len(errors)} problem{_s(errors)} to fix:\n{_listed(errors)}")
@@ -238,7 +241,19 @@ def _why(ws: Workspace, e: Expected, review: dict[str, Any] | None) -> str:
 
 
 def _indent(text: object) -> str:
-    return "\n    ".join(str(text or "").splitlines())
+    """A person's note, quoted: indented, wrapped, its own line breaks kept."""
+    return "\n".join(
+        textwrap.fill(
+            line,
+            76,
+            initial_indent="    ",
+            subsequent_indent="    ",
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+        or "    "
+        for line in str(text or "").splitlines()
+    )
 
 
 def _listed(issues: list[dict[str, Any]]) -> str:

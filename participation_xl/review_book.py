@@ -56,19 +56,20 @@ ACTION_OF = {
     "returned": "return",
 }
 KEY = "Return no."  # the submission's id: a decision belongs to the return it was typed on
+# Widths sum to about 140 characters, which LibreOffice prints on A4 landscape at about
+# 78%: 11-point text stays above 8 points on paper.
 COLUMNS = (
-    ("Team ID", 10),
-    ("Team name", 26),
-    ("Form", 14),
-    ("Status", 9),
-    ("Errors", 7),
-    ("Queries", 8),
-    ("Late", 6),
-    ("Received (UTC)", 16),
-    ("Decision now", 30),
-    ("Decision", 12),
-    ("Note", 40),
-    (KEY, 8),
+    ("Team ID", 8),
+    ("Team name", 20),
+    ("Form", 12),
+    ("Status", 11),
+    ("Errors", 6),
+    ("Queries", 7),
+    ("Received (UTC)", 15),
+    ("Decision now", 24),
+    ("Decision", 10),
+    ("Note", 30),
+    (KEY, 8),  # hidden
 )
 HEADS = [c for c, _ in COLUMNS]
 HEADER_ROW = 3
@@ -305,13 +306,14 @@ def _build(
     sheet = wb.add_worksheet(SHEET)
     sheet.write_string(0, 0, f"Review of returns: {ws.council}, cycle {ws.cycle}", f["title"])
     sheet.merge_range(1, 0, 1, len(HEADS) - 2, _instructions(), f["wrap"])
-    sheet.set_row(1, 58)
+    sheet.set_row(1, 62)
     states = [(reviews.get((e.team.team_id, e.form)) or {}).get("state") for e in rows]
     sheet.write_string(
         2,
         0,
         f"Written {now:%d/%m/%Y %H:%M}: {len(rows)} return(s); {states.count('approved')} "
         f"approved, {states.count('returned')} sent back, {states.count(None)} not decided.",
+        f["plain"],
     )
     for c, (head, width) in enumerate(COLUMNS):
         sheet.write_string(HEADER_ROW, c, head, f["head"])
@@ -347,6 +349,7 @@ def _build(
     sheet.autofilter(HEADER_ROW, 0, last, len(HEADS) - 1)
     sheet.freeze_panes(HEADER_ROW + 1, 2)
     sheet.set_landscape()
+    sheet.set_margins(left=0.3, right=0.3, top=0.5, bottom=0.5)
     sheet.set_paper(9)
     sheet.fit_to_pages(1, 0)
     sheet.repeat_rows(HEADER_ROW)
@@ -375,29 +378,42 @@ def _row(
 ) -> None:
     s = e.current
     assert s is not None
-    sheet.write_string(r, 0, e.team.team_id)
+    plain = f["plain"]
+    sheet.write_string(r, 0, e.team.team_id, plain)
     sheet.write_string(r, 1, e.team.team_name, f["wrap"])
-    sheet.write_string(r, 2, e.form)
-    sheet.write_string(r, 3, e.status.capitalize())
-    sheet.write_number(r, 4, s.errors)
-    sheet.write_number(r, 5, s.queries)
-    sheet.write_string(r, 6, "Late" if e.late else "")
+    sheet.write_string(r, 2, e.form, plain)
+    sheet.write_string(r, 3, e.status.capitalize() + (" (late)" if e.late else ""), plain)
+    sheet.write_number(r, 4, s.errors, plain)
+    sheet.write_number(r, 5, s.queries, plain)
     try:
         received = dt.datetime.fromisoformat(s.received_at).replace(tzinfo=None)
-        sheet.write_datetime(r, 7, received, f["date"])
+        sheet.write_datetime(r, 6, received, f["date"])
     except ValueError:
-        sheet.write_string(r, 7, s.received_at)
-    sheet.write_string(r, 8, _now_words(review), f["wrap"])
-    sheet.write_string(r, 9, decision, f["input"])
-    sheet.write_string(r, 10, note, f["input_wrap"])
-    sheet.write_number(r, 11, s.id)
+        sheet.write_string(r, 6, s.received_at, plain)
+    sheet.write_string(r, 7, _now_words(review), f["wrap"])
+    sheet.write_string(r, 8, decision, f["input"])
+    sheet.write_string(r, 9, note, f["input_wrap"])
+    sheet.write_number(r, 10, s.id, plain)
+    # XlsxWriter cannot autofit: give wrapped text the lines it needs (15 points a line).
+    wrapped = ((e.team.team_name, 1), (_now_words(review), 7), (note, 9))
+    lines = max(_lines(text, COLUMNS[c][1]) for text, c in wrapped)
+    if lines > 1:
+        sheet.set_row(r, 15 * lines + 2)
+
+
+def _lines(text: str, width: int) -> int:
+    return sum(max(1, -(-len(part) // max(1, width - 1))) for part in text.split("\n"))
 
 
 def _now_words(review: dict[str, Any] | None) -> str:
     if not review:
         return "Not decided"
     word = "Approved" if review["state"] == "approved" else "Sent back"
-    return f"{word} by {review['by']}, {review['at'][:16].replace('T', ' ')} UTC"
+    try:
+        at = f"{dt.datetime.fromisoformat(review['at']):%d/%m/%Y %H:%M} UTC"
+    except ValueError:
+        at = str(review["at"])
+    return f"{word} by {review['by']}, {at}"
 
 
 def _instructions() -> str:
@@ -411,7 +427,7 @@ def _instructions() -> str:
 
 
 def _formats(wb: xlsxwriter.Workbook) -> dict[str, Any]:
-    base = {"font_size": 10, "valign": "top"}
+    base = {"font_size": 11, "valign": "top"}
     return {
         "title": wb.add_format({"bold": True, "font_size": 14}),
         "head": wb.add_format(
@@ -423,6 +439,7 @@ def _formats(wb: xlsxwriter.Workbook) -> dict[str, Any]:
                 "text_wrap": True,
             }
         ),
+        "plain": wb.add_format(base),
         "wrap": wb.add_format({**base, "text_wrap": True}),
         "date": wb.add_format({**base, "num_format": "dd/mm/yyyy hh:mm"}),
         "input": wb.add_format({**base, "locked": False, "bg_color": "#FFF9DB", "border": 3}),

@@ -208,7 +208,7 @@ def test_a_return_sent_back_is_chased_with_the_note(workspace):
     write_reports(ws)
     msg = _chasers(ws)["EH01"]
     body = _body(msg)
-    assert "sent it back" in body
+    assert "need a change before we can accept it" in body
     assert "Please add May's event." in body and "Thanks!" in body
     assert "Thanks" not in msg["Subject"]
     assert set(_attachments(msg)) == {"EH01-audit.xlsx"}
@@ -262,3 +262,19 @@ def test_collect_writes_chaser_drafts_too(workspace):
     summary = collect(workspace)
     names = {p.name for p in summary.reports if p.suffix == ".eml"}
     assert len(names) == len(read_roster(workspace.roster_path))  # nothing returned yet
+
+
+def test_a_rejected_return_is_chased_with_the_reason(workspace):
+    ws = workspace
+    _valid_everywhere(ws, but="SW02")
+    now = dt.datetime.now(dt.UTC).isoformat()
+    with Register(register_path(ws)) as reg, reg.transaction():
+        reg.add_file(
+            "SW02 old.xlsx", 1, 1, "ab" * 32, "rejected", "This is the workbook for cycle "
+            "2025-26, not 2026-27. Fill in this year's workbook instead.",
+            "identify.other_cycle", now, cycle=ws.cycle, claimed_team="SW02", claimed_form="audit",
+        )  # fmt: skip
+    write_reports(ws)
+    body = " ".join(_body(_chasers(ws)["SW02"]).split())
+    assert "The file you sent (SW02 old.xlsx) could not be accepted" in body
+    assert "Fill in this year's workbook instead." in body

@@ -456,3 +456,31 @@ def test_issues_of_a_return_do_not_stop_review(workspace):
     write_reports(ws)
     text = _instructions_text(ws.reports_dir / "feedback" / "EH01-audit.xlsx")
     assert "Fill in the role" in text
+
+
+def test_the_review_workbook_prints_legibly_on_a4(workspace, libreoffice, tmp_path):
+    import render
+
+    if render.pdfplumber_missing():
+        pytest.skip(render.pdfplumber_missing())
+    ws = _with_coordinator(workspace, "Jo Bloggs")
+    for team in ("EH01", "SW02", "ADV1"):
+        _submit(ws, team, "audit")
+    note = "Standard 2: please say which young people took part, and what changed as a result."
+    _cli(ws, "review", "return", "SW02", "audit", "--note", note)
+    write_reports(ws)
+    pdf = tmp_path / "review.pdf"
+    libreoffice.call("to_pdf", path=str(book_path(ws)), out=str(pdf))
+    assert render.smallest_text_pt(pdf) >= 8
+    printed = " ".join(render.pdf_text(pdf).split())
+    assert "Sent back by Jo Bloggs" in printed
+    assert all(w in printed for w in note.split())
+
+
+def test_the_review_workbook_passes_the_accessibility_check(workspace):
+    from participation_xl.accessibility import check_workbook
+
+    _submit(workspace, "EH01", "audit")
+    _cli(workspace, "review", "return", "EH01", "audit", "--note", "Add evidence")
+    write_reports(workspace)
+    assert check_workbook(book_path(workspace)) == []
