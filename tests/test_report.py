@@ -578,6 +578,9 @@ def test_write_reports_returns_every_path_it_wrote(known):
         root / "compliance.xlsx",
         root / "feedback" / "ADV1-six-standards.xlsx",
         root / "chasers.csv",
+        root / "emails" / "SW02 Children in Care Team.eml",
+        root / "emails" / "ADV1 Independent Advocacy.eml",
+        root / "review.xlsx",
     ]
     assert all(p.is_file() for p in paths)
 
