@@ -484,3 +484,34 @@ def test_the_review_workbook_passes_the_accessibility_check(workspace):
     _cli(workspace, "review", "return", "EH01", "audit", "--note", "Add evidence")
     write_reports(workspace)
     assert check_workbook(book_path(workspace)) == []
+
+
+def test_a_decision_typed_in_libreoffice_is_recorded_and_kept(workspace, libreoffice, tmp_path):
+    """The coordinator's own spreadsheet program types into the protected sheet's unlocked
+    cells and saves over the file; report records the decision, then rewrites the file."""
+    ws = _with_coordinator(workspace, "Jo Bloggs")
+    _submit(ws, "EH01", "audit")
+    _submit(ws, "ADV1", "audit")
+    write_reports(ws)
+    _, rows, cols = _book_rows(ws)
+    r = rows[("ADV1", "audit")]
+    letter = openpyxl.utils.get_column_letter
+    edits = [
+        {"cell": f"Review!{letter(cols['Decision'])}{r}", "value": "Send back"},
+        {"cell": f"Review!{letter(cols['Note'])}{r}", "value": "Say what changed\nin May"},
+    ]
+    saved = tmp_path / "typed.xlsx"
+    libreoffice.call(
+        "fill_save", path=str(book_path(ws)), edits=edits, out=str(saved), filter="xlsx"
+    )
+    book_path(ws).write_bytes(saved.read_bytes())  # saved over, as the coordinator would
+    write_reports(ws)
+    review = _row(ws, "ADV1")["review"]
+    assert (review["state"], review["note"], review["by"]) == (
+        "returned",
+        "Say what changed\nin May",
+        "Jo Bloggs",
+    )
+    assert _row(ws)["review"] is None  # the untouched row stays undecided
+    assert _book_value(ws, "ADV1", "audit", "Decision") == "Send back"
+    assert _book_value(ws, "ADV1", "audit", "Decision now").startswith("Sent back by Jo Bloggs")
