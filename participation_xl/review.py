@@ -187,6 +187,7 @@ def decide(
     the review now standing on the current return."""
     if action not in ACTIONS:
         raise ValueError(action)
+    ensure_table(reg)
     _check_expected(ws, team_id, form)
     note = (note or "").strip()
     if action == "return" and not note:
@@ -196,7 +197,6 @@ def decide(
             "review.note_too_long",
             render("review.note_too_long", length=len(note), limit=NOTE_LIMIT),
         )
-    ensure_table(reg)
     with reg.transaction():
         current = _current(reg, ws.cycle, team_id, form)
         if current is None:

@@ -515,3 +515,34 @@ def test_a_decision_typed_in_libreoffice_is_recorded_and_kept(workspace, libreof
     assert _row(ws)["review"] is None  # the untouched row stays undecided
     assert _book_value(ws, "ADV1", "audit", "Decision") == "Send back"
     assert _book_value(ws, "ADV1", "audit", "Decision now").startswith("Sent back by Jo Bloggs")
+
+
+@pytest.mark.parametrize(
+    "team,form,action,note,code",
+    [
+        ("NOPE", "audit", "approve", "", "review.unknown_team"),
+        ("EH01", "six-standards", "approve", "", "review.unknown_form"),
+        ("SW02", "audit", "approve", "", "review.no_submission"),
+        ("EH01", "audit", "return", "  \n ", "review.note_required"),
+        ("EH01", "audit", "return", "x" * 2001, "review.note_too_long"),
+        ("EH01", "audit", "undo", "", "review.nothing_to_undo"),
+    ],
+)
+def test_the_library_refuses_with_a_stable_code(workspace, team, form, action, note, code):
+    from participation_xl.errors import ReviewError
+    from participation_xl.review import decide
+
+    _submit(workspace, "EH01", "audit")
+    with Register(register_path(workspace)) as reg:
+        with pytest.raises(ReviewError) as caught:
+            decide(workspace, reg, team, form, action, note)
+        assert caught.value.code == code
+        assert reg.db.execute("SELECT COUNT(*) FROM reviews").fetchone()[0] == 0
+
+
+def test_the_coordinator_setting_is_validated(workspace):
+    config = workspace.root / "participation.toml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace('coordinator = ""', f'coordinator = "{"x" * 121}"'))
+    with pytest.raises(ConfigError, match="coordinator"):
+        load_workspace(workspace.root)
