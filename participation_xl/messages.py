@@ -250,7 +250,7 @@ CATALOGUE: dict[str, Message] = {
     ),
     "review.book_open": Message(
         Q,
-        "{path} is open (its lock file {lock} is there). Decisions saved in it were recorded, but it was not rewritten, so nothing typed in it is lost. Close it and run 'participation-xl report'.",
+        "{path} is open (its lock file {lock} is there). Decisions saved in it were recorded, but it was not rewritten, so nothing typed in it is lost. Close it and run 'participation-xl report' (if it is not open anywhere, the lock file was left by a program that stopped: delete it).",
     ),
     "review.book_unread": Message(
         E,

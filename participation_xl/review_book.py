@@ -200,7 +200,9 @@ def _record(
         raw, note = _text(row.get("Decision")), _text(row.get("Note"))
         cell = xl_rowcol_to_cell(n - 1, col)
         action = ACTION_OF.get(raw.casefold(), "") if raw else ""
-        before = written.get(str(sub_id)) or _standing_pair(reg, sub_id)
+        was = written.get(str(sub_id))
+        ok = isinstance(was, list) and len(was) == 2 and all(isinstance(v, str) for v in was)
+        before = was if ok else _standing_pair(reg, sub_id)
         if raw and not action:
             back.warnings.append(
                 render("review.book_bad_decision", path=path, cell=cell, value=raw)
