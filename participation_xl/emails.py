@@ -204,14 +204,15 @@ def chases(
     for e in expected:
         key = (e.team.team_id, e.form)
         review = reviews.get(key)
-        words = _why(ws, e, review)
+        attach = feedback.get(key)
+        attach = attach if attach and attach.is_file() else None
+        words = _why(ws, e, review, attach is not None)
         if words:
-            attach = feedback.get(key)
-            out.append(Chase(e, words, attach if attach and attach.is_file() else None))
+            out.append(Chase(e, words, attach))
     return out
 
 
-def _why(ws: Workspace, e: Expected, review: dict[str, Any] | None) -> str:
+def _why(ws: Workspace, e: Expected, review: dict[str, Any] | None, feedback: bool) -> str:
     if e.current is None and e.rejected is not None:
         return f"The file you sent ({e.rejected.path}) could not be accepted. {e.rejected.reason}"
     if e.current is None:
@@ -232,10 +233,15 @@ def _why(ws: Workspace, e: Expected, review: dict[str, Any] | None) -> str:
     if review is None or sent_back(review):
         queries = [i for i in e.current.issues if needs_explanation(i)]
         if queries:
+            where = (
+                "in the explanation cell beside it in the feedback workbook"
+                if feedback
+                else "in your reply to this email"
+            )
+            these = "this answer" if len(queries) == 1 else "these answers"
             parts.append(
-                f"Please check {'this answer' if len(queries) == 1 else 'these answers'}; "
-                "if an answer is right, say why (in the explanation cell beside it in the "
-                f"feedback workbook, or in your reply):\n{_listed(queries)}"
+                f"Please check {these}; if an answer is right, say why ({where}):\n"
+                + _listed(queries)
             )
     return "\n\n".join(parts)
 
@@ -257,15 +263,26 @@ def _indent(text: object) -> str:
 
 
 def _listed(issues: list[dict[str, Any]]) -> str:
+    """Each problem on its own item, place first, wrapped with a hanging indent."""
     lines = []
     for i in issues[:MAX_LISTED]:
         where = f"'{i['sheet']}'!{i['cell']}: " if i.get("sheet") and i.get("cell") else ""
-        lines.append(f"  - {where}{one_line(i.get('message', ''))}")
+        lines.append(_item(f"{where}{one_line(i.get('message', ''))}"))
     if len(issues) > MAX_LISTED:
-        lines.append(
-            f"  - and {len(issues) - MAX_LISTED} more: the feedback workbook shows each one."
-        )
+        more = len(issues) - MAX_LISTED
+        lines.append(_item(f"and {more} more: the feedback workbook shows each one."))
     return "\n".join(lines)
+
+
+def _item(text: str) -> str:
+    return textwrap.fill(
+        text,
+        76,
+        initial_indent="  - ",
+        subsequent_indent="    ",
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
 
 
 def write_chaser_drafts(

@@ -194,7 +194,7 @@ def test_an_invalid_return_is_chased_with_its_problems_and_feedback_attached(wor
     _submit(ws, "SW02", "audit", [problem])
     write_reports(ws)
     msg = _chasers(ws)["SW02"]
-    body = _body(msg)
+    body = " ".join(_body(msg).split())
     assert "1 problem to fix" in body
     assert "'About your team'!C9" in body
     feedback = ws.reports_dir / "feedback" / "SW02-audit.xlsx"
@@ -222,8 +222,9 @@ def test_unexplained_queries_are_chased_but_notices_and_explained_ones_are_not(w
     late = issue("status.late", "f", received="02/04/2027", due="31/03/2027")
     _submit(ws, "EH01", "audit", [query, tidy, late])
     write_reports(ws)
-    body = _body(_chasers(ws)["EH01"])
+    body = " ".join(_body(_chasers(ws)["EH01"]).split())
     assert "'You Said, We Did'!C12" in body
+    assert "say why (in your reply to this email)" in body  # no feedback workbook here
     assert "Spaces at the start" not in body and "after the due date" not in body
     explained = {**query, "explanation": "It is the team's shared inbox, not a child's."}
     assert not needs_explanation(explained) and needs_explanation(query)
