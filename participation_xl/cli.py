@@ -32,6 +32,8 @@ from .messages import render
 from .pack import load_pack
 from .rebuild import rebuild as rebuild_register
 from .register import Register
+from .review import current_reviews, decide
+from .review import word as review_word
 from .roster import read_roster
 from .status import expected_returns
 from .status import status as status_document
@@ -223,15 +225,35 @@ def init(
 @click.option(
     "--team", "teams", multiple=True, metavar="ID", help="Only this team (repeat for more)."
 )
+@click.option(
+    "--emails",
+    is_flag=True,
+    help="Also write one draft email per team (.eml, with its workbooks attached) into "
+    "outbox/emails/.",
+)
 @click.pass_context
 @friendly
-def generate(ctx: click.Context, roster: Path | None, teams: tuple[str, ...]) -> None:
+def generate(ctx: click.Context, roster: Path | None, teams: tuple[str, ...], emails: bool) -> None:
     """Write the locked workbooks for every team on the roster into outbox/."""
     ws = _workspace(ctx)
     paths = generate_workbooks(ws, roster, teams)
     folders = {p.parent for p in paths}
     click.echo(f"Wrote {len(paths)} workbook(s) for {len(folders)} team(s) in {ws.outbox}.")
-    click.echo("Send each team the workbooks in its folder.")
+    if not emails:
+        click.echo("Send each team the workbooks in its folder.")
+        return
+    from .emails import write_issue_drafts
+
+    everyone = read_roster(roster or ws.roster_path)
+    drafts, warnings = write_issue_drafts(
+        ws, [t for t in everyone if not teams or t.team_id in teams], paths
+    )
+    for warning in warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    click.echo(
+        f"Wrote {len(drafts)} draft email(s) in {ws.outbox / 'emails'}: open each in Outlook "
+        "or Thunderbird, check it and send it."
+    )
 
 
 @main.group()
@@ -406,8 +428,11 @@ def status(ctx: click.Context, as_json: bool) -> None:
             click.echo(json.dumps(status_document(ws, reg), indent=2, ensure_ascii=False))
             return
         expected = expected_returns(ws, reg)
-    rows = [tuple(map(shown, _status_row(r))) for r in expected]
-    head = ("team", "name", "form", "status", "errors", "queries", "late", "file")
+        reviews = current_reviews(reg, ws.cycle)
+    rows = [
+        tuple(map(shown, _status_row(r, reviews.get((r.team.team_id, r.form))))) for r in expected
+    ]
+    head = ("team", "name", "form", "status", "errors", "queries", "late", "review", "file")
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     for r in [head, *rows]:
         click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
@@ -435,10 +460,11 @@ def _status_word(r: Any) -> str:
     return f"{r.status}, {n} quer{'y' if n == 1 else 'ies'} to explain" if n else r.status
 
 
-def _status_row(r: Any) -> tuple[str, ...]:
+def _status_row(r: Any, review: dict[str, Any] | None = None) -> tuple[str, ...]:
     cur = r.current
     counts = (str(cur.errors), str(cur.queries)) if cur else ("", "")
     late = "late" if r.late else ""
+    decided = f"{review_word(review).lower()} by {shorten(review['by'], 20)}" if review else ""
     return (
         r.team.team_id,
         shorten(r.team.team_name),
@@ -446,6 +472,7 @@ def _status_row(r: Any) -> tuple[str, ...]:
         _status_word(r),
         *counts,
         late,
+        decided,
         r.file or "",
     )
 
@@ -516,6 +543,66 @@ class _Echo:
         self.flush()
 
 
+@main.group()
+def review() -> None:
+    """Record your decision on a team's current return: approve it, send it back, or undo.
+
+    Each decision is kept with your name (coordinator in participation.toml, else your
+    login name), the time and the note, and applies to the return it was made on: a newer
+    return from the team starts undecided. You can also decide in reports/review.xlsx.
+    """
+
+
+def _decision(action: str, ctx: click.Context, team: str, form: str, note: str) -> None:
+    ws = _workspace(ctx)
+    with Register(register_path(ws)) as reg:
+        now = decide(ws, reg, team, form, action, note)
+    if now is None:
+        click.echo(f"{team} {form}: no decision stands on the current return now.")
+    else:
+        said = f": {' '.join(now['note'].split())}" if now["note"] else ""
+        click.echo(f"{team} {form}: {review_word(now).lower()} by {now['by']}{said}")
+    click.echo("Run 'participation-xl report' to update the reports and email drafts.")
+
+
+@review.command("approve")
+@click.argument("team", metavar="TEAM")
+@click.argument("form", metavar="FORM")
+@click.option("--note", default="", metavar="TEXT", help="A note kept with the approval.")
+@click.pass_context
+@friendly
+def review_approve(ctx: click.Context, team: str, form: str, note: str) -> None:
+    """Approve TEAM's current return of FORM (for example: review approve EH01 audit)."""
+    _decision("approve", ctx, team, form, note)
+
+
+@review.command("return")
+@click.argument("team", metavar="TEAM")
+@click.argument("form", metavar="FORM")
+@click.option(
+    "--note",
+    required=True,
+    metavar="TEXT",
+    help="What the team should change; it goes in its feedback workbook and email draft.",
+)
+@click.pass_context
+@friendly
+def review_return(ctx: click.Context, team: str, form: str, note: str) -> None:
+    """Send TEAM's current return of FORM back, with a note saying what to change."""
+    _decision("return", ctx, team, form, note)
+
+
+@review.command("undo")
+@click.argument("team", metavar="TEAM")
+@click.argument("form", metavar="FORM")
+@click.pass_context
+@friendly
+def review_undo(ctx: click.Context, team: str, form: str) -> None:
+    """Take back the latest decision on TEAM's current return of FORM (it stays in the
+    history, with the undo)."""
+    _decision("undo", ctx, team, form, "")
+
+
 @main.command()
 @click.pass_context
 @friendly
@@ -524,8 +611,11 @@ def report(ctx: click.Context) -> None:
     from .report import write_reports
 
     ws = _workspace(ctx)
+    warnings: list[str] = []
     with run_lock(ws):
-        paths = write_reports(ws)
+        paths = write_reports(ws, warnings=warnings)
+    for warning in warnings:
+        click.echo(f"Warning: {warning}", err=True)
     _say_written(paths)
 
 
@@ -578,6 +668,10 @@ def demo(ctx: click.Context, directory: Path) -> None:
     click.echo(f"  {root / 'reports' / 'register.xlsx'}     every return, answer and issue")
     click.echo(f"  {root / 'reports' / 'feedback'}          workbooks to send back to teams to fix")
     click.echo(f"  {root / 'reports' / 'chasers.csv'}       the mail-merge list for chasing")
+    click.echo(
+        f"  {root / 'reports' / 'emails'}            draft chaser emails, workbooks attached"
+    )
+    click.echo(f"  {root / 'reports' / 'review.xlsx'}       approve or send back each return")
     click.echo(f"  {root / 'outbox'}                      the workbooks issued to each team")
     click.echo(f"Then try: participation-xl -w {directory} status")
     if result.summary.report_error:

@@ -94,7 +94,7 @@ def collect(
             from .report import write_reports  # here: report imports this module
 
             try:
-                summary.reports = write_reports(ws)
+                summary.reports = write_reports(ws, warnings=summary.warnings)
             except ParticipationError as err:  # the register is committed: say both
                 summary.report_error = str(err)
     return summary

@@ -36,13 +36,24 @@ RULE = (
     "a rejected file, counts as 'No return'. Ratings + Invalid return + No return = "
     "expected; percentages are of the number expected."
 )
+APPROVAL_RULE = (
+    " A valid return counts only once the coordinator has approved it ([review] "
+    "require_approval = true in participation.toml); until then it counts as 'No return'."
+)
+
+
+def rule(require_approval: bool = False) -> str:
+    """The counting rule as written on each sheet that counts, with the review setting."""
+    return RULE + (APPROVAL_RULE if require_approval else "")
 
 
 def outcome(e: Expected) -> str:
     """Where one expected return counts: COUNTED, INVALID_RETURN or NO_RETURN."""
     if e.current is None:  # missing, or every file the team sent was rejected
         return NO_RETURN
-    return COUNTED if e.current.valid else INVALID_RETURN
+    if not e.current.valid:
+        return INVALID_RETURN
+    return COUNTED if e.counts else NO_RETURN  # not yet approved, when approval is needed
 
 
 def value_at(doc: Any, path: str) -> Any:

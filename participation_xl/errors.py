@@ -55,3 +55,11 @@ class OutputError(ParticipationError):
 class RegisterError(ParticipationError):
     """The register (.participation/register.sqlite) is damaged or cannot be opened or
     read; the message says how to restore or rebuild it."""
+
+
+class ReviewError(ParticipationError):
+    """A review decision cannot be recorded (unknown team or form, nothing to review)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        super().__init__(message)

@@ -149,13 +149,16 @@ def build_workbook(
     marks: Iterable[Mark] = (),
     *,
     queries: Sequence[explain.Query] = (),
+    note: str = "",
 ) -> bytes:
     """One locked, signed workbook for a team, optionally pre-filled and marked (feedback).
 
-    `queries` (feedback only) adds the sheet where the team explains each query. Further
-    feedback options are keyword-only, so callers name what they pass."""
+    `queries` (feedback only) adds the sheet where the team explains each query; `note` is
+    the coordinator's note on a return sent back. Further feedback options are keyword-only,
+    so callers name what they pass."""
     builder = _Builder(form, team, ctx, answers or {}, list(marks))
     builder.queries = list(queries)
+    builder.note = note
     return builder.build()
 
 
@@ -255,6 +258,7 @@ class _Builder:
         self.form, self.team, self.ctx = form, team, ctx
         self.answers, self.marks = answers, marks
         self.queries: list[explain.Query] = []
+        self.note = ""  # the coordinator's note on a return sent back
         self.buf = io.BytesIO()
         self.wb = _LockedWorkbook(self.buf, SAFE_WORKBOOK_OPTIONS)
         self.wb.structure_password = ctx.sheet_password
@@ -695,7 +699,10 @@ class _Builder:
 
     def _instruction_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
         t, ctx = self.team, self.ctx
+        # A return sent back: the coordinator's words come first, before anything else.
+        sent_back = [("From the coordinator", [("Note", self.note)])] if self.note else []
         sections = [
+            *sent_back,
             (
                 "About this workbook",
                 [

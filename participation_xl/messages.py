@@ -358,6 +358,51 @@ CATALOGUE: dict[str, Message] = {
         E,
         "Row {row}, column {column}: {problem}. Correct it in signatories.csv; the row is left off the register until then.",
     ),
+    # --- the coordinator's review (participation-xl review, reports/review.xlsx) -------
+    "review.unknown_team": Message(
+        E,
+        "Team '{team}' is not on the roster. Check the team_id: 'participation-xl status' lists them.",
+    ),
+    "review.unknown_form": Message(
+        E, "Team '{team}' is not expected to return form '{form}'. Its forms: {forms}."
+    ),
+    "review.no_submission": Message(
+        E,
+        "Team '{team}' has no accepted return of '{form}' this cycle, so there is nothing to review. Run collect first, or chase the team.",
+    ),
+    "review.note_required": Message(
+        E, "Sending a return back needs a note that tells the team what to change: add --note TEXT."
+    ),
+    "review.note_too_long": Message(
+        E, "The note is {length} characters; keep it to {limit}, and put detail in an email."
+    ),
+    "review.nothing_to_undo": Message(
+        E, "Team '{team}', form '{form}': the current return has no decision to undo."
+    ),
+    "review.book_open": Message(
+        Q,
+        "{path} is open (its lock file {lock} is there). Decisions saved in it were recorded, but it was not rewritten, so nothing typed in it is lost. Close it and run 'participation-xl report' (if it is not open anywhere, the lock file was left by a program that stopped: delete it).",
+    ),
+    "review.book_unread": Message(
+        E,
+        "{path} has changed since it was last read and cannot be read now ({detail}). It was kept as it is and not rewritten, so no decision typed in it is lost; the other reports were written. Close it (or repair it) and run 'participation-xl report'.",
+    ),
+    "review.book_bad_decision": Message(
+        Q,
+        "{path}: 'Review'!{cell}: '{value}' is not a decision, so it was not recorded (it is kept in the file). Choose Approve or Send back, or leave it blank.",
+    ),
+    "review.book_note_required": Message(
+        Q,
+        "{path}: 'Review'!{cell}: Send back needs a note that tells the team what to change, so it was not recorded yet (it is kept in the file). Type the note beside it.",
+    ),
+    "review.book_superseded": Message(
+        Q,
+        "{path}: 'Review'!{cell}: a newer return from {team} ({form}) arrived after this decision was typed. It was recorded for the earlier return; the new one waits for your review.",
+    ),
+    "email.no_draft": Message(
+        Q,
+        "No email draft for team '{team}': {detail}. Check contact_name and contact_email in the roster.",
+    ),
 }
 
 

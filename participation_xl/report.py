@@ -19,7 +19,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -37,11 +37,11 @@ from .counting import (
     INVALID_ANSWER,
     INVALID_RETURN,
     NO_RETURN,
-    RULE,
     answer_word,
     columns,
     outcome,
     percentages,
+    rule,
     shown_answer,
     tally,
 )
@@ -56,6 +56,8 @@ from .outputs import (
 )
 from .pack import Form, Input
 from .register import Register, Submission
+from .review import current_reviews, feedback_note, sent_back
+from .review import word as review_word
 from .roster import Team
 from .status import Expected, expected_returns
 from .workspace import Workspace
@@ -107,6 +109,9 @@ WORD_FILL = {
     "Not met": "bad",
     "Error": "bad",
     NO_RETURN: "grey",
+    "Approved": "good",
+    "Sent back": "amber",
+    "Not reviewed": "grey",
 }
 # A sheet whose columns add up to more than this many characters (Excel column widths)
 # cannot print one page wide on landscape A4 with 11 pt text at 8 pt or more: it prints
@@ -157,15 +162,23 @@ def _no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-def write_reports(ws: Workspace, today: dt.date | None = None) -> list[Path]:
-    """Rewrite every report from the register: workbooks, feedback and chasers.
+def write_reports(
+    ws: Workspace, today: dt.date | None = None, warnings: list[str] | None = None
+) -> list[Path]:
+    """Rewrite every report from the register: workbooks, feedback, chasers (the CSV and
+    email drafts) and the review workbook, whose typed decisions are recorded first.
 
     The caller holds the workspace's run lock (collect and the report command both do).
-    Returns the paths written, which differ from the usual names when a target was locked.
-    The reports are replaced all together or not at all: if one cannot be written (a
-    folder where a file goes, no permission, a full disk), every report stays as it was
-    and the OutputError says which file and what to do.
+    Returns the paths written, which differ from the usual names when a target was locked;
+    messages for the coordinator (a review workbook that could not be read) go to
+    `warnings`. The reports are replaced all together or not at all: if one cannot be
+    written (a folder where a file goes, no permission, a full disk), every report stays as
+    it was and the OutputError says which file and what to do.
     """
+    from .emails import write_chaser_drafts  # emails and review_book import report's peers
+    from .review_book import read_and_record, write_book
+
+    said = warnings if warnings is not None else []
     try:
         for folder in (ws.reports_dir, ws.reports_dir / FEEDBACK_DIR):
             if folder.exists() and not folder.is_dir():  # in the way, even with no feedback
@@ -176,11 +189,17 @@ def write_reports(ws: Workspace, today: dt.date | None = None) -> list[Path]:
             Register(register_path(ws)) as reg,
             _no_cycle_collection(),
         ):
+            typed = read_and_record(ws, reg)  # read before write: no typed decision is lost
+            said += typed.warnings
             snap = _snapshot(ws, reg, today)
             paths = [_write_register(snap), _write_compliance(snap)]
             feedback = _write_feedback(snap)
             paths += feedback.values()
             paths.append(_write_chasers(snap, feedback))
+            drafts, problems = write_chaser_drafts(ws, snap.expected, snap.reviews, feedback)
+            paths += drafts
+            said += problems
+            paths += write_book(ws, snap.expected, snap.reviews, typed, snap.now)
     except OSError as err:
         raise output_error(err, ws.reports_dir) from err
     return [stage.written.get(p, p) for p in paths]
@@ -236,6 +255,8 @@ class _Snapshot:
         """The latest earlier cycle, for the trend."""
         return self.earlier[-1] if self.earlier else None
 
+    reviews: dict[tuple[str, str], dict[str, Any] | None] = field(default_factory=dict)
+
     @cached_property
     def teams(self) -> dict[str, Team]:
         return {e.team.team_id: e.team for e in self.expected}
@@ -257,6 +278,7 @@ def _snapshot(ws: Workspace, reg: Register, today: dt.date | None = None) -> _Sn
         current = reg.submissions(ws.cycle)
         history = reg.history_counts(ws.cycle)
         earlier = [(c, reg.submissions(c)) for c in reg.cycles() if c < ws.cycle]
+        reviews = current_reviews(reg, ws.cycle)
     return _Snapshot(
         ws=ws,
         today=today or dt.date.today(),
@@ -265,6 +287,7 @@ def _snapshot(ws: Workspace, reg: Register, today: dt.date | None = None) -> _Sn
         current=current,
         history=history,
         earlier=earlier,
+        reviews=reviews,
     )
 
 
@@ -679,8 +702,10 @@ def _overview(book: _Book, snap: _Snapshot) -> None:
     sheet.note(
         1,
         "Where every return expected this cycle stands, overall, by service area and by "
-        "kind of team. " + RULE + " Late returns are counted above as well (valid or "
-        "invalid); the late column says how many of them came after the due date.",
+        "kind of team. "
+        + rule(snap.ws.require_approval)
+        + " Late returns are counted above as well (valid or invalid); the late column "
+        "says how many of them came after the due date.",
     )
     facts = [("Council", ws.council), ("Cycle", ws.cycle), ("Due date", ws.due)]
     facts.append(("Data as of", snap.now))
@@ -749,6 +774,10 @@ RETURN_COLS = [
     Col("Queries"),
     Col("Earlier versions"),
     Col("Why rejected"),
+    Col("Review", coloured=True),
+    Col("Reviewed by"),
+    Col("Reviewed at (UTC)"),
+    Col("Review note"),
 ]
 
 
@@ -766,8 +795,19 @@ def _return_rows(snap: _Snapshot) -> list[Row]:
             why = r.reason
         earlier = snap.history.get((e.team.team_id, e.form), 0)
         status = [e.form, _word(e.status), *(found or [None] * 6), earlier, why]
-        rows.append([*_team_cells(e.team), *status])
+        rows.append([*_team_cells(e.team), *status, *_review_cells(snap, e)])
     return rows
+
+
+def _review_cells(snap: _Snapshot, e: Expected) -> Row:
+    """The coordinator's decision on the current return: word, by, at, note."""
+    review = snap.reviews.get((e.team.team_id, e.form))
+    if e.current is None:
+        return [None, None, None, None]
+    if review is None:
+        return ["Not reviewed", None, None, None]
+    at = dt.datetime.fromisoformat(review["at"]).replace(tzinfo=None)
+    return [review_word(review), review["by"], at, review["note"]]
 
 
 TEAM_COLS = [Col("Team ID"), Col("Team name"), Col("Service area"), Col("Kind")]
@@ -1069,7 +1109,7 @@ def _dashboard(book: _Book, snap: _Snapshot, stds: list[_Standard]) -> None:
         f"review rate themselves, overall and by service area, and how teams rate themselves "
         f"on the promises and rights; data as of {snap.now:%d/%m/%Y %H:%M}.",
     )
-    sheet.note(2, RULE)
+    sheet.note(2, rule(snap.ws.require_approval))
     overall = [[s.short, s.text, *_share_row(services, f"{s.path}.rating", scale)] for s in stds]
     cols = [Col("Standard"), Col("Standard in full", width=WORDING), *_share_cols(scale)]
     sheet.title(4, "Services by rating, per standard", 12)
@@ -1410,6 +1450,7 @@ def _write_feedback(snap: _Snapshot) -> dict[tuple[str, str], Path]:
             answers=e.current.document,
             marks=_marks(e.current),
             queries=queries,
+            note=feedback_note(e.review),
         )
         target = folder / _feedback_name(e.team.team_id, e.form)
         written[(e.team.team_id, e.form)] = atomic_write_bytes(target, data)
@@ -1419,8 +1460,11 @@ def _write_feedback(snap: _Snapshot) -> dict[tuple[str, str], Path]:
 
 
 def _needs_feedback(e: Expected) -> bool:
-    """An invalid return, or a valid one with a query nobody has explained yet."""
-    return e.status == "invalid" or (e.status == "valid" and bool(e.to_explain))
+    """An invalid return, one the coordinator sent back, or a valid one with a query
+    nobody has explained yet."""
+    if e.status == "invalid" or sent_back(e.review):
+        return True
+    return e.status == "valid" and bool(e.to_explain)
 
 
 def _remove_stale(folder: Path, keep: set[str], forms: list[str]) -> None:

@@ -8,6 +8,8 @@ from typing import Any
 
 from . import explain
 from .register import FileRecord, Register, Submission
+from .review import counts as review_counts
+from .review import current_reviews
 from .roster import Team, read_roster
 from .workspace import Workspace
 
@@ -28,6 +30,10 @@ class Expected:
     rejected: FileRecord | None = None
     # The team's explanations in force for this return's queries, by (code, sheet, cell).
     explained: Mapping[tuple[str, str, str], str] = field(default_factory=dict)
+    # The coordinator's standing decision on the current submission (review.standing), and
+    # whether the review lets it count in the figures ([review] require_approval).
+    review: Mapping[str, Any] | None = None
+    counts: bool = True
 
     @property
     def to_explain(self) -> list[Mapping[str, Any]]:
@@ -64,11 +70,21 @@ def expected_returns(ws: Workspace, reg: Register, documents: bool = False) -> l
     current = {(s.team_id, s.form): s for s in reg.submissions(ws.cycle, documents=documents)}
     rejected = reg.rejected_claims(ws.cycle)
     explained = reg.explanations(ws.cycle)
+    reviews = current_reviews(reg, ws.cycle)
     out = []
     for team, form in _expected(ws):
         key = (team.team_id, form)
+        review = reviews.get(key)
         out.append(
-            Expected(team, form, current.get(key), rejected.get(key), explained.get(key, {}))
+            Expected(
+                team,
+                form,
+                current.get(key),
+                rejected.get(key),
+                explained.get(key, {}),
+                review,
+                review_counts(review, ws.require_approval),
+            )
         )
     return out
 
@@ -109,6 +125,7 @@ def status(ws: Workspace, reg: Register) -> dict[str, list[dict[str, Any]]]:
             "status": r.status,
             "late": r.late,
             "file": r.file,
+            "review": r.review,
             "issues": [
                 {k: i[k] for k in ISSUE_KEYS}
                 for i in explain.with_explanations(issues_of(r), r.explained)

@@ -47,6 +47,8 @@ class Workspace:
     pack_dir: Path | None = None
     forms_override: dict[str, list[str]] = field(default_factory=dict)
     timezone: str = DEFAULT_TIMEZONE  # the council's: it says which day a file arrived on
+    coordinator: str = ""  # who records review decisions; blank: the login name
+    require_approval: bool = False  # [review]: a return counts only once approved
 
     @property
     def outbox(self) -> Path:
@@ -145,6 +147,8 @@ def load_workspace(start: str | Path | None = None) -> Workspace:
         pack_dir=(root / pack) if pack else None,
         forms_override=data.get("forms", {}),
         timezone=_config_timezone(path, data),
+        coordinator=" ".join(data.get("coordinator", "").split()),
+        require_approval=data.get("review", {}).get("require_approval", False),
     )
 
 
@@ -346,6 +350,8 @@ returns = {q(v["returns"])}
 # "the Participation returns folder on SharePoint, or email participation@example.gov.uk".
 # Blank: the name of the returns folder.
 return_to = {q(v["return_to"])}
+# Your name, recorded with every review decision (blank: your login name).
+coordinator = ""
 # A template pack folder (with workbook_templates/ and schemas/); blank for the built-in pack.
 pack = {q(v["pack"])}
 # Stops accidental edits to locked cells. It is not security: the signed identity is.
@@ -355,6 +361,11 @@ sheet_password = {q(v["sheet_password"])}
 [forms]
 internal = ["audit"]
 commissioned = ["audit", "six-standards"]
+
+# The coordinator's review (participation-xl review, or reports/review.xlsx).
+[review]
+# true: a return counts in the compliance figures only once you have approved it.
+require_approval = false
 """
 
 

@@ -436,7 +436,17 @@ def test_status_json_has_the_contract_keys(cycle):
     doc = json.loads(result.output)
     assert set(doc) == {"teams", "files"}
     team = next(t for t in doc["teams"] if t["form"] == "six-standards")
-    assert set(team) == {"team_id", "team_name", "form", "status", "late", "file", "issues"}
+    assert set(team) == {
+        "team_id",
+        "team_name",
+        "form",
+        "status",
+        "late",
+        "file",
+        "review",
+        "issues",
+    }
+    assert team["review"] is None
     assert set(team["issues"][0]) == {
         "code",
         "file",

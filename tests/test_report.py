@@ -566,6 +566,7 @@ def test_openxml_audit_finds_no_errors(known):
         "register.xlsx",
         "compliance.xlsx",
         "ADV1-six-standards.xlsx",
+        "review.xlsx",
     ]
     validator = OpenXmlValidator()
     assert {p.name: validator.validate(str(p)).errors for p in books} == {p.name: [] for p in books}
@@ -643,6 +644,9 @@ def test_write_reports_returns_every_path_it_wrote(known):
         root / "compliance.xlsx",
         root / "feedback" / "ADV1-six-standards.xlsx",
         root / "chasers.csv",
+        root / "emails" / "SW02 Children in Care Team.eml",
+        root / "emails" / "ADV1 Independent Advocacy.eml",
+        root / "review.xlsx",
     ]
     assert all(p.is_file() for p in paths)
 
