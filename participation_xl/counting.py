@@ -36,15 +36,19 @@ RULE = (
     "a rejected file, counts as 'No return'. Ratings + Invalid return + No return = "
     "expected; percentages are of the number expected."
 )
-APPROVAL_RULE = (
+APPROVAL_NEEDED = (
     " A valid return counts only once the coordinator has approved it ([review] "
     "require_approval = true in participation.toml); until then it counts as 'No return'."
+)
+APPROVAL_NOT_NEEDED = (
+    " A valid return counts without the coordinator's approval ([review] "
+    "require_approval = false in participation.toml)."
 )
 
 
 def rule(require_approval: bool = False) -> str:
     """The counting rule as written on each sheet that counts, with the review setting."""
-    return RULE + (APPROVAL_RULE if require_approval else "")
+    return RULE + (APPROVAL_NEEDED if require_approval else APPROVAL_NOT_NEEDED)
 
 
 def outcome(e: Expected) -> str:

@@ -24,7 +24,7 @@ from typing import Any
 
 from .generate import issued_form, safe_name
 from .messages import render
-from .outputs import atomic_write_bytes
+from .outputs import as_written, atomic_write_bytes
 from .review import coordinator_name, sent_back
 from .roster import Team
 from .status import Expected
@@ -36,8 +36,6 @@ CHASER_DIR = "emails"  # under reports/
 MAX_LISTED = 12  # problems listed in a chaser; the feedback workbook shows every one
 # Queries that ask nothing of the team: lateness is a fact, and a tidy-up (spaces trimmed,
 # "yes" read as "Yes") is shown on the workbook but needs no answer.
-NOTICE_CODES = ("status.late",)
-NOTICE_PREFIXES = ("normalise.",)
 
 
 def one_line(text: object) -> str:
@@ -60,7 +58,10 @@ def draft(
     msg.set_content(body, cte="quoted-printable")  # 7-bit safe, still readable
     for path in attachments:
         msg.add_attachment(
-            Path(path).read_bytes(), maintype=XLSX[0], subtype=XLSX[1], filename=Path(path).name
+            as_written(Path(path)).read_bytes(),
+            maintype=XLSX[0],
+            subtype=XLSX[1],
+            filename=Path(path).name,
         )
     return msg
 
@@ -170,19 +171,6 @@ def _steps(*steps: str) -> str:
 
 
 # --- chasers from collect and report --------------------------------------------------------
-
-
-def needs_explanation(issue: dict[str, Any]) -> bool:
-    """A query the team must explain (or fix): not yet explained, and not a notice.
-
-    The hook for explanations: an issue whose `explanation` holds the team's text (recorded
-    by collect from a returned feedback workbook) is explained."""
-    if issue.get("severity") != "query" or issue.get("explanation"):
-        return False
-    code = str(issue.get("code") or "")
-    return code not in NOTICE_CODES and not code.startswith(NOTICE_PREFIXES)
-
-
 @dataclass(frozen=True)
 class Chase:
     """Why one return of a team is chased, in plain words, and what to attach."""
@@ -205,7 +193,7 @@ def chases(
         key = (e.team.team_id, e.form)
         review = reviews.get(key)
         attach = feedback.get(key)
-        attach = attach if attach and attach.is_file() else None
+        attach = attach if attach and as_written(attach).is_file() else None
         words = _why(ws, e, review, attach is not None)
         if words:
             out.append(Chase(e, words, attach))
@@ -231,7 +219,7 @@ def _why(ws: Workspace, e: Expected, review: dict[str, Any] | None, feedback: bo
     if errors:
         parts.append(f"It has {len(errors)} problem{_s(errors)} to fix:\n{_listed(errors)}")
     if review is None or sent_back(review):
-        queries = [i for i in e.current.issues if needs_explanation(i)]
+        queries = [dict(i) for i in e.to_explain]  # explanations in force are the register's
         if queries:
             where = (
                 "in the explanation cell beside it in the feedback workbook"

@@ -61,5 +61,4 @@ class ReviewError(ParticipationError):
     """A review decision cannot be recorded (unknown team or form, nothing to review)."""
 
     def __init__(self, code: str, message: str) -> None:
-        self.code = code
-        super().__init__(message)
+        super().__init__(message, code)

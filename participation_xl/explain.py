@@ -63,6 +63,16 @@ def is_query(issue: Mapping[str, Any]) -> bool:
     return issue.get("severity") == "query"
 
 
+# Tidy-ups ("yes" read as "Yes", a number typed as text): the tool read the answer itself
+# and says how, so there is nothing for the team to explain. Every other query is asked.
+NOTICE_PREFIXES = ("normalise.",)
+
+
+def to_explain(issue: Mapping[str, Any]) -> bool:
+    """A query the team is asked to explain (or correct): every query but a tidy-up."""
+    return is_query(issue) and not str(issue.get("code") or "").startswith(NOTICE_PREFIXES)
+
+
 def with_explanations(
     issues: Iterable[Mapping[str, Any]], explained: Mapping[Key, str]
 ) -> list[dict[str, Any]]:
@@ -78,7 +88,7 @@ def unexplained(
     issues: Iterable[Mapping[str, Any]], explained: Mapping[Key, str]
 ) -> list[Mapping[str, Any]]:
     """The queries that still count against a return: those with no explanation."""
-    return [i for i in issues if is_query(i) and key_of(i) not in explained]
+    return [i for i in issues if to_explain(i) and key_of(i) not in explained]
 
 
 def queries_to_ask(
@@ -92,7 +102,7 @@ def queries_to_ask(
     out = []
     for i in issues:
         key = key_of(i)
-        if not is_query(i) or key in seen:
+        if not to_explain(i) or key in seen:
             continue
         seen.add(key)
         out.append(
@@ -174,7 +184,7 @@ def _text(cell: Cell | None) -> str:
 def answered(found: Mapping[Key, str], issues: Iterable[Mapping[str, Any]]) -> dict[Key, str]:
     """The explanations that answer a query this submission raises; any other (a query
     since fixed, a key typed over) is not kept."""
-    queries = {key_of(i) for i in issues if is_query(i)}
+    queries = {key_of(i) for i in issues if to_explain(i)}
     return {k: v for k, v in found.items() if k in queries}
 
 

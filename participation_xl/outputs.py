@@ -195,6 +195,15 @@ def all_or_nothing() -> Iterator[Staged]:
     stage.commit()
 
 
+def as_written(path: Path) -> Path:
+    """Where an output's new bytes are now: inside `all_or_nothing`, the staged temporary
+    file (the target is replaced only when the set is done), else the path itself. For
+    outputs built from other outputs (a draft email attaching a feedback workbook)."""
+    stage = _STAGE.get()
+    staged = stage.writes.get(path) if stage else None
+    return Path(staged) if staged else path
+
+
 def output_error(err: OSError, folder: Path) -> OutputError:
     """An OS error met while writing outputs into `folder`, as a message naming the file
     in the way and what to do (every output was left as it was)."""

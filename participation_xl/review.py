@@ -146,16 +146,6 @@ def counts(review: dict[str, Any] | None, require_approval: bool) -> bool:
     return not require_approval or state_of(review) == "approved"
 
 
-def counting_rule(require_approval: bool) -> str:
-    """The counting rule's words about review, for the sheet that counts."""
-    if require_approval:
-        return (
-            "A return counts only once the coordinator has approved it ([review] "
-            "require_approval = true); one not yet approved counts as no return."
-        )
-    return "A return counts without the coordinator's approval ([review] require_approval = false)."
-
-
 def sent_back(review: dict[str, Any] | None) -> bool:
     return state_of(review) == "returned"
 

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from participation_xl.cli import main
 from participation_xl.collect import register_path
-from participation_xl.emails import draft, needs_explanation
+from participation_xl.emails import draft
 from participation_xl.examine import issue
 from participation_xl.generate import issued_form
 from participation_xl.register import Register
@@ -214,23 +214,29 @@ def test_a_return_sent_back_is_chased_with_the_note(workspace):
     assert set(_attachments(msg)) == {"EH01-audit.xlsx"}
 
 
-def test_unexplained_queries_are_chased_but_notices_and_explained_ones_are_not(workspace):
+def test_unexplained_queries_are_chased_but_tidy_ups_and_explained_ones_are_not(workspace):
     ws = workspace
     _valid_everywhere(ws, but="EH01")
     query = issue("privacy.personal_data", "f", "You Said, We Did", "C12", "What", what="email")
     tidy = issue("normalise.trimmed", "f", "About your team", "C8", "Role")
-    late = issue("status.late", "f", received="02/04/2027", due="31/03/2027")
-    _submit(ws, "EH01", "audit", [query, tidy, late])
+    _submit(ws, "EH01", "audit", [query, tidy])
     write_reports(ws)
     body = " ".join(_body(_chasers(ws)["EH01"]).split())
     assert "'You Said, We Did'!C12" in body
-    assert "say why (in your reply to this email)" in body  # no feedback workbook here
-    assert "Spaces at the start" not in body and "after the due date" not in body
-    explained = {**query, "explanation": "It is the team's shared inbox, not a child's."}
-    assert not needs_explanation(explained) and needs_explanation(query)
-    _submit(ws, "EH01", "audit", [explained, tidy, late], seed=2)
+    assert "explanation cell beside it in the feedback workbook" in body
+    assert "Spaces at the start" not in body
+    # The team explains the query in its feedback workbook; collect records it (as here).
+    identity = {"team_id": "EH01", "form": "audit", "form_version": "1.0", "cycle": ws.cycle}
+    text = "It is the team's shared inbox, not a child's."
+    with Register(register_path(ws)) as reg, reg.transaction():
+        sub = reg.current_submission(ws.cycle, "EH01", "audit")
+        row = ("privacy.personal_data", "You Said, We Did", "C12", "What", text)
+        reg.add_explanations(sub.id, identity, sub.received_at, [row])
     write_reports(ws)
     assert "EH01" not in _chasers(ws)
+    status = _cli(ws, "status", "--json")
+    eh01 = next(t for t in json.loads(status)["teams"] if t["team_id"] == "EH01")
+    assert [i["explanation"] for i in eh01["issues"] if i["code"].startswith("privacy")] == [text]
 
 
 def test_an_approved_return_with_queries_is_not_chased(workspace):
