@@ -39,8 +39,8 @@ PREFIXES = [
     "=1+1",
 ]
 # A needle this short ("-", "=1") is in our own formulas whatever the team typed, so a
-# formula cell counts as holding the team's text only for a longer one: a leak of the
-# team's text into a formula would carry all of it.
+# formula cell counts as holding it only when it is that text exactly (the answer became a
+# formula) or the text is longer (a leak into a formula would carry all of it).
 MEANINGFUL = 5
 EXAMPLES = int(os.environ.get("PXL_PROPERTY_EXAMPLES", "8"))
 _RUN = itertools.count()
@@ -88,7 +88,8 @@ def _string_cells_holding(path, needle: str) -> tuple[int, list[str]]:
         for row in ws.iter_rows():
             for cell in row:
                 if isinstance(cell.value, str) and needle.strip() and needle.strip() in cell.value:
-                    if cell.data_type == "f" and len(needle.strip()) < MEANINGFUL:
+                    short = len(needle.strip()) < MEANINGFUL
+                    if cell.data_type == "f" and short and cell.value.strip() != needle.strip():
                         continue  # our own live-check formulas hold "-", "+" and "=" anyway
                     found += 1
                     if cell.data_type != "s":
