@@ -24,7 +24,7 @@ from typing import Any
 
 from .generate import issued_form, safe_name
 from .messages import render
-from .outputs import as_written, atomic_write_bytes
+from .outputs import as_written, atomic_write_bytes, remove_output
 from .review import coordinator_name, sent_back
 from .roster import Team
 from .status import Expected
@@ -350,4 +350,4 @@ def _remove_stale(folder: Path, keep: set[str]) -> None:
         return
     for path in folder.iterdir():
         if path.is_file() and _OURS.fullmatch(path.name) and path.name not in keep:
-            path.unlink(missing_ok=True)
+            remove_output(path)  # with the rest of the set: all or nothing
