@@ -152,7 +152,13 @@ def run_demo(
     cycle_start = dt.date(int(current_cycle(today)[:4]), 4, 1)
     due = max(due, cycle_start)  # a cycle's due date is never before it starts
     say(f"1. init: a workspace for Example Council, cycle {current_cycle(today)}")
-    ws = init_workspace(directory, "Example Council", current_cycle(today), due)
+    ws = init_workspace(
+        directory,
+        "Example Council",
+        current_cycle(today),
+        due,
+        coordinator="Sam Taylor, Participation Coordinator",
+    )
     write_starter_roster(ws.roster_path, ROSTER)
     say(f"2. generate: locked workbooks for {len(ROSTER)} teams")
     generate(ws)

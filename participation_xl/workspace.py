@@ -250,12 +250,18 @@ def _day(text: str, year: int, month: int, day: int) -> dt.date:
 
 
 def init_workspace(
-    directory: str | Path, council: str, cycle: str, due: dt.date, return_to: str = ""
+    directory: str | Path,
+    council: str,
+    cycle: str,
+    due: dt.date,
+    return_to: str = "",
+    coordinator: str = "",
 ) -> Workspace:
     """Make a new workspace with a secret key and a starter roster; never overwrite one.
 
     `return_to` says, in the coordinator's own words, where teams return their workbooks
-    (shown on every workbook's Instructions sheet)."""
+    (shown on every workbook's Instructions sheet); `coordinator` is the name recorded with
+    review decisions and signed under email drafts (blank: the login name)."""
     from .roster import write_starter_roster  # roster imports workspace types
 
     root = Path(directory).resolve()
@@ -284,6 +290,7 @@ def init_workspace(
         "roster": "teams.xlsx",
         "returns": "returns",
         "return_to": return_to,
+        "coordinator": " ".join(coordinator.split()),
         "pack": "",
         "sheet_password": secrets.token_urlsafe(9),
     }
@@ -351,7 +358,7 @@ returns = {q(v["returns"])}
 # Blank: the name of the returns folder.
 return_to = {q(v["return_to"])}
 # Your name, recorded with every review decision (blank: your login name).
-coordinator = ""
+coordinator = {q(v["coordinator"])}
 # A template pack folder (with workbook_templates/ and schemas/); blank for the built-in pack.
 pack = {q(v["pack"])}
 # Stops accidental edits to locked cells. It is not security: the signed identity is.
