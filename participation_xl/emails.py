@@ -303,7 +303,8 @@ def write_chaser_drafts(
             warnings.append(render("email.no_draft", team=team.team_id, detail=str(err)))
             continue
         written.append(_write(folder, team, msg))
-    _remove_stale(folder, {p.name for p in written})
+    ours = {draft_name(e.team) for e in expected}
+    _remove_stale(folder, ours - {p.name for p in written})
     return written, warnings
 
 
@@ -341,13 +342,10 @@ def _wrapped(words: str) -> str:
     )
 
 
-_OURS = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39} .*\.eml")
-
-
-def _remove_stale(folder: Path, keep: set[str]) -> None:
-    """Delete our own drafts (named '<team id> <team name>.eml') not written this run."""
-    if not folder.is_dir():
-        return
-    for path in folder.iterdir():
-        if path.is_file() and _OURS.fullmatch(path.name) and path.name not in keep:
+def _remove_stale(folder: Path, stale: set[str]) -> None:
+    """Delete our drafts of teams no longer chased: only names we write ('<team id> <team
+    name>.eml' of a team on the roster), so a coordinator's own .eml files stay."""
+    for name in stale:
+        path = folder / name
+        if path.is_file():
             remove_output(path)  # with the rest of the set: all or nothing

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 from xlsxwriter.utility import xl_rowcol_to_cell
 
+from .messages import is_notice
 from .read import Cell, RawWorkbook
 
 SHEET = "Explain queries"
@@ -63,14 +64,11 @@ def is_query(issue: Mapping[str, Any]) -> bool:
     return issue.get("severity") == "query"
 
 
-# Tidy-ups ("yes" read as "Yes", a number typed as text): the tool read the answer itself
-# and says how, so there is nothing for the team to explain. Every other query is asked.
-NOTICE_PREFIXES = ("normalise.",)
-
-
 def to_explain(issue: Mapping[str, Any]) -> bool:
-    """A query the team is asked to explain (or correct): every query but a tidy-up."""
-    return is_query(issue) and not str(issue.get("code") or "").startswith(NOTICE_PREFIXES)
+    """A query the team is asked to explain (or correct): every query but a notice of what
+    the tool itself did (a tidy-up, a re-sent version taken back: `notice` in the
+    catalogue). Lateness is asked about, as DfE COLLECT asks."""
+    return is_query(issue) and not is_notice(str(issue.get("code") or ""))
 
 
 def with_explanations(

@@ -20,6 +20,9 @@ class Severity(StrEnum):
 class Message:
     severity: Severity
     template: str
+    # A query that only says what the tool itself did (tidied an answer, took a re-sent
+    # version, did not trust a clock): shown, but nothing for the team to explain.
+    notice: bool = False
 
 
 E, Q = Severity.ERROR, Severity.QUERY
@@ -95,6 +98,7 @@ CATALOGUE: dict[str, Message] = {
     "file.resent": Message(
         Q,
         "An identical copy of {first}, an earlier version, sent again: it is the team's current return again.",
+        notice=True,
     ),
     # --- files and folders that are not read (recorded as ignored, with the reason) ----
     "file.office_lock": Message(
@@ -160,10 +164,12 @@ CATALOGUE: dict[str, Message] = {
     "identify.unverified": Message(
         Q,
         "Checked outside a workspace, so the workbook's signature (which team and cycle it was issued to, and that its identity is unchanged) was not checked. Run validate inside the coordinator's workspace, or with -w DIR, to check it.",
+        notice=True,
     ),
     "identify.wrong_folder": Message(
         Q,
         "The file sits in a folder named for another team ({folder}); it was recorded for team '{team}', whose workbook it is.",
+        notice=True,
     ),
     # --- active content ----------------------------------------------------------------
     "content.macros": Message(
@@ -226,7 +232,9 @@ CATALOGUE: dict[str, Message] = {
         E, "The cell shows an error ({value}) instead of an answer. Type the answer itself."
     ),
     "answer.control_chars": Message(
-        Q, "Invisible control characters were removed from the answer."
+        Q,
+        "Invisible control characters were removed from the answer.",
+        notice=True,
     ),
     "answer.excel_limit": Message(
         E,
@@ -249,16 +257,22 @@ CATALOGUE: dict[str, Message] = {
         "'{label}' ({value}) is not after '{other}' ({limit}). Please check it: if it is right, nothing needs changing.",
     ),
     # --- normalising what people type (queries: the change is shown, not hidden) --------
-    "normalise.trimmed": Message(Q, "Spaces at the start or end were removed."),
-    "normalise.case": Message(Q, "'{value}' was read as '{fixed}'."),
+    "normalise.trimmed": Message(Q, "Spaces at the start or end were removed.", notice=True),
+    "normalise.case": Message(Q, "'{value}' was read as '{fixed}'.", notice=True),
     "normalise.number_text": Message(
-        Q, "The number '{value}' was typed as text and was read as {fixed}."
+        Q,
+        "The number '{value}' was typed as text and was read as {fixed}.",
+        notice=True,
     ),
     "normalise.date_text": Message(
-        Q, "The date '{value}' was typed as text and was read as {fixed} (day first)."
+        Q,
+        "The date '{value}' was typed as text and was read as {fixed} (day first).",
+        notice=True,
     ),
-    "normalise.date_serial": Message(Q, "The number {value} was read as the date {fixed}."),
-    "normalise.not_applicable": Message(Q, "'{value}' was read as a blank answer."),
+    "normalise.date_serial": Message(
+        Q, "The number {value} was read as the date {fixed}.", notice=True
+    ),
+    "normalise.not_applicable": Message(Q, "'{value}' was read as a blank answer.", notice=True),
     "privacy.personal_data": Message(
         Q,
         "The answer looks like it holds personal data ({what}). Returns describe services: never name a child or give contact details. Remove it, or explain why it is needed.",
@@ -267,6 +281,7 @@ CATALOGUE: dict[str, Message] = {
     "status.future_time": Message(
         Q,
         "The file's time ({stamp}) is in the future, so it was not trusted: the return counts as received when collect first saw it, {received}.",
+        notice=True,
     ),
     # --- the register -------------------------------------------------------------------
     "register.damaged": Message(E, "{register}: the register is damaged ({detail})."),
@@ -399,6 +414,18 @@ CATALOGUE: dict[str, Message] = {
         Q,
         "{path}: 'Review'!{cell}: a newer return from {team} ({form}) arrived after this decision was typed. It was recorded for the earlier return; the new one waits for your review.",
     ),
+    "review.book_stale_row": Message(
+        Q,
+        "{path}: 'Review'!{cell}: this row was written for {team} ({form}) but return no. {number} is now another return (the register was rebuilt, or the row was copied), so '{value}' was not recorded. Type your decision again in the new reports/review.xlsx, or use 'participation-xl review'.",
+    ),
+    "review.rebuild_unplaced": Message(
+        Q,
+        "A decision ({action} by {by}, {at}) on {team}'s return of {form} ({cycle}) could not be carried over: no return with the same file was rebuilt from the archive. It is still in the old register {aside}; decide again with 'participation-xl review'.",
+    ),
+    "review.rebuild_unread": Message(
+        Q,
+        "The review decisions in the old register {aside} could not be read ({detail}), so none were carried over. Decide again with 'participation-xl review', or restore the newest backup in .participation/backups.",
+    ),
     "email.no_draft": Message(
         Q,
         "No email draft for team '{team}': {detail}. Check contact_name and contact_email in the roster.",
@@ -413,3 +440,9 @@ def render(code: str, **values: object) -> str:
 
 def severity(code: str) -> Severity:
     return CATALOGUE[code].severity
+
+
+def is_notice(code: str) -> bool:
+    """A query about what the tool itself did: the team is not asked to explain it."""
+    message = CATALOGUE.get(code)
+    return bool(message and message.notice)

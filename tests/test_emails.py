@@ -255,12 +255,14 @@ def test_drafts_of_teams_no_longer_chased_are_removed(workspace):
     (ws.reports_dir / "emails").mkdir(parents=True, exist_ok=True)
     mine = ws.reports_dir / "emails" / "notes.txt"
     mine.write_text("the coordinator's own file")
+    letter = ws.reports_dir / "emails" / "Letter to SEG.eml"  # named like a draft
+    letter.write_bytes(b"To: seg@example.org\r\nSubject: Board paper\r\n\r\nDraft.\r\n")
     write_reports(ws)
-    assert set(_chasers(ws)) == {"SW02"}
+    assert set(_chasers(ws)) == {"SW02", "Letter"}
     _submit(ws, "SW02", "audit")
     write_reports(ws)
-    assert _chasers(ws) == {}
-    assert mine.is_file()  # only our own drafts are removed
+    assert set(_chasers(ws)) == {"Letter"}
+    assert mine.is_file() and letter.is_file()  # only our own drafts are removed
 
 
 def test_collect_writes_chaser_drafts_too(workspace):

@@ -412,3 +412,23 @@ def test_only_explanations_of_queries_the_return_raises_are_kept():
 
 def test_a_workbook_without_the_explain_sheet_has_no_explanations():
     assert explain.read_explanations(RawWorkbook("x.xlsx", "xlsx")) == {}
+
+
+@pytest.mark.parametrize(
+    ("code", "asked"),
+    [
+        ("privacy.personal_data", True),  # the team says why the answer is right
+        ("rule.not_after_query", True),
+        ("status.late", True),  # as DfE COLLECT asks why a return came late
+        ("file.resent", False),  # what the tool did: nothing for the team to explain
+        ("status.future_time", False),
+        ("answer.control_chars", False),
+        ("normalise.trimmed", False),
+        ("normalise.date_text", False),
+        ("answer.required", False),  # an error is fixed, not explained
+    ],
+)
+def test_which_issues_a_team_is_asked_to_explain(code, asked):
+    from participation_xl.messages import severity
+
+    assert explain.to_explain({"code": code, "severity": str(severity(code))}) is asked
