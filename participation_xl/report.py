@@ -56,6 +56,7 @@ from .outputs import (
 )
 from .pack import Form, Input
 from .register import Register, Submission
+from .review import counts as review_counts
 from .review import current_reviews, feedback_note, sent_back
 from .review import word as review_word
 from .roster import Team
@@ -249,13 +250,23 @@ class _Snapshot:
     current: list[Submission]
     history: dict[tuple[str, str], int]
     earlier: list[tuple[str, list[Submission]]]  # every earlier cycle, oldest first
+    reviews: dict[tuple[str, str], dict[str, Any] | None] = field(default_factory=dict)
+    # cycle -> (team, form) -> the standing review of each current submission
+    cycle_reviews: dict[str, dict[tuple[str, str], dict[str, Any] | None]] = field(
+        default_factory=dict
+    )
 
     @property
     def previous(self) -> tuple[str, list[Submission]] | None:
         """The latest earlier cycle, for the trend."""
         return self.earlier[-1] if self.earlier else None
 
-    reviews: dict[tuple[str, str], dict[str, Any] | None] = field(default_factory=dict)
+    def expected_of(self, s: Submission) -> Expected:
+        """A current submission of any cycle as the counting rule sees it: with its
+        review, so that [review] require_approval applies to every figure alike."""
+        review = self.cycle_reviews.get(s.cycle, {}).get((s.team_id, s.form))
+        counts = review_counts(review, self.ws.require_approval)
+        return Expected(self.team(s.team_id), s.form, s, review=review, counts=counts)
 
     @cached_property
     def teams(self) -> dict[str, Team]:
@@ -278,7 +289,8 @@ def _snapshot(ws: Workspace, reg: Register, today: dt.date | None = None) -> _Sn
         current = reg.submissions(ws.cycle)
         history = reg.history_counts(ws.cycle)
         earlier = [(c, reg.submissions(c)) for c in reg.cycles() if c < ws.cycle]
-        reviews = current_reviews(reg, ws.cycle)
+        cycle_reviews = {c: current_reviews(reg, c) for c in {*reg.cycles(), ws.cycle}}
+        reviews = cycle_reviews[ws.cycle]
     return _Snapshot(
         ws=ws,
         today=today or dt.date.today(),
@@ -288,6 +300,7 @@ def _snapshot(ws: Workspace, reg: Register, today: dt.date | None = None) -> _Sn
         history=history,
         earlier=earlier,
         reviews=reviews,
+        cycle_reviews=cycle_reviews,
     )
 
 
@@ -956,7 +969,7 @@ def _signatory_register(
 ) -> tuple[list[sign.Signatory], list[dict[str, Any]]]:
     """Everyone on the register of signatories, and the signatories.csv rows not used."""
     cycles = [*snap.earlier, (snap.ws.cycle, snap.current)]
-    found = sign.from_returns(cycles, snap.team, AUDIT)
+    found = sign.from_returns(cycles, snap.expected_of, AUDIT)
     added, problems = sign.read_csv(snap.ws.root / sign.CSV_NAME)
     return sign.register([*found, *added]), problems
 
@@ -1373,7 +1386,7 @@ def _measures(
     """The trend's measures for one cycle, from its current submissions alone: (measure,
     figure, how many returns it is of). An earlier cycle's roster is not kept, so shares
     are of the valid returns received, never of the teams expected."""
-    counted = [s for s in subs if outcome(Expected(snap.team(s.team_id), s.form, s)) == COUNTED]
+    counted = [s for s in subs if outcome(snap.expected_of(s)) == COUNTED]
     out: list[tuple[str, Any, int]] = []
     for form_id, form in snap.ws.pack.forms.items():
         mine = sum(s.form == form_id for s in subs)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,16 +70,21 @@ def _date(value: Any) -> dt.date | str | None:
 
 
 def from_returns(
-    cycles: Iterable[tuple[str, list[Submission]]], team: Any, form: str
+    cycles: Iterable[tuple[str, list[Submission]]],
+    expected_of: Callable[[Submission], Expected],
+    form: str,
 ) -> list[Signatory]:
-    """Every sign-up row of every valid `form` return in the given cycles.
-
-    `team(team_id)` gives the roster's team (for its name)."""
+    """Every sign-up row of every `form` return that counts (the counting rule) in the
+    given cycles. `expected_of(s)` is the submission as the rule sees it, with its team
+    from the roster and its review."""
     out = []
     for cycle, subs in cycles:
         for s in subs:
-            t: Team = team(s.team_id)
-            if s.form != form or outcome(Expected(t, s.form, s)) != COUNTED:
+            if s.form != form:
+                continue
+            e = expected_of(s)
+            t: Team = e.team
+            if outcome(e) != COUNTED:
                 continue
             rows = s.document.get(TABLE)
             for item in rows if isinstance(rows, list) else []:

@@ -104,3 +104,29 @@ def test_an_unusable_signatories_csv_is_reported_not_fatal(workspace, content, c
     assert set(_register(ws)) == {"Ann Lee"}
     codes = [r["Code"] for r in _rows(ws.reports_dir / "register.xlsx", "Issues")]
     assert code in codes
+
+
+def test_require_approval_governs_the_signatories_and_the_trend_too(workspace):
+    """With [review] require_approval on, a valid return not yet approved adds no one and
+    counts as no valid return in the Trend, as on the Dashboard; approving it counts it."""
+    from click.testing import CliRunner
+
+    from participation_xl.cli import main
+    from participation_xl.workspace import load_workspace
+
+    config = workspace.root / "participation.toml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("require_approval = false", "require_approval = true"))
+    ws = load_workspace(workspace.root)
+    _submit(ws, "EH01", "audit", _audit(ws, "EH01", SIGNED))
+    old = _audit(ws, "EH01", [], cycle="2025-26")
+    _submit(ws, "EH01", "audit", old, cycle="2025-26", name="old.xlsx")
+    write_reports(ws)
+    assert list(_register(ws)) == ["None yet"]
+    trend = {r["Measure"]: r for r in _rows(ws.reports_dir / "compliance.xlsx", "Trend")}
+    valid = next(r for m, r in trend.items() if m.endswith(": valid returns"))
+    assert valid[f"{ws.cycle} so far"] == 0  # received, but not yet approved
+    done = CliRunner().invoke(main, ["-w", str(ws.root), "review", "approve", "EH01", "audit"])
+    assert done.exit_code == 0, done.output
+    write_reports(ws)
+    assert sorted(_register(ws)) == ["Ann Lee", "Bob Khan"]
