@@ -31,6 +31,7 @@ from .generate import generate as generate_workbooks
 from .messages import render
 from .pack import load_pack
 from .rebuild import rebuild as rebuild_register
+from .recovery import backup_register
 from .register import Register
 from .review import current_reviews, decide
 from .review import word as review_word
@@ -555,8 +556,10 @@ def review() -> None:
 
 def _decision(action: str, ctx: click.Context, team: str, form: str, note: str) -> None:
     ws = _workspace(ctx)
-    with Register(register_path(ws)) as reg:
+    # The run lock: a decision never goes into a register that rebuild is moving aside.
+    with run_lock(ws), Register(register_path(ws)) as reg:
         now = decide(ws, reg, team, form, action, note)
+        backup_register(reg, ws.state_dir)  # a decision since the last collect is in a backup
     if now is None:
         click.echo(f"{team} {form}: no decision stands on the current return now.")
     else:
@@ -632,6 +635,8 @@ def rebuild(ctx: click.Context) -> None:
     done = rebuild_register(ws)
     if done.set_aside:
         click.echo(f"Kept the old register as {done.set_aside}")
+    for warning in done.warnings:
+        click.echo(f"Warning: {warning}", err=True)
     click.echo(
         f"Rebuilt the register from the archive: {done.files} file(s) from {done.runs} "
         "collect run(s). Run 'participation-xl report' to rewrite the reports from it."

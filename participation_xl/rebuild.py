@@ -13,14 +13,18 @@ import contextlib
 import dataclasses
 import datetime as dt
 import os
+import sqlite3
 from collections import defaultdict
 from pathlib import Path
 
 from .archive import Archive, Copied
 from .collect import Found, Summary, _Run, fingerprint, register_path, run_lock
 from .examine import Context
+from .messages import render
 from .recovery import backup_register
 from .register import Register
+from .review import ensure_table
+from .review_book import forget as forget_book
 from .workspace import Workspace, parse_date
 
 
@@ -29,13 +33,16 @@ class Rebuilt:
     files: int  # sightings replayed
     runs: int  # collect runs they came from
     set_aside: Path | None  # the register that was there before, kept beside
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
 
 def rebuild(ws: Workspace) -> Rebuilt:
     """Rebuild the register from the archive: every file with its original path, size,
     time and the moment collect first saw it, examined against this workspace, run by run
     in the order they happened. The old register (damaged or not) is set aside, not
-    deleted. Decisions recorded only in the register are not in the archive."""
+    deleted. The review decisions are not in the archive: they are copied from the old
+    register onto the rebuilt return with the same file (a warning names any that cannot
+    be placed), and review-book.json, keyed by the old return numbers, is dropped."""
     archive = Archive(ws.state_dir)
     runs: dict[tuple[str, str, str], list[tuple[dict, str]]] = defaultdict(list)
     kept: set[tuple[str, str, int, int]] = set()
@@ -62,8 +69,58 @@ def rebuild(ws: Workspace) -> Rebuilt:
                 found = replay.load(items, archive)
                 replay.go(sorted(found, key=lambda f: (f.mtime_ns, f.rel)))
                 total += len(found)
+            warnings = _carry_reviews(reg, aside) if aside else []
+            forget_book(ws)
             backup_register(reg, ws.state_dir)
-    return Rebuilt(total, len(runs), aside)
+    return Rebuilt(total, len(runs), aside, warnings)
+
+
+def _carry_reviews(reg: Register, aside: Path) -> list[str]:
+    """Copy the old register's review decisions, oldest first, each onto the rebuilt
+    submission with the same file, team, form and cycle. Returns a warning for each one
+    that has no such submission now, or one warning when the old register is unreadable."""
+    try:
+        old = sqlite3.connect(f"{aside.as_uri()}?mode=ro", uri=True)
+        try:
+            rows = old.execute(
+                "SELECT cycle, team_id, form, sha256, action, note, decided_by, decided_at, "
+                "source FROM reviews ORDER BY id"
+            ).fetchall()
+        finally:
+            old.close()
+    except sqlite3.Error as err:
+        if "no such table" in str(err):
+            return []  # a register from before reviews: nothing to carry
+        return [render("review.rebuild_unread", aside=aside, detail=err)]
+    ensure_table(reg)
+    warnings = []
+    with reg.transaction():
+        for cycle, team, form, sha, action, note, by, at, source in rows:
+            new = reg.db.execute(
+                "SELECT id FROM submissions WHERE cycle = ? AND team_id = ? AND form = ? "
+                "AND sha256 = ? ORDER BY current DESC, id DESC LIMIT 1",
+                (cycle, team, form, sha),
+            ).fetchone()
+            if new is None:
+                warnings.append(
+                    render(
+                        "review.rebuild_unplaced",
+                        action=action,
+                        by=by,
+                        at=at,
+                        team=team,
+                        form=form,
+                        cycle=cycle,
+                        aside=aside,
+                    )
+                )
+                continue
+            reg.db.execute(
+                "INSERT INTO reviews (cycle, team_id, form, submission_id, sha256, action, "
+                "note, decided_by, decided_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (cycle, team, form, new[0], sha, action, note, by, at, source),
+            )
+    return warnings
 
 
 def _usable(seen: object) -> bool:

@@ -24,6 +24,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,9 @@ ACTION_OF = {
     "returned": "return",
 }
 KEY = "Return no."  # the submission's id: a decision belongs to the return it was typed on
+# The file's SHA-256, hidden beside the id: after a rebuild renumbers the returns, a row
+# whose id now names another return (or other bytes) is not applied to it.
+SHA = "File SHA-256"
 # Widths sum to about 140 characters, which LibreOffice prints on A4 landscape at about
 # 78%: 11-point text stays above 8 points on paper.
 COLUMNS = (
@@ -70,6 +74,7 @@ COLUMNS = (
     ("Decision", 10),
     ("Note", 30),
     (KEY, 8),  # hidden
+    (SHA, 8),  # hidden
 )
 HEADS = [c for c, _ in COLUMNS]
 HEADER_ROW = 3
@@ -135,13 +140,31 @@ def read_back(ws: Workspace, reg: Register) -> ReadBack:
     except Exception as err:  # any damage: keep the file, and say so
         return ReadBack(False, [render("review.book_unread", path=path, detail=_detail(err))])
     back = _record(ws, reg, path, rows, state.get("rows") or {})
+    if back.recorded:
+        # The register has committed them: remember so now, outside the staged report set,
+        # so a report run that fails does not record them again next time.
+        state["rows"] = {**(state.get("rows") or {}), **back.recorded}
+        _save_state(ws, state)
     if lock is not None:
         back.may_write = False
         back.warnings.append(render("review.book_open", path=path, lock=lock.name))
-        # Not rewritten: remember what was recorded, so it is not recorded again next time.
-        state["rows"] = {**(state.get("rows") or {}), **back.recorded}
-        atomic_write_bytes(_state_path(ws), json.dumps(state, indent=1).encode("utf-8"))
     return back
+
+
+def _save_state(ws: Workspace, state: dict[str, Any]) -> None:
+    """Write review-book.json at once, even inside all_or_nothing(): it follows the
+    register (already committed), not the report set."""
+    path = _state_path(ws)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(json.dumps(state, indent=1).encode("utf-8"))
+    os.replace(tmp, path)
+
+
+def forget(ws: Workspace) -> None:
+    """Drop review-book.json (rebuild renumbers the returns its rows are keyed by): every
+    row of the workbook is then compared with the register."""
+    _state_path(ws).unlink(missing_ok=True)
 
 
 def _detail(err: BaseException) -> str:
@@ -199,10 +222,26 @@ def _record(
         sub_id = int(row[KEY])
         raw, note = _text(row.get("Decision")), _text(row.get("Note"))
         cell = xl_rowcol_to_cell(n - 1, col)
+        if not _same_return(ws, reg, sub_id, row):
+            if raw:
+                team, form = _text(row.get("Team ID")), _text(row.get("Form"))
+                back.warnings.append(
+                    render(
+                        "review.book_stale_row",
+                        path=path,
+                        cell=cell,
+                        team=team or "?",
+                        form=form or "?",
+                        number=sub_id,
+                        value=raw,
+                    )
+                )
+            continue
         action = ACTION_OF.get(raw.casefold(), "") if raw else ""
         was = written.get(str(sub_id))
         ok = isinstance(was, list) and len(was) == 2 and all(isinstance(v, str) for v in was)
-        before = was if ok else _standing_pair(reg, sub_id)
+        now = _standing_pair(reg, sub_id)
+        before = was if ok else now
         if raw and not action:
             back.warnings.append(
                 render("review.book_bad_decision", path=path, cell=cell, value=raw)
@@ -212,9 +251,11 @@ def _record(
         if [action, note] == list(before):
             continue  # as written: nothing new
         if not action:
-            if not before[0]:
-                continue  # a note with no decision: nothing to record
+            if not before[0] or not now[0]:
+                continue  # a note with no decision, or nothing standing to undo
             action, note = "undo", ""
+        elif [action, note] == list(now):
+            continue  # already standing (recorded by a run whose reports failed): not twice
         if action == "return" and not note:
             back.warnings.append(render("review.book_note_required", path=path, cell=cell))
             back.kept[sub_id] = (raw, note)
@@ -223,6 +264,21 @@ def _record(
         if sub_id not in back.kept:
             back.recorded[str(sub_id)] = ["", ""] if action == "undo" else [action, note]
     return back
+
+
+def _same_return(ws: Workspace, reg: Register, sub_id: int, row: dict[str, Any]) -> bool:
+    """Whether the row's return number still names the return the row was written for:
+    same team and form, and the same file when the workbook has the hidden SHA-256."""
+    found = reg.db.execute(
+        "SELECT team_id, form, sha256 FROM submissions WHERE id = ? AND cycle = ?",
+        (sub_id, ws.cycle),
+    ).fetchone()
+    if found is None:
+        return False  # not a return of this cycle (renumbered, or pasted from another file)
+    team, form, sha = _text(row.get("Team ID")), _text(row.get("Form")), _text(row.get(SHA))
+    if (team, form) != (str(found[0]), str(found[1])):
+        return False
+    return not sha or sha == str(found[2])  # a workbook from before the column: team and form
 
 
 def _standing_pair(reg: Register, sub_id: int) -> tuple[str, str]:
@@ -347,7 +403,8 @@ def _build(
             "error_message": "Choose Approve or Send back from the list, or leave it blank.",
         },
     )
-    sheet.set_column(len(HEADS) - 1, len(HEADS) - 1, COLUMNS[-1][1], None, {"hidden": True})
+    hidden = HEADS.index(KEY)
+    sheet.set_column(hidden, len(HEADS) - 1, COLUMNS[-1][1], None, {"hidden": True})
     sheet.autofilter(HEADER_ROW, 0, last, len(HEADS) - 1)
     sheet.freeze_panes(HEADER_ROW + 1, 2)
     sheet.set_landscape()
@@ -396,6 +453,7 @@ def _row(
     sheet.write_string(r, 8, decision, f["input"])
     sheet.write_string(r, 9, note, f["input_wrap"])
     sheet.write_number(r, 10, s.id, plain)
+    sheet.write_string(r, 11, s.sha256, plain)
     # XlsxWriter cannot autofit: give wrapped text the lines it needs (15 points a line).
     wrapped = ((e.team.team_name, 1), (_now_words(review), 7), (note, 9))
     lines = max(_lines(text, COLUMNS[c][1]) for text, c in wrapped)
