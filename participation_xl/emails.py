@@ -218,8 +218,8 @@ def _why(ws: Workspace, e: Expected, review: dict[str, Any] | None, feedback: bo
     errors = [i for i in e.current.issues if i.get("severity") == "error"]
     if errors:
         parts.append(f"It has {len(errors)} problem{_s(errors)} to fix:\n{_listed(errors)}")
-    if review is None or sent_back(review):
-        queries = [dict(i) for i in e.to_explain]  # explanations in force are the register's
+    if e.queries_open:  # none once approved; explanations in force are the register's
+        queries = [dict(i) for i in e.queries_open]
         if queries:
             where = (
                 "in the explanation cell beside it in the feedback workbook"

@@ -57,7 +57,7 @@ from .outputs import (
 from .pack import Form, Input
 from .register import Register, Submission
 from .review import counts as review_counts
-from .review import current_reviews, feedback_note, sent_back
+from .review import current_reviews, feedback_note
 from .review import word as review_word
 from .roster import Team
 from .status import Expected, expected_returns
@@ -1473,11 +1473,8 @@ def _write_feedback(snap: _Snapshot) -> dict[tuple[str, str], Path]:
 
 
 def _needs_feedback(e: Expected) -> bool:
-    """An invalid return, one the coordinator sent back, or a valid one with a query
-    nobody has explained yet."""
-    if e.status == "invalid" or sent_back(e.review):
-        return True
-    return e.status == "valid" and bool(e.to_explain)
+    """A return received and chased (invalid, sent back, or with queries still open)."""
+    return e.current is not None and e.chased
 
 
 def _remove_stale(folder: Path, keep: set[str], forms: list[str]) -> None:
@@ -1499,7 +1496,7 @@ def _write_chasers(snap: _Snapshot, feedback: dict[tuple[str, str], Path]) -> Pa
     writer = csv.writer(out)
     writer.writerow(CHASER_COLUMNS)
     for e in snap.expected:
-        if e.status == "valid" and not e.to_explain:
+        if not e.chased:
             continue
         t = e.team
         attach = feedback.get((t.team_id, e.form))
@@ -1522,15 +1519,21 @@ def _what(snap: _Snapshot, e: Expected) -> str:
         )
     if e.current is None:
         return f"No return received yet; due {_date_text(snap.ws.due)}."
+    note = ""
+    if e.sent_back:
+        assert e.review is not None
+        note = f"Sent back by the coordinator: {' '.join(str(e.review['note']).split())} "
     issues = e.current.issues
+    if e.status == "valid" and not e.queries_open:
+        return f"{note}Please change the return as the note says and send it again."
     if e.status == "valid":
-        n, first = len(e.to_explain), e.to_explain[0]
+        n, first = len(e.queries_open), e.queries_open[0]
         where = (
             f"'{first['sheet']}'!{first['cell']}: "
             if first.get("sheet") and first.get("cell")
             else ""
         )
-        return (
+        return note + (
             f"{n} quer{'y' if n == 1 else 'ies'} to explain: first, {where}"
             f"{first.get('message', '')} The return is accepted: please explain each query "
             "on the 'Explain queries' sheet of the feedback workbook (or correct the answer) "
@@ -1543,7 +1546,7 @@ def _what(snap: _Snapshot, e: Expected) -> str:
     where = (
         f"'{first['sheet']}'!{first['cell']}: " if first.get("sheet") and first.get("cell") else ""
     )
-    return f"{len(errors)} problem(s) to fix: first, {where}{first.get('message', '')}"
+    return f"{note}{len(errors)} problem(s) to fix: first, {where}{first.get('message', '')}"
 
 
 __all__ = [

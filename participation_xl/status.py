@@ -45,6 +45,27 @@ class Expected:
         return explain.unexplained(self.current.issues, self.explained)
 
     @property
+    def sent_back(self) -> bool:
+        """The coordinator sent the current return back, with a note (review return)."""
+        return (self.review or {}).get("state") == "returned"
+
+    @property
+    def queries_open(self) -> list[Mapping[str, Any]]:
+        """The queries the team is still asked about: none once the coordinator approved
+        the return as it is."""
+        approved = (self.review or {}).get("state") == "approved"
+        return [] if approved else self.to_explain
+
+    @property
+    def chased(self) -> bool:
+        """Whether the team is chased for this return (chasers.csv, the email drafts and
+        the feedback workbooks all follow this one rule): missing, rejected, invalid, sent
+        back, or with queries still open."""
+        if self.status != "valid":
+            return True
+        return self.sent_back or bool(self.queries_open)
+
+    @property
     def status(self) -> str:
         """valid or invalid (a return was accepted); rejected (every file the team sent
         for it was refused); or missing (nothing came)."""

@@ -287,3 +287,23 @@ def test_a_rejected_return_is_chased_with_the_reason(workspace):
     body = " ".join(_body(_chasers(ws)["SW02"]).split())
     assert "The file you sent (SW02 old.xlsx) could not be accepted" in body
     assert "Fill in this year's workbook instead." in body
+
+
+def test_chasers_csv_drafts_and_feedback_follow_one_rule(workspace):
+    """Sent back (even valid): chased everywhere, with the note. Approved with a query
+    open: chased nowhere. The CSV, the drafts and the feedback workbooks agree."""
+    import csv
+
+    ws = workspace
+    _valid_everywhere(ws, but="EH01")
+    query = issue("privacy.personal_data", "f", "You Said, We Did", "C12", "What", what="email")
+    _submit(ws, "EH01", "audit", [query])
+    _cli(ws, "review", "approve", "EH01", "audit")
+    _cli(ws, "review", "return", "SW02", "audit", "--note", "Please add May's event.")
+    write_reports(ws)
+    text = (ws.reports_dir / "chasers.csv").read_text(encoding="utf-8-sig")
+    rows = {(r["team_id"], r["form"]): r for r in csv.DictReader(text.splitlines())}
+    feedback = {p.name for p in (ws.reports_dir / "feedback").glob("*.xlsx")}
+    assert set(rows) == {("SW02", "audit")} and set(_chasers(ws)) == {"SW02"}
+    assert feedback == {"SW02-audit.xlsx"}
+    assert "Please add May's event." in next(iter(rows.values()))["what"]
