@@ -15,7 +15,13 @@ A typed decision is never lost:
   damaged) is kept as it is and not rewritten; so is a file open in Excel (its lock file is
   beside it), since its unsaved decisions would be overwritten when it is saved;
 - a typed value that cannot be recorded (not a decision, or Send back without a note) is
-  written back into the new file as typed, with a message.
+  written back into the new file as typed, with a message;
+- a row is applied only to the return it was written for: its hidden return number, team,
+  form and file SHA-256 must all still match the register (`rebuild` renumbers returns,
+  and drops review-book.json); a row that no longer matches is reported, not applied;
+- a decision the same as the one standing is not recorded again, and what was recorded is
+  remembered at once, outside the staged report set: a report run that fails after
+  reading the file does not record its decisions a second time.
 """
 
 from __future__ import annotations

@@ -178,6 +178,18 @@ def test_rebuild_warns_about_a_decision_with_no_rebuilt_return_to_go_on(cycle):
     assert _reviews(ws)[("SW02", "audit")]["state"] == "approved"  # renumbered, still its own
 
 
+def test_rebuild_says_when_the_old_registers_decisions_cannot_be_read(cycle):
+    ws = _two_runs(cycle)
+    for extra in ("-wal", "-shm"):
+        register_path(ws).with_name(register_path(ws).name + extra).unlink(missing_ok=True)
+    register_path(ws).write_bytes(b"not a register at all" * 100)
+
+    result = _cli(ws, "rebuild")
+
+    assert "could not be read" in result.output and "backups" in result.output
+    assert _current(ws, "EH01")  # the returns are rebuilt all the same
+
+
 def test_a_review_command_takes_a_register_backup_with_the_decision(cycle):
     ws, _ = cycle
     _fill(cycle)
