@@ -25,7 +25,7 @@ from typing import Any
 from .generate import issued_form, safe_name
 from .messages import render
 from .outputs import as_written, atomic_write_bytes, remove_output
-from .review import coordinator_name, sent_back
+from .review import coordinator_name
 from .roster import Team
 from .status import Expected
 from .workspace import Workspace
@@ -183,24 +183,21 @@ class Chase:
 def chases(
     ws: Workspace,
     expected: Iterable[Expected],
-    reviews: dict[tuple[str, str], dict[str, Any] | None],
     feedback: dict[tuple[str, str], Path],
 ) -> list[Chase]:
-    """Every return to chase: missing, rejected, invalid, sent back, or valid with queries
-    still to explain (unless the coordinator approved it as it is)."""
+    """Every return to chase (`Expected.chased`, the rule chasers.csv and the feedback
+    workbooks follow too), with why in plain words."""
     out = []
     for e in expected:
-        key = (e.team.team_id, e.form)
-        review = reviews.get(key)
-        attach = feedback.get(key)
+        if not e.chased:
+            continue
+        attach = feedback.get((e.team.team_id, e.form))
         attach = attach if attach and as_written(attach).is_file() else None
-        words = _why(ws, e, review, attach is not None)
-        if words:
-            out.append(Chase(e, words, attach))
+        out.append(Chase(e, _why(ws, e, attach is not None), attach))
     return out
 
 
-def _why(ws: Workspace, e: Expected, review: dict[str, Any] | None, feedback: bool) -> str:
+def _why(ws: Workspace, e: Expected, feedback: bool) -> str:
     if e.current is None and e.rejected is not None:
         return f"The file you sent ({e.rejected.path}) could not be accepted. {e.rejected.reason}"
     if e.current is None:
@@ -209,8 +206,9 @@ def _why(ws: Workspace, e: Expected, review: dict[str, Any] | None, feedback: bo
             "return it; if you cannot find it, reply and we will send a fresh copy."
         )
     parts = []
-    if sent_back(review):
-        assert review is not None
+    if e.sent_back:
+        assert e.review is not None
+        review = e.review
         parts.append(
             "We have reviewed it and need a change before we can accept it:\n"
             + _indent(review["note"])
@@ -276,7 +274,6 @@ def _item(text: str) -> str:
 def write_chaser_drafts(
     ws: Workspace,
     expected: Sequence[Expected],
-    reviews: dict[tuple[str, str], dict[str, Any] | None],
     feedback: dict[tuple[str, str], Path],
     form_title: Callable[[str], str] | None = None,
 ) -> tuple[list[Path], list[str]]:
@@ -284,7 +281,7 @@ def write_chaser_drafts(
     longer chased are removed. (drafts written, warnings)"""
     title = form_title or (lambda f: ws.pack.forms[f].title if f in ws.pack.forms else f)
     by_team: dict[str, list[Chase]] = {}
-    for c in chases(ws, expected, reviews, feedback):
+    for c in chases(ws, expected, feedback):
         by_team.setdefault(c.expected.team.team_id, []).append(c)
     folder = ws.reports_dir / CHASER_DIR
     written: list[Path] = []

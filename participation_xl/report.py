@@ -197,7 +197,7 @@ def write_reports(
             feedback = _write_feedback(snap)
             paths += feedback.values()
             paths.append(_write_chasers(snap, feedback))
-            drafts, problems = write_chaser_drafts(ws, snap.expected, snap.reviews, feedback)
+            drafts, problems = write_chaser_drafts(ws, snap.expected, feedback)
             paths += drafts
             said += problems
             paths += write_book(ws, snap.expected, snap.reviews, typed, snap.now)

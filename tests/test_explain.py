@@ -156,12 +156,7 @@ def test_a_return_with_nothing_to_explain_gets_no_feedback(cycle):
 
 
 def test_an_invalid_return_without_queries_has_no_explain_sheet(cycle):
-    ws, issued = cycle
-    form = ws.pack.forms["audit"]
-    answers = sample_answers(form, random.Random(5), rows=2, today=BEFORE_DUE)
-    answers["about"].pop("role")
-    fill_workbook(issued[("EH01", "audit")], ws.returns_dir / "EH01.xlsx", answers, form)
-    collect(ws, report=False)
+    ws = _collect_without_role(cycle)
     write_reports(ws, today=BEFORE_DUE)
     wb = openpyxl.load_workbook(_feedback(ws))
     assert explain.SHEET not in wb.sheetnames
@@ -251,12 +246,7 @@ def test_an_explanation_for_a_query_no_longer_raised_is_not_kept(cycle):
 
 
 def test_status_json_has_an_explanation_key_on_every_issue(cycle):
-    ws, issued = cycle
-    form = ws.pack.forms["audit"]
-    answers = sample_answers(form, random.Random(5), rows=2, today=BEFORE_DUE)
-    answers["about"].pop("role")
-    fill_workbook(issued[("EH01", "audit")], ws.returns_dir / "EH01.xlsx", answers, form)
-    collect(ws, report=False)
+    ws = _collect_without_role(cycle)
     issues = _row(ws)["issues"]
     assert issues and all(i["explanation"] is None for i in issues)
 
@@ -432,3 +422,14 @@ def test_which_issues_a_team_is_asked_to_explain(code, asked):
     from participation_xl.messages import severity
 
     assert explain.to_explain({"code": code, "severity": str(severity(code))}) is asked
+
+
+def _collect_without_role(cycle):
+    """EH01 returns an audit with a required answer left blank (errors, no query)."""
+    ws, issued = cycle
+    form = ws.pack.forms["audit"]
+    answers = sample_answers(form, random.Random(5), rows=2, today=BEFORE_DUE)
+    answers["about"].pop("role")
+    fill_workbook(issued[("EH01", "audit")], ws.returns_dir / "EH01.xlsx", answers, form)
+    collect(ws, report=False)
+    return ws
