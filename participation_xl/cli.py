@@ -389,7 +389,7 @@ def validate(ctx: click.Context, files: tuple[str, ...], as_json: bool) -> None:
                 "outcome": ex.outcome,
                 "valid": ex.valid,
                 "reason": ex.reason,
-                "issues": ex.issues,
+                "issues": [i.as_json() for i in ex.issues],
             }
             for p, ex in results
         ]
@@ -400,8 +400,8 @@ def validate(ctx: click.Context, files: tuple[str, ...], as_json: bool) -> None:
             reason = f": {shown(ex.reason)}" if ex.reason else ""
             click.echo(f"{shown(path)}: {word}{reason}")
             for i in ex.issues:
-                where = f"'{shown(i['sheet'])}'!{i['cell']}: " if i["cell"] else ""
-                click.echo(f"  {i['severity']}: {where}{shown(i['message'])}")
+                where = f"'{shown(i.sheet)}'!{i.cell}: " if i.cell else ""
+                click.echo(f"  {i.severity}: {where}{shown(i.message)}")
     if invalid:
         ctx.exit(1)
 

@@ -20,13 +20,13 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from . import explain
 from .archive import Archive, Copied
 from .errors import BusyError, ParticipationError
-from .examine import Context, Examined, examine_stream, issue, relabel
-from .messages import render
+from .examine import Context, Examined, examine_stream, relabel
+from .issues import Issue, issue
+from .messages import Code, render
 from .recovery import backup_register, backups
 from .register import FileRecord, Register
 from .status import standing
@@ -360,11 +360,9 @@ class _Run:
                 "cycle": earlier.cycle,
             },
             document=earlier.document,
-            issues=[i for i in earlier.issues if i["code"] not in _FRESH_CODES],
+            issues=[i.in_file(f.rel) for i in earlier.issues if i.code not in _FRESH_CODES],
         )
-        for i in ex.issues:
-            i["file"] = f.rel
-        ex.issues.append(issue("file.resent", f.rel, first=record.path))
+        ex.issues.append(issue(Code.FILE_RESENT, f.rel, first=record.path))
         received = _received(f)
         if received <= dt.datetime.fromisoformat(current.received_at):
             f = Found(f.rel, f.folder, f.size, _ns(self.now), "")  # received when first seen
@@ -426,7 +424,7 @@ class _Run:
 
 
 # Issues about a receipt, not the answers: worked out afresh when a version is sent again.
-_FRESH_CODES = {"status.late", "status.future_time", "file.resent"}
+_FRESH_CODES = {Code.STATUS_LATE, Code.STATUS_FUTURE_TIME, Code.FILE_RESENT}
 FUTURE_SLACK = dt.timedelta(minutes=10)  # clocks on a share may differ by a little
 
 
@@ -459,7 +457,7 @@ def _submit(
         local = received.astimezone(ws.tz)
         issues.append(
             issue(
-                "status.future_time",
+                Code.STATUS_FUTURE_TIME,
                 f.rel,
                 stamp=f"{local:%d/%m/%Y %H:%M}",
                 received=f"{seen.astimezone(ws.tz):%d/%m/%Y %H:%M}",
@@ -467,24 +465,34 @@ def _submit(
         )
         received = seen
     day = received.astimezone(ws.tz).date()
-    if day > ws.due:
+    late = day > ws.due  # decided once, here: the register keeps it as it was judged
+    if late:  # and asked about, as a query the team may explain
         issues.append(
-            issue("status.late", f.rel, received=f"{day:%d/%m/%Y}", due=f"{ws.due:%d/%m/%Y}")
+            issue(Code.STATUS_LATE, f.rel, received=f"{day:%d/%m/%Y}", due=f"{ws.due:%d/%m/%Y}")
         )
     assert ex.identity is not None and ex.document is not None
     submission = reg.add_submission(
-        file_id, sha, f.rel, ex.identity, ex.valid, ex.document, issues, received.isoformat(), now
+        file_id,
+        sha,
+        f.rel,
+        ex.identity,
+        ex.valid,
+        ex.document,
+        issues,
+        received.isoformat(),
+        now,
+        late=late,
     )
     if ex.explanations:  # a returned feedback workbook: keep each explained query's text
         _explained(reg, submission, ex, issues, received.isoformat())
 
 
 def _explained(
-    reg: Register, submission: int, ex: Examined, issues: list[dict[str, Any]], received: str
+    reg: Register, submission: int, ex: Examined, issues: list[Issue], received: str
 ) -> None:
     """Record the explanations that answer a query this submission raises."""
     assert ex.identity is not None
-    fields = {explain.key_of(i): str(i.get("field") or "") for i in issues}
+    fields = {explain.key_of(i): i.label for i in issues}
     rows = [
         (k.code, k.sheet, k.cell, fields.get(k, ""), text)
         for k, text in explain.answered(ex.explanations, issues).items()

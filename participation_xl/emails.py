@@ -20,9 +20,9 @@ from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 from .generate import issued_form, safe_name
+from .issues import Issue
 from .messages import render
 from .outputs import as_written, atomic_write_bytes, remove_output
 from .review import coordinator_name
@@ -213,11 +213,11 @@ def _why(ws: Workspace, e: Expected, feedback: bool) -> str:
             "We have reviewed it and need a change before we can accept it:\n"
             + _indent(review["note"])
         )
-    errors = [i for i in e.current.issues if i.get("severity") == "error"]
+    errors = [i for i in e.current.issues if i.is_error]
     if errors:
         parts.append(f"It has {len(errors)} problem{_s(errors)} to fix:\n{_listed(errors)}")
     if e.queries_open:  # none once approved; explanations in force are the register's
-        queries = [dict(i) for i in e.queries_open]
+        queries = e.queries_open
         if queries:
             where = (
                 "in the explanation cell beside it in the feedback workbook"
@@ -248,12 +248,12 @@ def _indent(text: object) -> str:
     )
 
 
-def _listed(issues: list[dict[str, Any]]) -> str:
+def _listed(issues: list[Issue]) -> str:
     """Each problem on its own item, place first, wrapped with a hanging indent."""
     lines = []
     for i in issues[:MAX_LISTED]:
-        where = f"'{i['sheet']}'!{i['cell']}: " if i.get("sheet") and i.get("cell") else ""
-        lines.append(_item(f"{where}{one_line(i.get('message', ''))}"))
+        where = f"'{i.sheet}'!{i.cell}: " if i.sheet and i.cell else ""
+        lines.append(_item(f"{where}{one_line(i.message)}"))
     if len(issues) > MAX_LISTED:
         more = len(issues) - MAX_LISTED
         lines.append(_item(f"and {more} more: the feedback workbook shows each one."))

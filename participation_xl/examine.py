@@ -13,14 +13,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from xlsxwriter.utility import xl_rowcol_to_cell
-
 from . import explain, identity
 from .extract import Extracted, Located, extract
 from .identify import Identified, Rejection, blame, folder_team, identify
-from .messages import CATALOGUE, Severity, render, severity
+from .issues import DEFAULTS, Issue, issue
+from .messages import Code, Severity, render, severity
 from .normalise import Note, normalise
 from .pack import META_SHEET, Form, Pack, Rule, builtin_pack_dir, shared_pack
+from .place import Place
 from .read import RawWorkbook, ReadProblem, read_many
 from .roster import read_roster
 from .rules import CHECKS, comparable, shown
@@ -29,27 +29,28 @@ from .workspace import Workspace
 
 # Read problems that mean "try again later": the file may still be copying or syncing.
 PENDING_CODES = {"truncated"}
-_FLAG_CODES = {
-    "macros": "content.macros",
-    "external_links": "content.external_links",
-    "data_connections": "content.data_connections",
+# The reader's word for each problem (ReadProblem.code) -> its catalogue code.
+READ_CODES: dict[str, Code] = {
+    "empty": Code.READ_EMPTY,
+    "not_a_workbook": Code.READ_NOT_A_WORKBOOK,
+    "truncated": Code.READ_TRUNCATED,
+    "encrypted": Code.READ_ENCRYPTED,
+    "csv": Code.READ_CSV,
+    "too_large": Code.READ_TOO_LARGE,
+    "xml_attack": Code.READ_XML_ATTACK,
+    "bad_xml": Code.READ_BAD_XML,
+    "no_workbook_part": Code.READ_NO_WORKBOOK_PART,
+    "timeout": Code.READ_TIMEOUT,
+    "crashed": Code.READ_CRASHED,
+    "unreadable": Code.READ_UNREADABLE,
+    "changing": Code.READ_CHANGING,
+    "no_permission": Code.READ_NO_PERMISSION,
 }
-_DEFAULTS = dict.fromkeys(  # every value a template may name: "" where not given
-    (
-        "value",
-        "options",
-        "limit",
-        "length",
-        "detail",
-        "hint",
-        "other",
-        "fixed",
-        "formula",
-        "what",
-        "today",
-    ),
-    "",
-)
+_FLAG_CODES = {
+    "macros": Code.CONTENT_MACROS,
+    "external_links": Code.CONTENT_EXTERNAL_LINKS,
+    "data_connections": Code.CONTENT_DATA_CONNECTIONS,
+}
 
 
 @dataclass
@@ -61,7 +62,7 @@ class Examined:
     reason: str = ""
     identity: dict[str, str] | None = None
     document: dict[str, Any] | None = None
-    issues: list[dict[str, Any]] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
     # A rejected file's (team_id, form) as its identity claims, when that could be read.
     claimed: tuple[str, str] | None = None
     # A returned feedback workbook: each query's explanation the team typed, by its key.
@@ -69,7 +70,7 @@ class Examined:
 
     @property
     def valid(self) -> bool:
-        return self.outcome == "accepted" and not any(i["severity"] == "error" for i in self.issues)
+        return self.outcome == "accepted" and not any(i.is_error for i in self.issues)
 
 
 @dataclass(frozen=True)
@@ -114,9 +115,9 @@ class ContextSpec:
     """A Context small enough to send to worker processes; each loads the pack once."""
 
     pack_dir: str
-    secret: bytes
-    cycle: str
-    team_ids: frozenset[str]
+    secret: bytes | None
+    cycle: str | None
+    team_ids: frozenset[str] | None
 
 
 def examine_in_worker(spec: ContextSpec, path: str, result: RawWorkbook | ReadProblem) -> Examined:
@@ -127,42 +128,21 @@ def examine_in_worker(spec: ContextSpec, path: str, result: RawWorkbook | ReadPr
 
 def relabel(ex: Examined, file: str, team_ids: frozenset[str]) -> Examined:
     """Name the file on every issue, and query a return filed in another team's folder."""
-    for i in ex.issues:
-        i["file"] = file
+    ex.issues = [i.in_file(file) for i in ex.issues]
     folder = folder_team(file, team_ids)
     if ex.identity and folder and folder != ex.identity["team_id"]:
         ex.issues.append(
-            issue("identify.wrong_folder", file, folder=folder, team=ex.identity["team_id"])
+            issue(Code.IDENTIFY_WRONG_FOLDER, file, folder=folder, team=ex.identity["team_id"])
         )
     return ex
-
-
-def issue(
-    code: str, file: str, sheet: str = "", cell: str = "", label: str = "", **values: Any
-) -> dict[str, Any]:
-    """One issue in the shape `status --json` and the reports use. A message about an
-    answer names its question (which promise, standard or table row) exactly once, so the
-    CLI, the JSON, the register and the feedback all say it the same way."""
-    text = render(code, **{**_DEFAULTS, "label": label, **values})
-    if label and sheet and "{label}" not in CATALOGUE[code].template:
-        text = f"'{label}': {text}"
-    return {
-        "code": code,
-        "severity": severity(code).value,
-        "file": file,
-        "sheet": sheet,
-        "cell": cell,
-        "field": label,
-        "message": text,
-    }
 
 
 def examine(result: RawWorkbook | ReadProblem, file: str, ctx: Context) -> Examined:
     """Identify, extract, normalise and validate one return read from `file`."""
     if isinstance(result, ReadProblem):
         outcome = "pending" if result.code in PENDING_CODES else "rejected"
-        code = f"read.{result.code}"
-        return Examined(outcome, code, render(code, **{**_DEFAULTS, "detail": result.detail}))
+        code = READ_CODES[result.code]
+        return Examined(outcome, code, render(code, **{**DEFAULTS, "detail": result.detail}))
     who = identify(result, ctx.pack, ctx.secret, ctx.cycle, ctx.team_ids)
     if isinstance(who, Rejection):
         return _rejected(who)
@@ -181,18 +161,18 @@ def _rejected(rejection: Rejection, claimed: tuple[str, str] | None = None) -> E
     return Examined(
         "rejected",
         rejection.code,
-        render(rejection.code, **{**_DEFAULTS, **rejection.values}),
+        render(rejection.code, **{**DEFAULTS, **rejection.values}),
         claimed=rejection.claimed or claimed,
     )
 
 
-def _file_issues(raw: RawWorkbook, file: str) -> list[dict[str, Any]]:
+def _file_issues(raw: RawWorkbook, file: str) -> list[Issue]:
     return [issue(_FLAG_CODES[f], file) for f in sorted(raw.flags) if f in _FLAG_CODES]
 
 
 def _document(
     raw: RawWorkbook, who: Identified, found: Extracted, file: str
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+) -> tuple[dict[str, Any], list[Issue]]:
     ident = {k: who.identity[k] for k in ("form", "form_version", "cycle", "team_id")}
     return answers(who.form, ident, found, raw.date1904, file, dt.date.today())
 
@@ -204,14 +184,14 @@ def answers(
     date1904: bool,
     file: str,
     today: dt.date,
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+) -> tuple[dict[str, Any], list[Issue]]:
     """The normalised document of located answer cells, and every issue with its cell.
 
     This one verdict is what `collect` records and what a workbook's live checks show
     (the generator asks it for the values those checks hold before any recalculation).
     """
     doc: dict[str, Any] = dict(ident)
-    issues: list[dict[str, Any]] = []
+    issues: list[Issue] = []
     untrusted: set[tuple[Any, ...]] = set()  # cells whose own problem is already said
     for loc in found.inputs:
         parts = loc.field.parts
@@ -221,7 +201,7 @@ def answers(
         if loc.cell is None:
             continue  # never typed in: nothing to normalise or say
         value, notes = normalise(loc.field, loc.cell, date1904)
-        if notes and _noted(notes, loc, _name(form, found, loc), file, issues):
+        if notes and _noted(notes, loc, _name(form, found, loc), parts, file, issues):
             untrusted.add(parts)
         if value is not None:
             node[parts[-1]] = value
@@ -267,7 +247,7 @@ def _row(
     cells: list[Located],
     date1904: bool,
     file: str,
-    issues: list[dict[str, Any]],
+    issues: list[Issue],
 ) -> tuple[dict[str, Any], set[str]]:
     """One table row as a document item, and the keys of its cells that have a problem
     of their own (an error value, a formula): those make the row count, even blank."""
@@ -277,7 +257,8 @@ def _row(
         if loc.cell is None:
             continue
         value, notes = normalise(loc.field, loc.cell, date1904)
-        if notes and _noted(notes, loc, _name(form, found, loc), file, issues):
+        at = (path, index, loc.field.key)
+        if notes and _noted(notes, loc, _name(form, found, loc), at, file, issues):
             marked.add(loc.field.key)
         if value is not None:
             item[loc.field.key] = value
@@ -285,11 +266,18 @@ def _row(
 
 
 def _noted(
-    notes: Sequence[Note], loc: Located, name: str, file: str, issues: list[dict[str, Any]]
+    notes: Sequence[Note],
+    loc: Located,
+    name: str,
+    at: tuple[Any, ...],
+    file: str,
+    issues: list[Issue],
 ) -> bool:
     """Add a cell's notes to the issues; True if one is an error of the cell's own (a
     formula, an error value, a date out of range): the schema need not say more of it."""
-    issues.extend(_cell_issue(note, loc, name, file) for note in notes)
+    place = _place(loc, at)
+    path = _dotted(at)
+    issues.extend(Issue(Code(note.code), place, path, name, note.values, file) for note in notes)
     return any(severity(note.code) is Severity.ERROR for note in notes)
 
 
@@ -307,12 +295,15 @@ def _where(
     return where
 
 
-def _cell_issue(note: Note, loc: Located, name: str, file: str) -> dict[str, Any]:
-    return issue(note.code, file, loc.sheet, _a1(loc), name, **note.values)
+def _place(loc: Located, at: tuple[Any, ...]) -> Place:
+    """The cell an answer was read from, with its table row when `at` (its document
+    path) is in a table: (table, index, key)."""
+    table_row = at[1] + 1 if len(at) > 1 and isinstance(at[1], int) else 0
+    return Place(loc.sheet, loc.row, loc.col, table_row)
 
 
-def _a1(loc: Located) -> str:
-    return xl_rowcol_to_cell(loc.row - 1, loc.col - 1)
+def _dotted(at: tuple[Any, ...]) -> str:
+    return ".".join(map(str, at))
 
 
 def _schema_issues(
@@ -322,7 +313,7 @@ def _schema_issues(
     where: dict[tuple[Any, ...], Located],
     untrusted: set[tuple[Any, ...]],
     file: str,
-) -> list[dict[str, Any]]:
+) -> list[Issue]:
     titles = {f.path: f.title for f in form.fields}
     out = []
     for p in schema_problems(form.validator, doc):
@@ -334,12 +325,13 @@ def _schema_issues(
             parent = ".".join(str(x) for x in p.path[:-1] if not isinstance(x, int))
             values["other"] = titles.get(f"{parent}.{values['other']}", values["other"])
         if loc is None:
-            out.append(issue(p.code, file, label=".".join(map(str, p.path)), **values))
+            label = _dotted(p.path)
+            out.append(Issue(Code(p.code), Place(), label, label, values, file))
             continue
         label = _name(form, found, loc)
         if len(p.path) == 1:  # a whole table (too few rows): point at its first cell
             label = form.schema["properties"][p.path[0]].get("title", p.path[0])
-        out.append(issue(p.code, file, loc.sheet, _a1(loc), label, **values))
+        out.append(Issue(Code(p.code), _place(loc, p.path), _dotted(p.path), label, values, file))
     return out
 
 
@@ -348,12 +340,12 @@ def _rule_issues(
     found: Extracted,
     doc: dict[str, Any],
     where: dict[tuple[Any, ...], Located],
-    issues: list[dict[str, Any]],
+    issues: list[Issue],
     today: dt.date,
     file: str,
-) -> list[dict[str, Any]]:
+) -> list[Issue]:
     """Each rule, where both answers are given and neither has an error of its own."""
-    wrong = {(i["sheet"], i["cell"]) for i in issues if i["severity"] == "error"}
+    wrong = {(i.place.sheet, i.place.row, i.place.col) for i in issues if i.is_error}
     out = []
     for rule in form.rules:
         check = CHECKS[rule.code]
@@ -362,8 +354,8 @@ def _rule_issues(
             other_loc = where.get(other_key) if other_key else None
             if loc is None or (other_key and other_loc is None):
                 continue
-            if (loc.sheet, _a1(loc)) in wrong or (
-                other_loc and (other_loc.sheet, _a1(other_loc)) in wrong
+            if (loc.sheet, loc.row, loc.col) in wrong or (
+                other_loc and (other_loc.sheet, other_loc.row, other_loc.col) in wrong
             ):
                 continue  # the answer itself is the problem: say that, not this
             a = comparable(rule.field.kind, _at(doc, key))
@@ -377,9 +369,8 @@ def _rule_issues(
             other = _name(form, found, other_loc) if other_loc else ""
             values = {"value": shown(a), "limit": shown(b), "other": other}
             values["today"] = shown(today)
-            out.append(
-                issue(rule.code, file, loc.sheet, _a1(loc), _name(form, found, loc), **values)
-            )
+            name = _name(form, found, loc)
+            out.append(Issue(Code(rule.code), _place(loc, key), _dotted(key), name, values, file))
     return out
 
 
@@ -439,5 +430,5 @@ def validate_files(ws: Workspace | None, paths: list[str]) -> list[tuple[str, Ex
     if ws is None:
         for p, ex in out:
             if ex.outcome == "accepted":
-                ex.issues.append(issue("identify.unverified", p))
+                ex.issues.append(issue(Code.IDENTIFY_UNVERIFIED, p))
     return out

@@ -19,7 +19,8 @@ from typing import Any, NamedTuple
 
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from .messages import is_notice
+from .issues import Issue
+from .messages import Severity, is_notice
 from .read import Cell, RawWorkbook
 
 SHEET = "Explain queries"
@@ -56,42 +57,43 @@ class Query:
     explanation: str = ""  # the team's explanation so far, written back in
 
 
-def key_of(issue: Mapping[str, Any]) -> Key:
-    return Key(str(issue.get("code", "")), str(issue.get("sheet", "")), str(issue.get("cell", "")))
+def key_of(issue: Issue) -> Key:
+    return Key(str(issue.code), issue.place.sheet, issue.place.cell)
 
 
-def is_query(issue: Mapping[str, Any]) -> bool:
-    return issue.get("severity") == "query"
+def is_query(issue: Issue) -> bool:
+    return issue.severity is Severity.QUERY
 
 
-def to_explain(issue: Mapping[str, Any]) -> bool:
+def to_explain(issue: Issue) -> bool:
     """A query the team is asked to explain (or correct): every query but a notice of what
     the tool itself did (a tidy-up, a re-sent version taken back: `notice` in the
     catalogue). Lateness is asked about, as DfE COLLECT asks."""
-    return is_query(issue) and not is_notice(str(issue.get("code") or ""))
+    return is_query(issue) and not is_notice(issue.code)
 
 
 def with_explanations(
-    issues: Iterable[Mapping[str, Any]], explained: Mapping[Key, str]
+    issues: Iterable[Issue], explained: Mapping[tuple[str, str, str], str]
 ) -> list[dict[str, Any]]:
-    """Each issue with its `explanation`: the team's text for a query, else None."""
+    """Each issue as `status --json` gives it, with its `explanation`: the team's text
+    for a query, else None."""
     out = []
     for i in issues:
         text = explained.get(key_of(i)) if is_query(i) else None
-        out.append({**i, "explanation": text})
+        out.append({**i.as_json(), "explanation": text})
     return out
 
 
 def unexplained(
-    issues: Iterable[Mapping[str, Any]], explained: Mapping[Key, str]
-) -> list[Mapping[str, Any]]:
+    issues: Iterable[Issue], explained: Mapping[tuple[str, str, str], str]
+) -> list[Issue]:
     """The queries that still count against a return: those with no explanation."""
     return [i for i in issues if to_explain(i) and key_of(i) not in explained]
 
 
 def queries_to_ask(
-    issues: Iterable[Mapping[str, Any]],
-    explained: Mapping[Key, str],
+    issues: Iterable[Issue],
+    explained: Mapping[tuple[str, str, str], str],
     suggestions: Mapping[str, str],
 ) -> list[Query]:
     """The queries a feedback workbook lists for explaining, each once, with what the
@@ -106,8 +108,8 @@ def queries_to_ask(
         out.append(
             Query(
                 key,
-                str(i.get("field") or ""),
-                str(i.get("message") or ""),
+                i.label,
+                i.message,
                 suggestions.get(key.code, ""),
                 explained.get(key, ""),
             )
@@ -179,7 +181,7 @@ def _text(cell: Cell | None) -> str:
     return " ".join(str(value).split())
 
 
-def answered(found: Mapping[Key, str], issues: Iterable[Mapping[str, Any]]) -> dict[Key, str]:
+def answered(found: Mapping[Key, str], issues: Iterable[Issue]) -> dict[Key, str]:
     """The explanations that answer a query this submission raises; any other (a query
     since fixed, a key typed over) is not kept."""
     queries = {key_of(i) for i in issues if to_explain(i)}

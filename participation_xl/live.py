@@ -129,8 +129,8 @@ def verdict(
     _, issues = answers(form, dict(ident), found, False, "", today)
     errors: dict[tuple[str, str], set[str]] = {}
     for i in issues:
-        if i["severity"] == Severity.ERROR.value and i["sheet"]:
-            errors.setdefault((i["sheet"], i["cell"]), set()).add(i["code"])
+        if i.is_error and i.sheet:
+            errors.setdefault((i.sheet, i.cell), set()).add(i.code)
     out: dict[Spot, State] = {}
     for s in where if where is not None else answer_spots(form):
         cell = cells.get((s.sheet, s.row, s.col))

@@ -25,424 +25,546 @@ class Message:
     notice: bool = False
 
 
+class Code(StrEnum):
+    """Every catalogue code, one member each: a code is always written as Code.X (never
+    built from parts), so every place that raises a message can be found by its name."""
+
+    ROSTER_MISSING_COLUMN = "roster.missing_column"
+    ROSTER_DUPLICATE_ID = "roster.duplicate_id"
+    ROSTER_VALUE = "roster.value"
+    ROSTER_EMPTY = "roster.empty"
+    ROSTER_UNREADABLE = "roster.unreadable"
+    READ_EMPTY = "read.empty"
+    READ_NOT_A_WORKBOOK = "read.not_a_workbook"
+    READ_TRUNCATED = "read.truncated"
+    READ_ENCRYPTED = "read.encrypted"
+    READ_CSV = "read.csv"
+    READ_TOO_LARGE = "read.too_large"
+    READ_XML_ATTACK = "read.xml_attack"
+    READ_BAD_XML = "read.bad_xml"
+    READ_NO_WORKBOOK_PART = "read.no_workbook_part"
+    READ_TIMEOUT = "read.timeout"
+    READ_CRASHED = "read.crashed"
+    READ_UNREADABLE = "read.unreadable"
+    READ_CHANGING = "read.changing"
+    READ_NO_PERMISSION = "read.no_permission"
+    FILE_RESENT = "file.resent"
+    FILE_OFFICE_LOCK = "file.office_lock"
+    FILE_HIDDEN = "file.hidden"
+    FILE_TEMPORARY = "file.temporary"
+    FILE_SYMLINK = "file.symlink"
+    FILE_NOT_REGULAR = "file.not_regular"
+    FILE_BAD_NAME = "file.bad_name"
+    FILE_SECRET_KEY = "file.secret_key"  # noqa: S105 (a message code, not a secret)
+    FOLDER_UNREADABLE = "folder.unreadable"
+    FOLDER_TOO_DEEP = "folder.too_deep"
+    FILE_DUPLICATE = "file.duplicate"
+    IDENTIFY_NO_IDENTITY = "identify.no_identity"
+    IDENTIFY_BAD_SIGNATURE = "identify.bad_signature"
+    IDENTIFY_OTHER_CYCLE = "identify.other_cycle"
+    IDENTIFY_UNKNOWN_FORM = "identify.unknown_form"
+    IDENTIFY_UNKNOWN_TEAM = "identify.unknown_team"
+    IDENTIFY_SHEET_MISSING = "identify.sheet_missing"
+    IDENTIFY_MOVED = "identify.moved"
+    IDENTIFY_UNVERIFIED = "identify.unverified"
+    IDENTIFY_WRONG_FOLDER = "identify.wrong_folder"
+    CONTENT_MACROS = "content.macros"
+    CONTENT_EXTERNAL_LINKS = "content.external_links"
+    CONTENT_DATA_CONNECTIONS = "content.data_connections"
+    CONTENT_FORMULA = "content.formula"
+    CONTENT_DDE = "content.dde"
+    ANSWER_REQUIRED = "answer.required"
+    ANSWER_REQUIRED_WHEN = "answer.required_when"
+    ANSWER_CHOICE = "answer.choice"
+    ANSWER_INTEGER = "answer.integer"
+    ANSWER_NUMBER = "answer.number"
+    ANSWER_DATE = "answer.date"
+    ANSWER_EMAIL = "answer.email"
+    ANSWER_TOO_SMALL = "answer.too_small"
+    ANSWER_TOO_LARGE = "answer.too_large"
+    ANSWER_TOO_LONG = "answer.too_long"
+    ANSWER_MIN_ROWS = "answer.min_rows"
+    ANSWER_TOO_MANY_ROWS = "answer.too_many_rows"
+    ANSWER_PATTERN = "answer.pattern"
+    ANSWER_INVALID = "answer.invalid"
+    ANSWER_DATE_RANGE = "answer.date_range"
+    ANSWER_ERROR_VALUE = "answer.error_value"
+    ANSWER_CONTROL_CHARS = "answer.control_chars"
+    ANSWER_EXCEL_LIMIT = "answer.excel_limit"
+    RULE_MORE_THAN = "rule.more_than"
+    RULE_IN_FUTURE = "rule.in_future"
+    RULE_NOT_AFTER = "rule.not_after"
+    RULE_NOT_AFTER_QUERY = "rule.not_after_query"
+    NORMALISE_TRIMMED = "normalise.trimmed"
+    NORMALISE_CASE = "normalise.case"
+    NORMALISE_NUMBER_TEXT = "normalise.number_text"
+    NORMALISE_DATE_TEXT = "normalise.date_text"
+    NORMALISE_DATE_SERIAL = "normalise.date_serial"
+    NORMALISE_NOT_APPLICABLE = "normalise.not_applicable"
+    PRIVACY_PERSONAL_DATA = "privacy.personal_data"
+    STATUS_LATE = "status.late"
+    STATUS_FUTURE_TIME = "status.future_time"
+    REGISTER_DAMAGED = "register.damaged"
+    REGISTER_RESTORE = "register.restore"
+    REGISTER_NO_BACKUP = "register.no_backup"
+    IDENTIFY_OTHER_WORKSPACE = "identify.other_workspace"
+    IDENTIFY_PACK_CHANGED = "identify.pack_changed"
+    WORKSPACE_EXISTS = "workspace.exists"
+    WORKSPACE_ORPHAN_KEY = "workspace.orphan_key"
+    WORKSPACE_NOT_EMPTY = "workspace.not_empty"
+    KEY_DAMAGED = "key.damaged"
+    DATE_NO_SUCH_DAY = "date.no_such_day"
+    PACK_LAYOUT = "pack.layout"
+    PACK_SCHEMA = "pack.schema"
+    ROSTER_PROBLEMS = "roster.problems"
+    ROSTER_CASE_CLASH = "roster.case_clash"
+    REGISTER_UNUSABLE = "register.unusable"
+    REGISTER_READ_ONLY = "register.read_only"
+    OUTPUT_IS_A_FILE = "output.is_a_file"
+    OUTPUT_IS_A_FOLDER = "output.is_a_folder"
+    OUTPUT_FAILED = "output.failed"
+    OS_FAILED = "os.failed"
+    SIGNATORIES_UNREADABLE = "signatories.unreadable"
+    SIGNATORIES_MISSING_COLUMN = "signatories.missing_column"
+    SIGNATORIES_VALUE = "signatories.value"
+    REVIEW_UNKNOWN_TEAM = "review.unknown_team"
+    REVIEW_UNKNOWN_FORM = "review.unknown_form"
+    REVIEW_NO_SUBMISSION = "review.no_submission"
+    REVIEW_NOTE_REQUIRED = "review.note_required"
+    REVIEW_NOTE_TOO_LONG = "review.note_too_long"
+    REVIEW_NOTHING_TO_UNDO = "review.nothing_to_undo"
+    REVIEW_BOOK_OPEN = "review.book_open"
+    REVIEW_BOOK_UNREAD = "review.book_unread"
+    REVIEW_BOOK_BAD_DECISION = "review.book_bad_decision"
+    REVIEW_BOOK_NOTE_REQUIRED = "review.book_note_required"
+    REVIEW_BOOK_SUPERSEDED = "review.book_superseded"
+    REVIEW_BOOK_STALE_ROW = "review.book_stale_row"
+    REVIEW_REBUILD_UNPLACED = "review.rebuild_unplaced"
+    REVIEW_REBUILD_UNREAD = "review.rebuild_unread"
+    EMAIL_NO_DRAFT = "email.no_draft"
+
+
 E, Q = Severity.ERROR, Severity.QUERY
 
-CATALOGUE: dict[str, Message] = {
+CATALOGUE: dict[Code, Message] = {
     # --- roster (row and column named by the caller) -------------------------------
-    "roster.missing_column": Message(
+    Code.ROSTER_MISSING_COLUMN: Message(
         E, "Column '{column}' is missing. Add a column headed '{column}'."
     ),
-    "roster.duplicate_id": Message(
+    Code.ROSTER_DUPLICATE_ID: Message(
         E,
         "Row {row}, column team_id: '{value}' is used by row {first} too. Give every team its own id.",
     ),
-    "roster.value": Message(E, "Row {row}, column {column}: {problem}."),
-    "roster.empty": Message(E, "The roster has no teams. Add one row per team under the headings."),
-    "roster.unreadable": Message(
+    Code.ROSTER_VALUE: Message(E, "Row {row}, column {column}: {problem}."),
+    Code.ROSTER_EMPTY: Message(
+        E, "The roster has no teams. Add one row per team under the headings."
+    ),
+    Code.ROSTER_UNREADABLE: Message(
         E, "The roster cannot be read ({detail}). Save it as .xlsx or .csv (UTF-8)."
     ),
     # --- reading a return --------------------------------------------------------------
-    "read.empty": Message(
+    Code.READ_EMPTY: Message(
         E,
         "The file is empty (0 bytes). Save the workbook again in Excel and put it back in the folder.",
     ),
-    "read.not_a_workbook": Message(
+    Code.READ_NOT_A_WORKBOOK: Message(
         E, "This is not an Excel workbook. Save as .xlsx from your original workbook."
     ),
-    "read.truncated": Message(
+    Code.READ_TRUNCATED: Message(
         E,
         "The file is incomplete, perhaps still copying or syncing. It will be tried again on the next collect.",
     ),
-    "read.encrypted": Message(
+    Code.READ_ENCRYPTED: Message(
         E,
         "The workbook is protected with a password to open. Remove the file password (File > Info > Protect Workbook) and return it again.",
     ),
-    "read.csv": Message(
+    Code.READ_CSV: Message(
         E,
         "This is a CSV or text file, which cannot carry the workbook's identity. Save as .xlsx from your original workbook.",
     ),
-    "read.too_large": Message(
+    Code.READ_TOO_LARGE: Message(
         E,
         "The file is far larger than a return can be and was not opened. Save as .xlsx from your original workbook, or ask the coordinator for a fresh copy.",
     ),
-    "read.xml_attack": Message(
+    Code.READ_XML_ATTACK: Message(
         E,
         "The file contains XML that could harm the reader (an entity declaration) and was not opened. Ask the sender where it came from; do not open it in Excel.",
     ),
-    "read.bad_xml": Message(
+    Code.READ_BAD_XML: Message(
         E, "The file is damaged and cannot be read. Save as .xlsx from your original workbook."
     ),
-    "read.no_workbook_part": Message(
+    Code.READ_NO_WORKBOOK_PART: Message(
         E, "The file is a zip but not a workbook. Save as .xlsx from your original workbook."
     ),
-    "read.timeout": Message(
+    Code.READ_TIMEOUT: Message(
         E,
         "Reading the file took too long and was stopped. Save as .xlsx from your original workbook.",
     ),
-    "read.crashed": Message(
+    Code.READ_CRASHED: Message(
         E,
         "The file made the reader fail and was set aside; the rest of the batch went on. Save as .xlsx from your original workbook.",
     ),
-    "read.unreadable": Message(
+    Code.READ_UNREADABLE: Message(
         E,
         "The file cannot be read: it is damaged, or in a format this tool does not read. Save as .xlsx from your original workbook.",
     ),
-    "read.changing": Message(
+    Code.READ_CHANGING: Message(
         E,
         "The file was changing while it was read (still being saved or synced). It will be tried again on the next collect.",
     ),
-    "read.no_permission": Message(
+    Code.READ_NO_PERMISSION: Message(
         E,
         "The file cannot be opened: the coordinator's account may not read it. Ask whoever manages the shared folder to let it; the file is tried again on every collect.",
     ),
-    "file.resent": Message(
+    Code.FILE_RESENT: Message(
         Q,
         "An identical copy of {first}, an earlier version, sent again: it is the team's current return again.",
         notice=True,
     ),
     # --- files and folders that are not read (recorded as ignored, with the reason) ----
-    "file.office_lock": Message(
+    Code.FILE_OFFICE_LOCK: Message(
         Q, "An Office lock file, made while someone has the workbook open."
     ),
-    "file.hidden": Message(Q, "A hidden or system file."),
-    "file.temporary": Message(Q, "A temporary file, made while saving or copying."),
-    "file.symlink": Message(
+    Code.FILE_HIDDEN: Message(Q, "A hidden or system file."),
+    Code.FILE_TEMPORARY: Message(Q, "A temporary file, made while saving or copying."),
+    Code.FILE_SYMLINK: Message(
         Q,
         "A link (shortcut), which collect never follows: it could lead anywhere. Put the workbook itself in the folder.",
     ),
-    "file.not_regular": Message(
+    Code.FILE_NOT_REGULAR: Message(
         Q,
         "Not a file but a pipe, socket or device, so it was not read. Put the workbook itself in the folder.",
     ),
-    "file.bad_name": Message(
+    Code.FILE_BAD_NAME: Message(
         Q,
         "The name is not valid text (UTF-8), so it is shown with codes like \\xe9 and was not read. Rename it with ordinary letters and numbers.",
     ),
-    "file.secret_key": Message(
+    Code.FILE_SECRET_KEY: Message(
         Q, "The workspace's secret key: it is never copied or read as a return."
     ),
-    "folder.unreadable": Message(
+    Code.FOLDER_UNREADABLE: Message(
         Q,
         "The folder cannot be opened: the coordinator's account may not read it. Ask whoever manages the shared folder to let it; it is looked at again on every collect.",
     ),
-    "folder.too_deep": Message(
+    Code.FOLDER_TOO_DEEP: Message(
         Q,
         "The folder lies more than {limit} folders deep and was not looked into. Move the workbooks nearer the top of the shared folder.",
     ),
-    "file.duplicate": Message(
+    Code.FILE_DUPLICATE: Message(
         Q, "An identical copy of {first}, which is already recorded. Nothing more to do."
     ),
     # --- identifying a return ----------------------------------------------------------
-    "identify.no_identity": Message(
+    Code.IDENTIFY_NO_IDENTITY: Message(
         E,
         "This workbook was not issued by the coordinator (it has no identity sheet). Copy your answers into the workbook you were sent, or ask for a fresh one.",
     ),
-    "identify.bad_signature": Message(
+    Code.IDENTIFY_BAD_SIGNATURE: Message(
         E,
         "The workbook's identity has been changed since it was issued, so it cannot be trusted. Copy your answers into the workbook you were sent, or ask for a fresh one.",
     ),
-    "identify.other_cycle": Message(
+    Code.IDENTIFY_OTHER_CYCLE: Message(
         E,
         "This is the workbook for cycle {found}, not {expected}. Fill in this year's workbook instead.",
     ),
-    "identify.unknown_form": Message(
+    Code.IDENTIFY_UNKNOWN_FORM: Message(
         E,
         "This workbook is form '{form}' version {version}, which this cycle does not use. Fill in the workbook you were sent this cycle.",
     ),
-    "identify.unknown_team": Message(
+    Code.IDENTIFY_UNKNOWN_TEAM: Message(
         E,
         "The workbook belongs to team '{team}', which is not on the roster. Ask the coordinator whether the team was renamed or removed.",
     ),
-    "identify.sheet_missing": Message(
+    Code.IDENTIFY_SHEET_MISSING: Message(
         E,
         "Sheet '{sheet}' is missing or renamed. Use the workbook you were sent, without renaming sheets.",
     ),
-    "identify.moved": Message(
+    Code.IDENTIFY_MOVED: Message(
         E,
         "'{sheet}'!{cell}: the answers on this sheet have moved (rows inserted or deleted). Copy your answers into a fresh copy of the workbook.",
     ),
-    "identify.unverified": Message(
+    Code.IDENTIFY_UNVERIFIED: Message(
         Q,
         "Checked outside a workspace, so the workbook's signature (which team and cycle it was issued to, and that its identity is unchanged) was not checked. Run validate inside the coordinator's workspace, or with -w DIR, to check it.",
         notice=True,
     ),
-    "identify.wrong_folder": Message(
+    Code.IDENTIFY_WRONG_FOLDER: Message(
         Q,
         "The file sits in a folder named for another team ({folder}); it was recorded for team '{team}', whose workbook it is.",
         notice=True,
     ),
     # --- active content ----------------------------------------------------------------
-    "content.macros": Message(
+    Code.CONTENT_MACROS: Message(
         Q,
         "The workbook contains macros. They were not run. Save as .xlsx (not .xlsm) from your original workbook.",
     ),
-    "content.external_links": Message(
+    Code.CONTENT_EXTERNAL_LINKS: Message(
         Q,
         "The workbook links to other files. The links were not followed. Remove them (Data > Edit Links > Break Link).",
     ),
-    "content.data_connections": Message(
+    Code.CONTENT_DATA_CONNECTIONS: Message(
         Q,
         "The workbook has data connections. They were not used. Remove them (Data > Queries & Connections).",
     ),
-    "content.formula": Message(
+    Code.CONTENT_FORMULA: Message(
         E, "The answer is a formula ({formula}), which is not trusted. Type the answer itself."
     ),
-    "content.dde": Message(
+    Code.CONTENT_DDE: Message(
         E,
         "The answer holds a command-like formula ({formula}), which was not run. Type the answer itself.",
     ),
     # --- answers -----------------------------------------------------------------------
-    "answer.required": Message(E, "'{label}' is required. Please fill it in."),
-    "answer.required_when": Message(
+    Code.ANSWER_REQUIRED: Message(E, "'{label}' is required. Please fill it in."),
+    Code.ANSWER_REQUIRED_WHEN: Message(
         E, "'{label}' is needed because of your answer to '{other}'. Please fill it in."
     ),
-    "answer.choice": Message(
+    Code.ANSWER_CHOICE: Message(
         E, "'{value}' is not one of the options. Choose one from the list: {options}."
     ),
-    "answer.integer": Message(
+    Code.ANSWER_INTEGER: Message(
         E, "'{value}' is not a whole number. Type a whole number, for example 12."
     ),
-    "answer.number": Message(E, "'{value}' is not a number. Type a number, for example 2500."),
-    "answer.date": Message(
+    Code.ANSWER_NUMBER: Message(E, "'{value}' is not a number. Type a number, for example 2500."),
+    Code.ANSWER_DATE: Message(
         E, "'{value}' is not a date. Type a date as dd/mm/yyyy, for example 31/03/2027."
     ),
-    "answer.email": Message(
+    Code.ANSWER_EMAIL: Message(
         E, "'{value}' is not an email address. Type an address like name@example.org."
     ),
-    "answer.too_small": Message(
+    Code.ANSWER_TOO_SMALL: Message(
         E, "{value} is below the lowest allowed, {limit}. Check the number."
     ),
-    "answer.too_large": Message(
+    Code.ANSWER_TOO_LARGE: Message(
         E, "{value} is above the highest allowed, {limit}. Check the number."
     ),
-    "answer.too_long": Message(
+    Code.ANSWER_TOO_LONG: Message(
         E, "The answer is {length} characters long; the most allowed is {limit}. Please shorten it."
     ),
-    "answer.min_rows": Message(
+    Code.ANSWER_MIN_ROWS: Message(
         E, "'{label}' needs at least {limit} row(s). Please add at least {limit}."
     ),
-    "answer.too_many_rows": Message(E, "'{label}' has more rows than allowed ({limit})."),
-    "answer.pattern": Message(E, "'{value}' is not in the expected form. {hint}"),
-    "answer.invalid": Message(E, "{detail}. Please check the answer."),
-    "answer.date_range": Message(
+    Code.ANSWER_TOO_MANY_ROWS: Message(E, "'{label}' has more rows than allowed ({limit})."),
+    Code.ANSWER_PATTERN: Message(E, "'{value}' is not in the expected form. {hint}"),
+    Code.ANSWER_INVALID: Message(E, "{detail}. Please check the answer."),
+    Code.ANSWER_DATE_RANGE: Message(
         E,
         "'{value}' is outside the dates this form takes (1990 to 2100). Type the right date as dd/mm/yyyy.",
     ),
-    "answer.error_value": Message(
+    Code.ANSWER_ERROR_VALUE: Message(
         E, "The cell shows an error ({value}) instead of an answer. Type the answer itself."
     ),
-    "answer.control_chars": Message(
+    Code.ANSWER_CONTROL_CHARS: Message(
         Q,
         "Invisible control characters were removed from the answer.",
         notice=True,
     ),
-    "answer.excel_limit": Message(
+    Code.ANSWER_EXCEL_LIMIT: Message(
         E,
         "The text is {length} characters, over Excel's limit of 32,767 per cell. Please shorten it.",
     ),
     # --- rules that relate one answer to another (declared in the pack's [[rules]]) ------
-    "rule.more_than": Message(
+    Code.RULE_MORE_THAN: Message(
         E,
         "'{label}' is {value}, more than '{other}' ({limit}). It can be no more than that: please check both answers.",
     ),
-    "rule.in_future": Message(
+    Code.RULE_IN_FUTURE: Message(
         E,
         "'{label}' is {value}, which is after today ({today}). Type the date it actually happened.",
     ),
-    "rule.not_after": Message(
+    Code.RULE_NOT_AFTER: Message(
         E, "'{label}' ({value}) must be after '{other}' ({limit}). Please check both dates."
     ),
-    "rule.not_after_query": Message(
+    Code.RULE_NOT_AFTER_QUERY: Message(
         Q,
         "'{label}' ({value}) is not after '{other}' ({limit}). Please check it: if it is right, nothing needs changing.",
     ),
     # --- normalising what people type (queries: the change is shown, not hidden) --------
-    "normalise.trimmed": Message(Q, "Spaces at the start or end were removed.", notice=True),
-    "normalise.case": Message(Q, "'{value}' was read as '{fixed}'.", notice=True),
-    "normalise.number_text": Message(
+    Code.NORMALISE_TRIMMED: Message(Q, "Spaces at the start or end were removed.", notice=True),
+    Code.NORMALISE_CASE: Message(Q, "'{value}' was read as '{fixed}'.", notice=True),
+    Code.NORMALISE_NUMBER_TEXT: Message(
         Q,
         "The number '{value}' was typed as text and was read as {fixed}.",
         notice=True,
     ),
-    "normalise.date_text": Message(
+    Code.NORMALISE_DATE_TEXT: Message(
         Q,
         "The date '{value}' was typed as text and was read as {fixed} (day first).",
         notice=True,
     ),
-    "normalise.date_serial": Message(
+    Code.NORMALISE_DATE_SERIAL: Message(
         Q, "The number {value} was read as the date {fixed}.", notice=True
     ),
-    "normalise.not_applicable": Message(Q, "'{value}' was read as a blank answer.", notice=True),
-    "privacy.personal_data": Message(
+    Code.NORMALISE_NOT_APPLICABLE: Message(Q, "'{value}' was read as a blank answer.", notice=True),
+    Code.PRIVACY_PERSONAL_DATA: Message(
         Q,
         "The answer looks like it holds personal data ({what}). Returns describe services: never name a child or give contact details. Remove it, or explain why it is needed.",
     ),
-    "status.late": Message(Q, "Received {received}, after the due date {due}."),
-    "status.future_time": Message(
+    Code.STATUS_LATE: Message(Q, "Received {received}, after the due date {due}."),
+    Code.STATUS_FUTURE_TIME: Message(
         Q,
         "The file's time ({stamp}) is in the future, so it was not trusted: the return counts as received when collect first saw it, {received}.",
         notice=True,
     ),
     # --- the register -------------------------------------------------------------------
-    "register.damaged": Message(E, "{register}: the register is damaged ({detail})."),
-    "register.restore": Message(
+    Code.REGISTER_DAMAGED: Message(E, "{register}: the register is damaged ({detail})."),
+    Code.REGISTER_RESTORE: Message(
         E,
         "Restore the newest backup: copy {backup} over {register} (and delete any register.sqlite-wal and -shm beside it), then run collect; or run 'participation-xl rebuild' to rebuild it from the archive.",
     ),
-    "register.no_backup": Message(
+    Code.REGISTER_NO_BACKUP: Message(
         E,
         "There is no backup in .participation/backups. Run 'participation-xl rebuild' to rebuild it from the archive; the damaged file is kept beside it.",
     ),
     # --- the coordinator's side: workbooks the pack or workspace no longer matches --------
-    "identify.other_workspace": Message(
+    Code.IDENTIFY_OTHER_WORKSPACE: Message(
         E,
         "The workbook was signed by another workspace (another key), not by this one. It was issued from a different participation-xl workspace: collect it there, or send the team the workbook issued from this workspace.",
     ),
-    "identify.pack_changed": Message(
+    Code.IDENTIFY_PACK_CHANGED: Message(
         E,
         "The template pack has changed since this workbook was issued (form '{form}' version {version}; the pack now has {now}). This is for the coordinator to fix, not the team: issue the workbook again (generate), or restore the pack as it was when it was issued.",
     ),
     # --- the workspace, its key, settings and outputs (shown by the command line) --------
-    "workspace.exists": Message(
+    Code.WORKSPACE_EXISTS: Message(
         E,
         "{paths}: already there, and {command} never writes over anything. Nothing was written. Move it away, or name a new folder.",
     ),
-    "workspace.orphan_key": Message(
+    Code.WORKSPACE_ORPHAN_KEY: Message(
         E,
         "{path}: this folder holds a workspace key but no participation.toml, so it is a workspace whose settings were lost. Nothing was written. Restore participation.toml from your backup (the key must stay: workbooks already issued are checked with it), or run init in a new folder.",
     ),
-    "workspace.not_empty": Message(
+    Code.WORKSPACE_NOT_EMPTY: Message(
         E,
         "{path}: the folder is not empty (it holds {names}), and demo never writes over anything. Nothing was written. Name a new or empty folder, like participation-demo.",
     ),
-    "key.damaged": Message(
+    Code.KEY_DAMAGED: Message(
         E,
         "{path}: the workspace key is missing or damaged ({problem}). Restore the .participation folder from your backup: returned workbooks are checked with this key. If it is lost for good, make a new workspace (participation-xl init) and issue the workbooks again.",
     ),
-    "date.no_such_day": Message(
+    Code.DATE_NO_SUCH_DAY: Message(
         E, "'{value}': {day} does not exist{why}. Type a day of the calendar, like {example}."
     ),
-    "pack.layout": Message(
+    Code.PACK_LAYOUT: Message(
         E, "{path}: {problem}. Fix the layout (see docs/architecture.md, the template pack)."
     ),
-    "pack.schema": Message(
+    Code.PACK_SCHEMA: Message(
         E, "{path}: {problem}. Fix the schema: it must be one JSON object (a JSON Schema)."
     ),
-    "roster.problems": Message(
+    Code.ROSTER_PROBLEMS: Message(
         E,
         "{path}: the roster has {count} problem(s); {not_done}. Fix them and run the command again.",
     ),
-    "roster.case_clash": Message(
+    Code.ROSTER_CASE_CLASH: Message(
         E,
         "Row {row}, column team_id: '{value}' differs only in capitals from '{other}' in row {first}; on a shared folder their files would collide. Give every team an id that differs in more than capitals.",
     ),
-    "register.unusable": Message(
+    Code.REGISTER_UNUSABLE: Message(
         E,
         "{path}: the register cannot be used ({detail}). If another program has it open, close that and try again; if it is damaged, restore the .participation folder from your backup.",
     ),
-    "register.read_only": Message(
+    Code.REGISTER_READ_ONLY: Message(
         E,
         "{path}: the register cannot be opened, even to read ({detail}). Ask whoever runs collect for read access to the .participation folder, or run the command as that user.",
     ),
-    "output.is_a_file": Message(
+    Code.OUTPUT_IS_A_FILE: Message(
         E,
         "{path}: is a file where the reports need a folder. Move or rename it, then run 'participation-xl report'. No report was changed.",
     ),
-    "output.is_a_folder": Message(
+    Code.OUTPUT_IS_A_FOLDER: Message(
         E,
         "{path}: is a folder where a report is written. Move or rename it, then run 'participation-xl report'. No report was changed.",
     ),
-    "output.failed": Message(
+    Code.OUTPUT_FAILED: Message(
         E,
         "{path}: the reports cannot be written here ({detail}). Check that you may write to the folder and that the disk is not full, then run 'participation-xl report'. No report was changed.",
     ),
-    "os.failed": Message(
+    Code.OS_FAILED: Message(
         E,
         "{path}{detail}. Check that the file or folder exists, that you may read and write it, and that the disk is not full; then try again.",
     ),
     # --- the coordinator's signatories.csv (report; the row is left out, the rest is used) -
-    "signatories.unreadable": Message(
+    Code.SIGNATORIES_UNREADABLE: Message(
         E,
         "signatories.csv cannot be read ({detail}). Save it as CSV UTF-8 from Excel; no one in it is on the register until then.",
     ),
-    "signatories.missing_column": Message(
+    Code.SIGNATORIES_MISSING_COLUMN: Message(
         E,
         "Column '{column}' is missing. Add a column headed '{column}' (columns: name, role, organisation, date_signed).",
     ),
-    "signatories.value": Message(
+    Code.SIGNATORIES_VALUE: Message(
         E,
         "Row {row}, column {column}: {problem}. Correct it in signatories.csv; the row is left off the register until then.",
     ),
     # --- the coordinator's review (participation-xl review, reports/review.xlsx) -------
-    "review.unknown_team": Message(
+    Code.REVIEW_UNKNOWN_TEAM: Message(
         E,
         "Team '{team}' is not on the roster. Check the team_id: 'participation-xl status' lists them.",
     ),
-    "review.unknown_form": Message(
+    Code.REVIEW_UNKNOWN_FORM: Message(
         E, "Team '{team}' is not expected to return form '{form}'. Its forms: {forms}."
     ),
-    "review.no_submission": Message(
+    Code.REVIEW_NO_SUBMISSION: Message(
         E,
         "Team '{team}' has no accepted return of '{form}' this cycle, so there is nothing to review. Run collect first, or chase the team.",
     ),
-    "review.note_required": Message(
+    Code.REVIEW_NOTE_REQUIRED: Message(
         E, "Sending a return back needs a note that tells the team what to change: add --note TEXT."
     ),
-    "review.note_too_long": Message(
+    Code.REVIEW_NOTE_TOO_LONG: Message(
         E, "The note is {length} characters; keep it to {limit}, and put detail in an email."
     ),
-    "review.nothing_to_undo": Message(
+    Code.REVIEW_NOTHING_TO_UNDO: Message(
         E, "Team '{team}', form '{form}': the current return has no decision to undo."
     ),
-    "review.book_open": Message(
+    Code.REVIEW_BOOK_OPEN: Message(
         Q,
         "{path} is open (its lock file {lock} is there). Decisions saved in it were recorded, but it was not rewritten, so nothing typed in it is lost. Close it and run 'participation-xl report' (if it is not open anywhere, the lock file was left by a program that stopped: delete it).",
     ),
-    "review.book_unread": Message(
+    Code.REVIEW_BOOK_UNREAD: Message(
         E,
         "{path} has changed since it was last read and cannot be read now ({detail}). It was kept as it is and not rewritten, so no decision typed in it is lost; the other reports were written. Close it (or repair it) and run 'participation-xl report'.",
     ),
-    "review.book_bad_decision": Message(
+    Code.REVIEW_BOOK_BAD_DECISION: Message(
         Q,
         "{path}: 'Review'!{cell}: '{value}' is not a decision, so it was not recorded (it is kept in the file). Choose Approve or Send back, or leave it blank.",
     ),
-    "review.book_note_required": Message(
+    Code.REVIEW_BOOK_NOTE_REQUIRED: Message(
         Q,
         "{path}: 'Review'!{cell}: Send back needs a note that tells the team what to change, so it was not recorded yet (it is kept in the file). Type the note beside it.",
     ),
-    "review.book_superseded": Message(
+    Code.REVIEW_BOOK_SUPERSEDED: Message(
         Q,
         "{path}: 'Review'!{cell}: a newer return from {team} ({form}) arrived after this decision was typed. It was recorded for the earlier return; the new one waits for your review.",
     ),
-    "review.book_stale_row": Message(
+    Code.REVIEW_BOOK_STALE_ROW: Message(
         Q,
         "{path}: 'Review'!{cell}: this row was written for {team} ({form}) but return no. {number} is now another return (the register was rebuilt, or the row was copied), so '{value}' was not recorded. Type your decision again in the new reports/review.xlsx, or use 'participation-xl review'.",
     ),
-    "review.rebuild_unplaced": Message(
+    Code.REVIEW_REBUILD_UNPLACED: Message(
         Q,
         "A decision ({action} by {by}, {at}) on {team}'s return of {form} ({cycle}) could not be carried over: no return with the same file was rebuilt from the archive. It is still in the old register {aside}; decide again with 'participation-xl review'.",
     ),
-    "review.rebuild_unread": Message(
+    Code.REVIEW_REBUILD_UNREAD: Message(
         Q,
         "The review decisions in the old register {aside} could not be read ({detail}), so none were carried over. Decide again with 'participation-xl review', or restore the newest backup in .participation/backups.",
     ),
-    "email.no_draft": Message(
+    Code.EMAIL_NO_DRAFT: Message(
         Q,
         "No email draft for team '{team}': {detail}. Check contact_name and contact_email in the roster.",
     ),
 }
 
 
-def render(code: str, **values: object) -> str:
-    """The plain-English text for a catalogue code, with the place and values filled in."""
-    return CATALOGUE[code].template.format(**values)
+def render(code: Code | str, **values: object) -> str:
+    """The plain-English text for a catalogue code, with the place and values filled in.
+    (A Code is a str, so a code read back as text looks up the same entry.)"""
+    return CATALOGUE[code].template.format(**values)  # type: ignore[index]
 
 
-def severity(code: str) -> Severity:
-    return CATALOGUE[code].severity
+def severity(code: Code | str) -> Severity:
+    return CATALOGUE[code].severity  # type: ignore[index]
 
 
-def is_notice(code: str) -> bool:
+def is_notice(code: Code | str) -> bool:
     """A query about what the tool itself did: the team is not asked to explain it."""
-    message = CATALOGUE.get(code)
+    message = CATALOGUE.get(code)  # type: ignore[arg-type]
     return bool(message and message.notice)

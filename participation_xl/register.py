@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from .errors import RegisterError
-from .messages import render
+from .issues import Issue
+from .messages import Code, render
+from .place import Place, parse
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -48,12 +50,28 @@ CREATE TABLE IF NOT EXISTS submissions (
     errors INTEGER NOT NULL,
     queries INTEGER NOT NULL,
     document TEXT NOT NULL,        -- the normalised answers, as JSON
-    issues TEXT NOT NULL,          -- the issues, as JSON
+    issues TEXT NOT NULL,          -- '[]': the issues are rows of `issues` (older: JSON)
     received_at TEXT NOT NULL,     -- the file's modification time (ISO, UTC)
     recorded_at TEXT NOT NULL,
-    current INTEGER NOT NULL DEFAULT 0
+    current INTEGER NOT NULL DEFAULT 0,
+    late INTEGER NOT NULL DEFAULT 0  -- received after the due date, as collect judged it
 );
 CREATE INDEX IF NOT EXISTS submissions_key ON submissions(cycle, team_id, form);
+CREATE TABLE IF NOT EXISTS issues (
+    id INTEGER PRIMARY KEY,
+    submission_id INTEGER NOT NULL REFERENCES submissions(id),
+    code TEXT NOT NULL,            -- the catalogue code
+    sheet TEXT NOT NULL,           -- the place: sheet, 1-based row and column, table row
+    row INTEGER NOT NULL,          -- (0: the whole sheet, or with no sheet the whole return)
+    col INTEGER NOT NULL,
+    table_row INTEGER NOT NULL,
+    path TEXT NOT NULL,            -- the answer's path in the document ('' for the return)
+    label TEXT NOT NULL,           -- the question in words
+    issue_values TEXT NOT NULL,    -- what the message names, as a JSON object
+    file TEXT NOT NULL,
+    message TEXT NOT NULL DEFAULT ''  -- only for issues moved from an older register
+);
+CREATE INDEX IF NOT EXISTS issues_submission ON issues(submission_id);
 CREATE TABLE IF NOT EXISTS explanations (
     id INTEGER PRIMARY KEY,
     submission_id INTEGER NOT NULL REFERENCES submissions(id),
@@ -76,7 +94,14 @@ MIGRATIONS = (
     ("files", "claimed_team", "TEXT NOT NULL DEFAULT ''"),
     ("files", "claimed_form", "TEXT NOT NULL DEFAULT ''"),
     ("files", "basis", "TEXT NOT NULL DEFAULT ''"),
+    ("submissions", "late", "INTEGER NOT NULL DEFAULT 0"),
 )
+# An older register read without migrating it: a missing column worked out from what it
+# has, not its default. Lateness was then a status.late issue in the JSON issues.
+_OLDER = {
+    "late": "EXISTS (SELECT 1 FROM json_each(issues) "
+    "WHERE json_extract(value, '$.code') = 'status.late')",
+}
 # Outcomes that may change with nothing about the file changing (its permissions, a
 # folder's): looked at again on every collect, and recorded again only if they differ.
 RETRY_CODES = ("read.no_permission", "folder.unreadable")
@@ -114,14 +139,19 @@ class Submission:
     errors: int
     queries: int
     document: dict[str, Any]
-    issues: list[dict[str, Any]]
+    issues: list[Issue]
     received_at: str
     recorded_at: str
     current: bool
+    late: bool = False  # received after the due date, as collect judged it
 
 
 class Register:
     """The workspace register (one SQLite file), opened for the duration of a command."""
+
+    # Only an older register read without migrating it: its issues are JSON text in
+    # `submissions.issues`, not rows of `issues`.
+    issues_as_json = False
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -149,10 +179,26 @@ class Register:
             self.db.executescript(INDEXES)
             return
         with self.transaction():
+            issues_as_json = "late" not in self._columns("submissions")
             for table, column, declaration in MIGRATIONS:
                 if column not in self._columns(table):
                     self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+            if issues_as_json:
+                self._move_issues()
             self.db.execute(INDEXES)
+
+    def _move_issues(self) -> None:
+        """A register from before issues were rows: each submission's JSON issues become
+        rows of `issues` (their words kept, as the values behind them were not), and
+        its lateness, then a status.late issue among them, becomes its `late` column."""
+        rows = self.db.execute("SELECT id, issues FROM submissions WHERE issues != '[]'")
+        for sid, text in rows.fetchall():
+            issues = _from_json(text)
+            self._add_issues(sid, issues, kept_words=True)
+            late = any(i.code == Code.STATUS_LATE for i in issues)
+            self.db.execute(
+                "UPDATE submissions SET late = ?, issues = '[]' WHERE id = ?", (int(late), sid)
+            )
 
     def _columns(self, table: str) -> set[str]:
         return {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
@@ -195,6 +241,7 @@ class Register:
         }
         if not tables:
             raise damaged(self.path, "it holds no table: it is empty or not a register")
+        self.issues_as_json = "issues" not in tables
         for statement in SCHEMA.split(";"):
             name = (
                 statement.split("EXISTS", 1)[1].split("(")[0].strip()
@@ -207,7 +254,7 @@ class Register:
             have = self._columns(table)
             missing = [(c, d) for t, c, d in MIGRATIONS if t == table and c not in have]
             if missing and table in tables:
-                extra = ", ".join(f"{_default(d)} AS {c}" for c, d in missing)
+                extra = ", ".join(f"{_OLDER.get(c) or _default(d)} AS {c}" for c, d in missing)
                 # Names and defaults are this module's own constants, never input.
                 sql = f"CREATE TEMP VIEW {table} AS SELECT *, {extra} FROM main.{table}"  # noqa: S608
                 self.db.execute(sql)
@@ -359,15 +406,18 @@ class Register:
         identity: dict[str, str],
         valid: bool,
         document: dict[str, Any],
-        issues: list[dict[str, Any]],
+        issues: list[Issue],
         received_at: str,
         recorded_at: str,
+        late: bool = False,
     ) -> int:
-        errors = sum(1 for i in issues if i["severity"] == "error")
+        """Record an accepted return with its issues (rows of `issues`, in the caller's
+        transaction) and whether it came after the due date, as collect judged it then."""
+        errors = sum(1 for i in issues if i.is_error)
         cur = self.db.execute(
             "INSERT INTO submissions (file_id, sha256, file_name, team_id, form, form_version, "
-            "cycle, valid, errors, queries, document, issues, received_at, recorded_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "cycle, valid, errors, queries, document, issues, received_at, recorded_at, late) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '[]', ?, ?, ?)",
             (
                 file_id,
                 sha256,
@@ -380,12 +430,55 @@ class Register:
                 errors,
                 len(issues) - errors,
                 json.dumps(document, ensure_ascii=False),
-                json.dumps(issues, ensure_ascii=False),
                 received_at,
                 recorded_at,
+                int(late),
             ),
         )
-        return int(cur.lastrowid or 0)
+        submission = int(cur.lastrowid or 0)
+        self._add_issues(submission, issues)
+        return submission
+
+    def _add_issues(self, submission: int, issues: list[Issue], kept_words: bool = False) -> None:
+        self.db.executemany(
+            "INSERT INTO issues (submission_id, code, sheet, row, col, table_row, path, label, "
+            "issue_values, file, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    submission,
+                    str(i.code),
+                    i.place.sheet,
+                    i.place.row,
+                    i.place.col,
+                    i.place.table_row,
+                    i.path,
+                    i.label,
+                    json.dumps(i.values, ensure_ascii=False, default=str) if i.values else "{}",
+                    i.file,
+                    i.text if kept_words else "",
+                )
+                for i in issues
+            ],
+        )
+
+    def issues_of(self, where: str, args: tuple[Any, ...] = ()) -> dict[int, list[Issue]]:
+        """Submission id -> its issues, in the order found, for the submissions `where`
+        (an SQL condition on `submissions`) picks: one query for all of them."""
+        out: dict[int, list[Issue]] = {}
+        if self.issues_as_json:
+            sql = f"SELECT id, issues FROM submissions WHERE {where}"  # noqa: S608
+            for sid, text in self.db.execute(sql, args):
+                out[sid] = _from_json(text)
+            return out
+        # `where` is this module's own SQL, its values bound as `args`, never input.
+        picked = f"SELECT id FROM submissions WHERE {where}"  # noqa: S608
+        sql = f"SELECT {_ISSUE_COLUMNS} FROM issues WHERE submission_id IN ({picked})"  # noqa: S608
+        for r in self.db.execute(sql + " ORDER BY submission_id, id", args):
+            values = json.loads(r[8]) if r[8] != "{}" else {}
+            place = Place(r[2], r[3], r[4], r[5])
+            found = Issue(Code(r[1]), place, r[6], r[7], values, r[9], r[10])
+            out.setdefault(r[0], []).append(found)
+        return out
 
     def add_explanations(
         self,
@@ -442,7 +535,7 @@ class Register:
         row = self.db.execute(
             "SELECT * FROM submissions WHERE file_id = ? ORDER BY id DESC LIMIT 1", (file_id,)
         ).fetchone()
-        return _submission(row) if row else None
+        return self._one(row)
 
     def current_submission(self, cycle: str, team_id: str, form: str) -> Submission | None:
         row = self.db.execute(
@@ -450,29 +543,34 @@ class Register:
             "AND current = 1",
             (cycle, team_id, form),
         ).fetchone()
-        return _submission(row) if row else None
+        return self._one(row)
+
+    def _one(self, row: sqlite3.Row | None) -> Submission | None:
+        if row is None:
+            return None
+        return _submission(row, self.issues_of("id = ?", (row["id"],)).get(row["id"], []))
 
     def submissions(
         self, cycle: str | None = None, current_only: bool = True, documents: bool = True
     ) -> list[Submission]:
         """Submissions in team and form order; without `documents`, answers are left out
         (status needs only outcomes and issues, and must not hold every answer in memory)."""
-        sql = f"SELECT {'*' if documents else _NO_DOCUMENT} FROM submissions WHERE 1=1"  # noqa: S608
-        args: list[Any] = []
+        where = "1=1"
+        args: tuple[Any, ...] = ()
         if cycle:
-            sql += " AND cycle = ?"
-            args.append(cycle)
+            where += " AND cycle = ?"
+            args = (cycle,)
         if current_only:
-            sql += " AND current = 1"
-        rows = self.db.execute(sql + " ORDER BY team_id, form, id", args)
-        return [_submission(r) for r in rows]
+            where += " AND current = 1"
+        sql = f"SELECT {'*' if documents else _NO_DOCUMENT} FROM submissions WHERE {where}"  # noqa: S608
+        rows = self.db.execute(sql + " ORDER BY team_id, form, id", args).fetchall()
+        issues = self.issues_of(where, args)
+        return [_submission(r, issues.get(r["id"], [])) for r in rows]
 
     def current_outcomes(self, cycle: str) -> dict[tuple[str, str], tuple[bool, bool]]:
         """(team, form) -> (valid, late) of each current submission, straight from SQL."""
         rows = self.db.execute(
-            "SELECT team_id, form, valid, EXISTS (SELECT 1 FROM json_each(issues) "
-            "WHERE json_extract(value, '$.code') = 'status.late') "
-            "FROM submissions WHERE cycle = ? AND current = 1",
+            "SELECT team_id, form, valid, late FROM submissions WHERE cycle = ? AND current = 1",
             (cycle,),
         )
         return {(r[0], r[1]): (bool(r[2]), bool(r[3])) for r in rows}
@@ -509,19 +607,36 @@ def _open_read_only(uri: str) -> sqlite3.Connection:
     return db
 
 
+_ISSUE_COLUMNS = (
+    "submission_id, code, sheet, row, col, table_row, path, label, issue_values, file, message"
+)
 _NO_DOCUMENT = (
     "id, file_id, sha256, file_name, team_id, form, form_version, cycle, valid, errors, "
-    "queries, '{}' AS document, issues, received_at, recorded_at, current"
+    "queries, '{}' AS document, '[]' AS issues, received_at, recorded_at, current, late"
 )
 
 
-def _submission(row: sqlite3.Row) -> Submission:
+def _submission(row: sqlite3.Row, issues: list[Issue]) -> Submission:
     data = dict(row)
     data["valid"] = bool(data["valid"])
     data["current"] = bool(data["current"])
+    data["late"] = bool(data["late"])
     data["document"] = json.loads(data["document"])
-    data["issues"] = json.loads(data["issues"])
+    data["issues"] = issues
     return Submission(**data)
+
+
+def _from_json(text: str) -> list[Issue]:
+    """The issues of a register from before they were rows (JSON, in the shape status
+    --json gives), with their words as recorded: the values behind them were not kept."""
+    out = []
+    for i in json.loads(text):
+        found = parse(str(i.get("cell") or ""))
+        row, col = (found[1], found[2]) if found else (0, 0)
+        place = Place(str(i.get("sheet") or ""), row, col)
+        label, file, message = str(i.get("field") or ""), str(i.get("file") or ""), i["message"]
+        out.append(Issue(Code(i["code"]), place, "", label, {}, file, str(message)))
+    return out
 
 
 def check_sound(path: Path) -> None:

@@ -26,7 +26,6 @@ from typing import Any
 
 import xlsxwriter
 from xlsxwriter.format import Format
-from xlsxwriter.utility import xl_cell_to_rowcol
 from xlsxwriter.worksheet import Worksheet
 
 from . import explain
@@ -47,6 +46,7 @@ from .counting import (
 )
 from .export import neutralise
 from .generate import IssueContext, Mark, build_workbook
+from .issues import Issue
 from .outputs import (
     SAFE_WORKBOOK_OPTIONS,
     all_or_nothing,
@@ -966,7 +966,7 @@ def _you_said_we_did(snap: _Snapshot) -> tuple[list[Col], list[Row], _Page]:
 
 def _signatory_register(
     snap: _Snapshot,
-) -> tuple[list[sign.Signatory], list[dict[str, Any]]]:
+) -> tuple[list[sign.Signatory], list[Issue]]:
     """Everyone on the register of signatories, and the signatories.csv rows not used."""
     cycles = [*snap.earlier, (snap.ws.cycle, snap.current)]
     found = sign.from_returns(cycles, snap.expected_of, AUDIT)
@@ -987,7 +987,7 @@ SIGNATORY_COLS = [
 
 
 def _signatory_table(
-    snap: _Snapshot, people: list[sign.Signatory], problems: list[dict[str, Any]]
+    snap: _Snapshot, people: list[sign.Signatory], problems: list[Issue]
 ) -> tuple[list[Col], list[Row], _Page]:
     """The Participation Promise register: one row per person, across teams and cycles."""
     rows = [
@@ -1032,16 +1032,16 @@ def _issue_rows(snap: _Snapshot, form: str | None = None) -> list[Row]:
             continue
         name = snap.team(s.team_id).team_name
         for i in s.issues:
-            where = [i.get(k, "") for k in ("file", "sheet", "cell", "field", "message")]
-            severity = str(i.get("severity", "")).capitalize()
-            rows.append([s.team_id, name, s.form, *where, severity, i.get("code", "")])
+            where = [i.file, i.place.sheet, i.place.cell, i.label, i.message]
+            severity = i.severity.value.capitalize()
+            rows.append([s.team_id, name, s.form, *where, severity, str(i.code)])
     return rows
 
 
-def _problem_rows(problems: list[dict[str, Any]]) -> list[Row]:
+def _problem_rows(problems: list[Issue]) -> list[Row]:
     """signatories.csv problems as Issues rows: the file and cell, what to do."""
     return [
-        [None, None, None, p["file"], None, p["cell"], None, p["message"], "Error", p["code"]]
+        [None, None, None, p.file, None, p.place.cell, None, p.message, "Error", str(p.code)]
         for p in problems
     ]
 
@@ -1422,24 +1422,21 @@ EXPLAIN_HINT = f"If the answer is right, say why on the sheet '{explain.SHEET}'.
 
 def _marks(sub: Submission) -> list[Mark]:
     """One mark per cell with issues: an error mark if any of them is an error."""
-    by_cell: dict[tuple[str, int, int], list[dict[str, Any]]] = {}
+    by_cell: dict[tuple[str, int, int], list[Issue]] = {}
     for i in sub.issues:
-        sheet, cell = str(i.get("sheet") or ""), str(i.get("cell") or "")
-        if not sheet or not re.fullmatch(r"\$?[A-Z]{1,3}\$?[0-9]{1,7}", cell):
+        at = i.place
+        if not at.sheet or not at.cell:
             continue
-        row, col = xl_cell_to_rowcol(cell)
-        by_cell.setdefault((sheet, row + 1, col + 1), []).append(i)
+        by_cell.setdefault((at.sheet, at.row, at.col), []).append(i)
     marks = []
     for (s, r, c), found in by_cell.items():
-        errors = [i for i in found if i.get("severity") == "error"]
-        ordered = errors + [i for i in found if i.get("severity") != "error"]
+        errors = [i for i in found if i.is_error]
+        ordered = errors + [i for i in found if not i.is_error]
         text = "\n".join(
-            str(i.get("message", ""))
-            if i in errors
-            else f"Please check: {i.get('message', '')} {EXPLAIN_HINT}"
+            i.message if i.is_error else f"Please check: {i.message} {EXPLAIN_HINT}"
             for i in ordered
         )
-        name = str(ordered[0].get("field") or "")
+        name = ordered[0].label
         marks.append(Mark(s, r, c, text, "error" if errors else "query", name))
     return marks
 
@@ -1528,25 +1525,19 @@ def _what(snap: _Snapshot, e: Expected) -> str:
         return f"{note}Please change the return as the note says and send it again."
     if e.status == "valid":
         n, first = len(e.queries_open), e.queries_open[0]
-        where = (
-            f"'{first['sheet']}'!{first['cell']}: "
-            if first.get("sheet") and first.get("cell")
-            else ""
-        )
+        where = f"'{first.sheet}'!{first.cell}: " if first.sheet and first.cell else ""
         return note + (
             f"{n} quer{'y' if n == 1 else 'ies'} to explain: first, {where}"
-            f"{first.get('message', '')} The return is accepted: please explain each query "
+            f"{first.message} The return is accepted: please explain each query "
             "on the 'Explain queries' sheet of the feedback workbook (or correct the answer) "
             "and return that workbook."
         )
-    errors = [i for i in issues if i.get("severity") == "error"] or issues
+    errors = [i for i in issues if i.is_error] or issues
     if not errors:
         return "The return could not be accepted; please send it again."
     first = errors[0]
-    where = (
-        f"'{first['sheet']}'!{first['cell']}: " if first.get("sheet") and first.get("cell") else ""
-    )
-    return f"{note}{len(errors)} problem(s) to fix: first, {where}{first.get('message', '')}"
+    where = f"'{first.sheet}'!{first.cell}: " if first.sheet and first.cell else ""
+    return f"{note}{len(errors)} problem(s) to fix: first, {where}{first.message}"
 
 
 __all__ = [

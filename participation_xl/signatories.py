@@ -24,7 +24,8 @@ from typing import Any
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from .counting import COUNTED, outcome
-from .examine import issue
+from .issues import Issue, issue
+from .messages import Code
 from .register import Submission
 from .roster import Team
 from .status import Expected
@@ -104,7 +105,7 @@ def from_returns(
     return out
 
 
-def read_csv(path: Path) -> tuple[list[Signatory], list[dict[str, Any]]]:
+def read_csv(path: Path) -> tuple[list[Signatory], list[Issue]]:
     """The coordinator's signatories.csv (absent: none), and an issue per row not used."""
     if not path.is_file():
         return [], []
@@ -112,14 +113,14 @@ def read_csv(path: Path) -> tuple[list[Signatory], list[dict[str, Any]]]:
         text = path.read_bytes().decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as err:
         detail = err.strerror if isinstance(err, OSError) else "it is not UTF-8 text"
-        return [], [issue("signatories.unreadable", CSV_NAME, detail=detail)]
+        return [], [issue(Code.SIGNATORIES_UNREADABLE, CSV_NAME, detail=detail)]
     rows = list(csv.reader(io.StringIO(text)))
     if not rows:
         return [], []
     heads = [" ".join(h.split()).lower().replace(" ", "_") for h in rows[0]]
     gone = [c for c in NEEDED if c not in heads]
     if gone:
-        return [], [issue("signatories.missing_column", CSV_NAME, cell="A1", column=gone[0])]
+        return [], [issue(Code.SIGNATORIES_MISSING_COLUMN, CSV_NAME, cell="A1", column=gone[0])]
     at = {c: heads.index(c) for c in CSV_COLUMNS if c in heads}
     found, problems = [], []
     for r, row in enumerate(rows[1:], start=2):
@@ -145,10 +146,10 @@ def read_csv(path: Path) -> tuple[list[Signatory], list[dict[str, Any]]]:
     return found, problems
 
 
-def _row_problem(values: dict[str, str], at: dict[str, int], row: int) -> dict[str, Any] | None:
-    def bad(column: str, problem: str) -> dict[str, Any]:
+def _row_problem(values: dict[str, str], at: dict[str, int], row: int) -> Issue | None:
+    def bad(column: str, problem: str) -> Issue:
         cell = xl_rowcol_to_cell(row - 1, at[column])
-        return issue("signatories.value", CSV_NAME, cell=cell, row=row, column=column,
+        return issue(Code.SIGNATORIES_VALUE, CSV_NAME, cell=cell, row=row, column=column,
                      problem=problem)  # fmt: skip
 
     for column in NEEDED:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import explain
+from .issues import Issue
+from .messages import Code
 from .register import FileRecord, Register, Submission
 from .review import counts as review_counts
 from .review import current_reviews
@@ -36,7 +38,7 @@ class Expected:
     counts: bool = True
 
     @property
-    def to_explain(self) -> list[Mapping[str, Any]]:
+    def to_explain(self) -> list[Issue]:
         """The current return's queries with no explanation yet: what still counts against
         a valid return (it is chased, and gets a feedback workbook, until each is
         explained or the answer corrected)."""
@@ -50,7 +52,7 @@ class Expected:
         return (self.review or {}).get("state") == "returned"
 
     @property
-    def queries_open(self) -> list[Mapping[str, Any]]:
+    def queries_open(self) -> list[Issue]:
         """The queries the team is still asked about: none once the coordinator approved
         the return as it is."""
         approved = (self.review or {}).get("state") == "approved"
@@ -75,8 +77,9 @@ class Expected:
 
     @property
     def late(self) -> bool:
-        """True when the current (accepted) return's file time is after the due date."""
-        return bool(self.current) and any(i["code"] == "status.late" for i in self.current.issues)
+        """True when the current (accepted) return's file time is after the due date, as
+        collect judged it when it recorded the return."""
+        return self.current is not None and self.current.late
 
     @property
     def file(self) -> str | None:
@@ -161,22 +164,12 @@ def status(ws: Workspace, reg: Register) -> dict[str, list[dict[str, Any]]]:
     return {"teams": teams, "files": files}
 
 
-def issues_of(r: Expected) -> list[dict[str, Any]]:
+def issues_of(r: Expected) -> list[Issue]:
     """The current return's issues; for a rejected one, the rejection as its one error,
     with the reason (which says what to do)."""
     if r.current:
         return r.current.issues
     if r.rejected:
         f = r.rejected
-        return [
-            {
-                "code": f.code,
-                "severity": "error",
-                "file": f.path,
-                "sheet": "",
-                "cell": "",
-                "field": "",
-                "message": f.reason,
-            }
-        ]
+        return [Issue(Code(f.code), file=f.path, text=f.reason)]
     return []

@@ -152,7 +152,7 @@ def test_an_earlier_version_sent_again_becomes_the_current_return_again(cycle, m
     with Register(register_path(ws)) as reg:
         current = reg.current_submission(ws.cycle, "EH01", "audit")
     assert current is not None and current.sha256 == _sha(first)
-    assert "file.resent" in {i["code"] for i in current.issues}
+    assert "file.resent" in {i.code for i in current.issues}
 
 
 def test_a_plain_copy_of_the_current_return_stays_a_duplicate(cycle):
@@ -214,7 +214,7 @@ def test_a_file_stamped_in_the_future_is_received_when_first_seen_and_queried(cy
     assert sub is not None
     received = dt.datetime.fromisoformat(sub.received_at)
     assert abs(received - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=5)
-    assert "status.future_time" in {i["code"] for i in sub.issues}
+    assert "status.future_time" in {i.code for i in sub.issues}
     # A newer, fixed return is not hidden behind it.
     fixed = _fill(cycle, name="fixed.xlsx", seed=2)
     _set_time(fixed, dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2))

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from participation_xl import init_workspace, load_workspace
 from participation_xl.cli import main
 from participation_xl.collect import register_path
+from participation_xl.issues import issue
 from participation_xl.pack import builtin_pack_dir
 from participation_xl.register import Register
 from participation_xl.sample import sample_answers
@@ -133,6 +134,11 @@ def _record(ws, reg, team: str, form: str, fate: str, late: bool, rng: random.Ra
         _submit(ws, reg, team, form, step, received, rng, now, k)
 
 
+def _late(issues) -> bool:
+    """Late as collect judges it: it adds the status.late query to a late return."""
+    return any(i.code == "status.late" for i in issues)
+
+
 def _submit(ws, reg, team, form, step, received, rng, now, k) -> None:
     f = ws.pack.forms[form]
     head = {"form": form, "form_version": f.version, "cycle": ws.cycle, "team_id": team}
@@ -144,35 +150,17 @@ def _submit(ws, reg, team, form, step, received, rng, now, k) -> None:
     if step in ("invalid", "off_scale"):
         if step == "off_scale":
             _put(doc, rng.choice(rated)[0], "Mostly" if form == "six-standards" else "Often")
-        issues.append(
-            {
-                "code": "answer.choice",
-                "severity": "error",
-                "file": "x.xlsx",
-                "sheet": "S",
-                "cell": "C5",
-                "field": "f",
-                "message": "Not on the list.",
-            }
-        )
+        issues.append(issue("answer.choice", "x.xlsx", "S", "C5", "f"))
     if received == LATE:
-        issues.append(
-            {
-                "code": "status.late",
-                "severity": "query",
-                "file": "x.xlsx",
-                "sheet": "",
-                "cell": "",
-                "field": "",
-                "message": "Late.",
-            }
-        )
+        issues.append(issue("status.late", "x.xlsx"))
     name = f"{team}-{form}-{k}.xlsx"
     sha = hashlib.sha256(json.dumps([name, received, doc]).encode()).hexdigest()
     identity = {"team_id": team, "form": form, "form_version": f.version, "cycle": ws.cycle}
     file_id = reg.add_file(name, 1, k + 1, sha, "accepted", "", "", now, ws.cycle)
-    valid = not any(i["severity"] == "error" for i in issues)
-    reg.add_submission(file_id, sha, name, identity, valid, doc, issues, received, now)
+    valid = not any(i.is_error for i in issues)
+    reg.add_submission(
+        file_id, sha, name, identity, valid, doc, issues, received, now, late=_late(issues)
+    )
     reg.refresh_current(ws.cycle, team, form)
 
 

@@ -21,6 +21,7 @@ from participation_xl.check import check_pack
 from participation_xl.cli import main
 from participation_xl.collect import collect, register_path
 from participation_xl.generate import IssueContext, build_workbook, generate, issued_form
+from participation_xl.issues import issue
 from participation_xl.pack import load_pack
 from participation_xl.read import Cell, RawWorkbook
 from participation_xl.register import Register
@@ -119,7 +120,7 @@ def test_a_valid_return_with_a_query_gets_a_feedback_workbook_with_an_explanatio
     feedback = _feedback(ws)
     assert feedback.is_file()
     names = _explain_names(feedback)
-    name = explain.name_of(explain.key_of(query))
+    name = explain.name_of(explain.Key(query["code"], query["sheet"], query["cell"]))
     assert list(names) == [name]
     assert re.fullmatch(r"explain\.[A-Za-z0-9_.]+", name)  # Excel's defined-name syntax
     wb = openpyxl.load_workbook(feedback)
@@ -392,12 +393,15 @@ def test_reading_explanations_keeps_typed_text_only():
 
 
 def test_only_explanations_of_queries_the_return_raises_are_kept():
-    found = {explain.Key("a.q", "S", "B2"): "x", explain.Key("b.q", "S", "B3"): "y"}
+    found = {
+        explain.Key("privacy.personal_data", "S", "B2"): "x",
+        explain.Key("answer.required", "S", "B3"): "y",
+    }
     issues = [
-        {"code": "a.q", "sheet": "S", "cell": "B2", "severity": "query"},
-        {"code": "b.q", "sheet": "S", "cell": "B3", "severity": "error"},  # not a query
+        issue("privacy.personal_data", "f", "S", "B2", what="email"),
+        issue("answer.required", "f", "S", "B3"),  # an error, not a query
     ]
-    assert explain.answered(found, issues) == {explain.Key("a.q", "S", "B2"): "x"}
+    assert explain.answered(found, issues) == {explain.Key("privacy.personal_data", "S", "B2"): "x"}
 
 
 def test_a_workbook_without_the_explain_sheet_has_no_explanations():
@@ -419,9 +423,7 @@ def test_a_workbook_without_the_explain_sheet_has_no_explanations():
     ],
 )
 def test_which_issues_a_team_is_asked_to_explain(code, asked):
-    from participation_xl.messages import severity
-
-    assert explain.to_explain({"code": code, "severity": str(severity(code))}) is asked
+    assert explain.to_explain(issue(code, "f")) is asked
 
 
 def _collect_without_role(cycle):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import resource
 import sqlite3
 import time
@@ -61,6 +60,9 @@ def _records(ws):
         )
     }
     subs = {r["file_name"]: dict(r) for r in db.execute("SELECT * FROM submissions")}
+    for sub in subs.values():
+        rows = db.execute("SELECT code FROM issues WHERE submission_id = ?", (sub["id"],))
+        sub["codes"] = {r[0] for r in rows}
     db.close()
     return files, subs
 
@@ -75,7 +77,7 @@ def test_every_case_gets_its_expected_outcome_and_reason(collected):
         code = got["code"] if got else ""
         if outcome == "accepted":
             sub = subs[case.name]
-            codes = {i["code"] for i in json.loads(sub["issues"])}
+            codes = sub["codes"]
             ok = (not case.codes - {""} or case.codes & codes) and (
                 not case.team or sub["team_id"] == case.team
             )

@@ -41,7 +41,7 @@ def _codes(pack, form_id, change) -> dict[str, set[str]]:
     _, issues = answers(form, {**IDENT, "form": form_id}, located(form, cells), False, "", TODAY)
     out: dict[str, set[str]] = {}
     for i in issues:
-        out.setdefault(i["field"], set()).add(i["code"])
+        out.setdefault(i.label, set()).add(i.code)
     return out
 
 
