@@ -18,12 +18,12 @@ from typing import Any
 import jsonschema
 import openpyxl
 from openpyxl.formula import Tokenizer
-from openpyxl.utils.cell import range_boundaries
 
 from . import live
 from .generate import IssueContext, build_workbook
 from .messages import CATALOGUE, Severity, severity
 from .pack import IDENTITY_FIELDS, Field, Form, Pack, _Schema
+from .place import parse
 from .roster import Team
 from .rules import CHECKS
 
@@ -213,9 +213,12 @@ def _workbook(form: Form) -> list[str]:
 def _cells(wb: Any, name: str) -> list[Any] | None:
     if name not in wb.defined_names:
         return None
-    sheet, ref = next(iter(wb.defined_names[name].destinations))
+    # openpyxl's own split of a name keeps a sheet's doubled apostrophes: Place parses it.
+    found = parse(wb.defined_names[name].attr_text)
+    if found is None or found[0] not in wb.sheetnames:
+        return None
+    sheet, min_row, min_col, max_row, max_col = found
     ws = wb[sheet]
-    min_col, min_row, max_col, max_row = range_boundaries(ref.replace("$", ""))
     return [ws.cell(r, c) for r in range(min_row, max_row + 1) for c in range(min_col, max_col + 1)]
 
 

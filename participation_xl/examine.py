@@ -13,14 +13,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from xlsxwriter.utility import xl_rowcol_to_cell
-
 from . import explain, identity
 from .extract import Extracted, Located, extract
 from .identify import Identified, Rejection, blame, folder_team, identify
 from .messages import CATALOGUE, Severity, render, severity
 from .normalise import Note, normalise
 from .pack import META_SHEET, Form, Pack, Rule, builtin_pack_dir, shared_pack
+from .place import cell_name
 from .read import RawWorkbook, ReadProblem, read_many
 from .roster import read_roster
 from .rules import CHECKS, comparable, shown
@@ -312,7 +311,7 @@ def _cell_issue(note: Note, loc: Located, name: str, file: str) -> dict[str, Any
 
 
 def _a1(loc: Located) -> str:
-    return xl_rowcol_to_cell(loc.row - 1, loc.col - 1)
+    return cell_name(loc.row, loc.col)
 
 
 def _schema_issues(

@@ -21,10 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from xlsxwriter.utility import xl_rowcol_to_cell
-
 from .counting import COUNTED, outcome
 from .examine import issue
+from .place import cell_name
 from .register import Submission
 from .roster import Team
 from .status import Expected
@@ -147,7 +146,7 @@ def read_csv(path: Path) -> tuple[list[Signatory], list[dict[str, Any]]]:
 
 def _row_problem(values: dict[str, str], at: dict[str, int], row: int) -> dict[str, Any] | None:
     def bad(column: str, problem: str) -> dict[str, Any]:
-        cell = xl_rowcol_to_cell(row - 1, at[column])
+        cell = cell_name(row, at[column] + 1)
         return issue("signatories.value", CSV_NAME, cell=cell, row=row, column=column,
                      problem=problem)  # fmt: skip
 
