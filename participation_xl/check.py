@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import random
-import re
 from collections import Counter
 from typing import Any
 
@@ -23,7 +22,7 @@ from . import live
 from .generate import IssueContext, build_workbook
 from .messages import CATALOGUE, Severity, severity
 from .pack import IDENTITY_FIELDS, Field, Form, Pack, _Schema
-from .place import parse
+from .place import parse, sheet_name_allowed
 from .roster import Team
 from .rules import CHECKS
 
@@ -172,7 +171,7 @@ def _sheets(form: Form) -> list[str]:
     problems += [
         f"sheet name '{n}' is not allowed in Excel (31 characters, none of []:*?/\\)"
         for n in names
-        if len(n) > 31 or re.search(r"[\[\]:*?/\\]", n) or n.startswith("'")
+        if not sheet_name_allowed(n)
     ]
     cells = Counter((i.sheet, i.row, i.col) for i in form.inputs)
     problems += [f"two inputs share cell {k}" for k, c in cells.items() if c > 1]
