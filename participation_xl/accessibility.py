@@ -480,7 +480,8 @@ class _Sheet:
     @cached_property
     def headed(self) -> set[tuple[int, int]]:
         """Answer cells whose first locked, non-empty cell above (past other answers) is text."""
-        found, heading = set(), {}
+        found: set[tuple[int, int]] = set()
+        heading: dict[int, bool] = {}
         for (r, c), cell in sorted(self.cells.items(), key=lambda kv: (kv[0][1], kv[0][0])):
             if (r, c) in self.unlocked:
                 if heading.get(c):

@@ -192,7 +192,7 @@ def generate(
     wanted = list(team_ids)
     unknown = sorted(set(wanted) - {t.team_id for t in teams})
     if unknown:
-        raise ConfigError(f"--team {', '.join(unknown)}: not on the roster. Check the team_id.")
+        raise ConfigError.of("config.unknown_team", teams=", ".join(unknown))
     chosen = [t for t in teams if not wanted or t.team_id in wanted]
     jobs = [(t, f) for t in chosen for f in ws.forms_for(t.kind)]
     ctx = IssueContext.of(ws)
