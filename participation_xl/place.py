@@ -56,7 +56,7 @@ class Place:
         return f"{cell_name(self.row, self.col, absolute)}:{cell_name(end.row, end.col, absolute)}"
 
     def shown(self) -> str:
-        """In words, for a person: "Sheet 'Team's details', cell B8"."""
+        """In words, for a person: "Team's details, cell B8" (the sheet alone, or '')."""
         if not self.sheet:
             return ""
         return f"{self.sheet}, cell {self.cell}" if self.cell else self.sheet
