@@ -600,7 +600,7 @@ class _Builder:
         ws.write_formula(
             2,
             0,
-            _banner("$C$3", "this workbook"),
+            _banner(cell_name(3, 3, True), "this workbook"),
             f["banner"],
             _banner_text(missing, "this workbook"),
         )
