@@ -81,9 +81,10 @@ from openpyxl.cell.rich_text import CellRichText
 from openpyxl.formatting.rule import Rule
 from openpyxl.styles.colors import COLOR_INDEX, Color
 from openpyxl.styles.fills import Fill, GradientFill
-from openpyxl.utils import column_index_from_string, get_column_letter
 from openpyxl.worksheet.cell_range import CellRange
 from openpyxl.worksheet.worksheet import Worksheet
+
+from .place import cell_name, column_number
 
 MIN_CONTRAST = 4.5
 BLACK, WHITE = "000000", "FFFFFF"
@@ -266,7 +267,7 @@ def _anchor_cell(anchor: Any) -> str:
     if start is None:
         return ""
     col, row = int(start.findtext("xdr:col", "0", NS)), int(start.findtext("xdr:row", "0", NS))
-    return f" at {get_column_letter(col + 1)}{row + 1}"
+    return f" at {cell_name(row + 1, col + 1)}"
 
 
 def _needs_alt_text(obj: Any, props: Any) -> bool:
@@ -479,7 +480,8 @@ class _Sheet:
     @cached_property
     def headed(self) -> set[tuple[int, int]]:
         """Answer cells whose first locked, non-empty cell above (past other answers) is text."""
-        found, heading = set(), {}
+        found: set[tuple[int, int]] = set()
+        heading: dict[int, bool] = {}
         for (r, c), cell in sorted(self.cells.items(), key=lambda kv: (kv[0][1], kv[0][0])):
             if (r, c) in self.unlocked:
                 if heading.get(c):
@@ -582,7 +584,7 @@ def _rule_contrast(
 
 def _colour_only(s: _Sheet, where: str, rule: Rule, spans: list[CellRange]) -> Iterator[Finding]:
     referred = {
-        column_index_from_string(col)
+        column_number(col)
         for formula in rule.formula or []
         for col in CELL_REF.findall(re.sub(r'"[^"]*"', '""', formula))
     }
@@ -649,7 +651,7 @@ def _order_problem(s: _Sheet, answer: Cell) -> tuple[str, str] | None:
     if right is not None:
         return (
             "a11y.reading_order",
-            f"The answer cell {ref} comes before its label in {get_column_letter(right)}{r}; a "
+            f"The answer cell {ref} comes before its label in {cell_name(r, right)}; a "
             "screen reader reads left to right and meets the answer before the question. "
             "Put the label to the left of the answer.",
         )

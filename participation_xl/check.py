@@ -4,6 +4,9 @@ It checks the pack as data (every schema field has exactly one input, every inpu
 schema field), then generates a sample workbook and inspects it with openpyxl, so what is
 proved is what a team actually receives: names resolve to unlocked cells, dropdowns hold
 exactly the schema's enum, and Excel validation matches types and bounds.
+
+Each problem is a catalogue code and its values (`Problem`); `check_pack` renders them
+in words for the CLI, `pack_problems` gives them as they are, for scripts and tests.
 """
 
 from __future__ import annotations
@@ -11,19 +14,18 @@ from __future__ import annotations
 import datetime as dt
 import io
 import random
-import re
 from collections import Counter
-from typing import Any
+from typing import Any, NamedTuple
 
 import jsonschema
 import openpyxl
 from openpyxl.formula import Tokenizer
-from openpyxl.utils.cell import range_boundaries
 
 from . import live
 from .generate import IssueContext, build_workbook
-from .messages import CATALOGUE, Severity, severity
+from .messages import CATALOGUE, Severity, render, severity
 from .pack import IDENTITY_FIELDS, Field, Form, Pack, _Schema
+from .place import Place, parse, sheet_name_allowed
 from .roster import Team
 from .rules import CHECKS
 
@@ -41,44 +43,61 @@ _VALIDATION_TYPES = {
 }
 
 
+class Problem(NamedTuple):
+    """One disagreement in the pack: a catalogue code, its values, and the form it is in
+    ('' for the pack as a whole). It becomes words only at the edge (`text`)."""
+
+    code: str
+    values: dict[str, Any]
+    form: str = ""
+
+    @property
+    def text(self) -> str:
+        said = render(self.code, **self.values)
+        return render("check.in_form", form=self.form, problem=said) if self.form else said
+
+
+def _problem(code: str, /, **values: Any) -> Problem:
+    return Problem(code, values)
+
+
 def check_pack(pack: Pack) -> list[str]:
+    """Every disagreement between layouts and schemas in the pack, in words; empty when
+    they agree."""
+    return [p.text for p in pack_problems(pack)]
+
+
+def pack_problems(pack: Pack) -> list[Problem]:
     """Every disagreement between layouts and schemas in the pack; empty when they agree."""
-    problems: list[str] = []
+    problems: list[Problem] = []
     for name in ("roster", "config"):
         problems += _schema_problems(pack.schema(name), f"{name}.schema.json")
     for kind, forms in pack.forms_for_kind.items():
         problems += [
-            f"pack.toml: [forms] {kind} names unknown form '{f}'"
-            for f in forms
-            if f not in pack.forms
+            _problem("check.unknown_form", kind=kind, form=f) for f in forms if f not in pack.forms
         ]
     problems += _explanations(pack)
     for form in pack.forms.values():
-        problems += [f"{form.id}: {p}" for p in check_form(form)]
+        problems += [p._replace(form=form.id) for p in check_form(form)]
     return problems
 
 
-def _explanations(pack: Pack) -> list[str]:
+def _explanations(pack: Pack) -> list[Problem]:
     """Each suggested explanation is for a query code of the catalogue, in plain text."""
     problems = []
     for code, text in pack.explanations.items():
         if code not in CATALOGUE or CATALOGUE[code].severity is not Severity.QUERY:
-            problems.append(
-                f"pack.toml: [explanations] '{code}' is not a query code of the message "
-                "catalogue (participation_xl/messages.py): only queries can be explained"
-            )
+            problems.append(_problem("check.explanation_code", query=code))
         elif not isinstance(text, str) or not text.strip() or len(text) > 1000:
-            problems.append(
-                f"pack.toml: [explanations] '{code}' must be text of 1 to 1,000 characters"
-            )
+            problems.append(_problem("check.explanation_text", query=code))
     return problems
 
 
-def check_form(form: Form) -> list[str]:
+def check_form(form: Form) -> list[Problem]:
     """The problems of one form: as data, then as a generated workbook."""
     problems = _schema_problems(form.schema, form.layout.get("schema", form.id))
     if not form.schema.get("$id") or not form.version:
-        problems.append("the schema needs an $id and an x-form-version")
+        problems.append(_problem("check.no_version"))
     problems += _coverage(form)
     problems += _sheets(form)
     problems += _tables(form)
@@ -87,7 +106,7 @@ def check_form(form: Form) -> list[str]:
     return problems
 
 
-def _rules(form: Form, wb: Any) -> list[str]:
+def _rules(form: Form, wb: Any) -> list[Problem]:
     """Each rule compiles both ways: collect's check decides a kept and a broken example
     rightly, and the workbook's live check holds the same comparison as a formula that
     parses, on the cell the rule is shown on."""
@@ -99,13 +118,11 @@ def _rules(form: Form, wb: Any) -> list[str]:
         b: Any = dt.date(2027, 3, 31) if "date" in check.kinds else 10
         kept = check.example(b, random.Random(0))
         if not check.holds(kept, b) or all(check.holds(x, b) for x in _around(b)):
-            problems.append(f"rule {rule.code} on '{rule.field.path}': collect's check is wrong")
+            problems.append(_problem("check.rule_check", rule=rule.code, field=rule.field.path))
         spot = next(s for s in rows if s.field.path == rule.field.path)
         formula = checks.cell(rows[spot], live.ERROR + 1).value if checks else None
         if severity(rule.code) is Severity.ERROR and not _parses(formula, check.formula("", "")):
-            problems.append(
-                f"rule {rule.code} on '{rule.field.path}': the workbook's live check lacks it"
-            )
+            problems.append(_problem("check.rule_formula", rule=rule.code, field=rule.field.path))
     return problems
 
 
@@ -125,11 +142,11 @@ def _parses(formula: Any, operator: str) -> bool:
     return True
 
 
-def _schema_problems(schema: dict[str, Any], name: str) -> list[str]:
+def _schema_problems(schema: dict[str, Any], name: str) -> list[Problem]:
     try:
         jsonschema.Draft202012Validator.check_schema(schema)
     except jsonschema.SchemaError as err:
-        return [f"{name} is not a valid JSON Schema 2020-12: {err.message}"]
+        return [_problem("check.schema_invalid", name=name, detail=err.message)]
     return []
 
 
@@ -153,88 +170,86 @@ def schema_leaves(schema: dict[str, Any]) -> list[str]:
     return out
 
 
-def _coverage(form: Form) -> list[str]:
+def _coverage(form: Form) -> list[Problem]:
     placed = Counter(f.path for f in form.fields)
     leaves = set(schema_leaves(form.schema))
-    problems = [
-        f"schema field '{p}' has no input cell in the layout" for p in sorted(leaves - set(placed))
-    ]
-    problems += [f"layout field '{p}' is not in the schema" for p in sorted(set(placed) - leaves)]
-    problems += [
-        f"field '{p}' has {n} input cells; it needs exactly one" for p, n in placed.items() if n > 1
-    ]
+    problems = [_problem("check.no_input", field=p) for p in sorted(leaves - set(placed))]
+    problems += [_problem("check.not_in_schema", field=p) for p in sorted(set(placed) - leaves)]
+    problems += [_problem("check.inputs", field=p, count=n) for p, n in placed.items() if n > 1]
     return problems
 
 
-def _sheets(form: Form) -> list[str]:
+def _sheets(form: Form) -> list[Problem]:
     names = [s.name for s in form.sheets]
-    problems = [f"sheet name '{n}' is used twice" for n, c in Counter(names).items() if c > 1]
-    problems += [
-        f"sheet name '{n}' is not allowed in Excel (31 characters, none of []:*?/\\)"
-        for n in names
-        if len(n) > 31 or re.search(r"[\[\]:*?/\\]", n) or n.startswith("'")
-    ]
-    cells = Counter((i.sheet, i.row, i.col) for i in form.inputs)
-    problems += [f"two inputs share cell {k}" for k, c in cells.items() if c > 1]
+    problems = [_problem("check.sheet_twice", sheet=n) for n, c in Counter(names).items() if c > 1]
+    problems += [_problem("check.sheet_name", sheet=n) for n in names if not sheet_name_allowed(n)]
+    cells = Counter(Place(i.sheet, i.row, i.col) for i in form.inputs)
+    problems += [_problem("check.shared_cell", place=p.shown()) for p, c in cells.items() if c > 1]
     return problems
 
 
-def _tables(form: Form) -> list[str]:
+def _tables(form: Form) -> list[Problem]:
     problems = []
     for t in form.tables:
         node = form.schema["properties"][t.path]
         rows = t.last_row - t.first_row + 1
         if rows != node.get("maxItems", rows):
-            problems.append(
-                f"table '{t.path}' has {rows} rows but the schema allows {node.get('maxItems')}"
-            )
+            allowed = node.get("maxItems")
+            problems.append(_problem("check.table_rows", table=t.path, rows=rows, allowed=allowed))
         if rows < t.min_items:
-            problems.append(f"table '{t.path}' has fewer rows than minItems")
+            problems.append(_problem("check.table_min", table=t.path))
     return problems
 
 
-def _workbook(form: Form) -> list[str]:
+def _workbook(form: Form) -> list[Problem]:
     data = build_workbook(form, _SAMPLE_TEAM, _SAMPLE_CTX)
     wb = openpyxl.load_workbook(io.BytesIO(data))
-    problems: list[str] = []
+    problems: list[Problem] = []
     for f in form.fields:
         problems += _field_in_workbook(wb, f)
     for name, values in form.choice_lists().items():
         found = [c.value for c in _cells(wb, name) or []]
         if found != list(values):
             problems.append(
-                f"dropdown {name} holds {found}, but the schema's enum is {list(values)}"
+                _problem("check.dropdown", name=name, found=found, expected=list(values))
             )
     if not wb.security or not wb.security.lockStructure:
-        problems.append("the workbook structure is not protected")
+        problems.append(_problem("check.unprotected"))
     return problems + _rules(form, wb)
 
 
 def _cells(wb: Any, name: str) -> list[Any] | None:
     if name not in wb.defined_names:
         return None
-    sheet, ref = next(iter(wb.defined_names[name].destinations))
+    # openpyxl's own split of a name keeps a sheet's doubled apostrophes: Place parses it.
+    found = parse(wb.defined_names[name].attr_text)
+    if found is None or found[0] not in wb.sheetnames:
+        return None
+    sheet, min_row, min_col, max_row, max_col = found
     ws = wb[sheet]
-    min_col, min_row, max_col, max_row = range_boundaries(ref.replace("$", ""))
     return [ws.cell(r, c) for r in range(min_row, max_row + 1) for c in range(min_col, max_col + 1)]
 
 
-def _field_in_workbook(wb: Any, f: Field) -> list[str]:
+def _field_in_workbook(wb: Any, f: Field) -> list[Problem]:
     cells = _cells(wb, f.path)
     if not cells:
-        return [f"field '{f.path}' has no defined name in the workbook"]
-    problems = [f"'{f.path}' cell {c.coordinate} is locked" for c in cells if c.protection.locked]
+        return [_problem("check.no_name", field=f.path)]
+    problems = [
+        _problem("check.locked", field=f.path, cell=c.coordinate)
+        for c in cells
+        if c.protection.locked
+    ]
     ws = cells[0].parent
     dvs = [dv for dv in ws.data_validations.dataValidation if cells[0].coordinate in dv.sqref]
     if len(dvs) != 1:
-        return [*problems, f"'{f.path}' has {len(dvs)} validations; it needs exactly one"]
+        return [*problems, _problem("check.validations", field=f.path, count=len(dvs))]
     dv = dvs[0]
     if dv.type != _VALIDATION_TYPES[f.kind]:
-        problems.append(f"'{f.path}' is validated as {dv.type}, but the schema says {f.kind}")
+        problems.append(_problem("check.validation_type", field=f.path, found=dv.type, kind=f.kind))
     expected = _expected_bounds(f)
     found = (dv.formula1, dv.formula2) if f.kind != "choice" else (dv.formula1,)
     if expected is not None and not _same_bounds(found, expected):
-        problems.append(f"'{f.path}' validation bounds {found} differ from the schema's {expected}")
+        problems.append(_problem("check.bounds", field=f.path, found=found, expected=expected))
     return problems
 
 

@@ -557,10 +557,7 @@ def run_lock(ws: Workspace, wait: float = 30.0) -> Iterator[None]:
                 if time.monotonic() > deadline:
                     fh.seek(0)
                     holder = fh.read().strip() or "another process"
-                    raise BusyError(
-                        f"Another collect or report is running on this workspace ({holder}). "
-                        "Try again when it has finished."
-                    ) from err
+                    raise BusyError.of("busy.running", holder=holder) from err
                 time.sleep(0.2)
         _sweep(ws)
         fh.seek(0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 from .messages import render
 
 
@@ -14,6 +16,11 @@ class ParticipationError(Exception):
     def __init__(self, message: str = "", code: str = "") -> None:
         super().__init__(message)
         self.code = code
+
+    @classmethod
+    def of(cls, code: str, /, **values: object) -> Self:
+        """The error for a catalogue code, its words rendered from the catalogue."""
+        return cls(render(code, **values), code)
 
 
 class ConfigError(ParticipationError):
@@ -62,3 +69,7 @@ class ReviewError(ParticipationError):
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message, code)
+
+    @classmethod
+    def of(cls, code: str, /, **values: object) -> Self:
+        return cls(code, render(code, **values))

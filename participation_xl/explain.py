@@ -17,10 +17,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from xlsxwriter.utility import xl_rowcol_to_cell
-
 from .issues import Issue
 from .messages import Severity, is_notice
+from .place import Place, ref
 from .read import Cell, RawWorkbook
 
 SHEET = "Explain queries"
@@ -221,8 +220,7 @@ def write_sheet(
     ws.merge_range(1, 0, 1, len(widths) - 1, intro, f["help"])
     ws.set_row(1, 54)
     first, last = explain_cell(0)[0], explain_cell(len(queries) - 1)[0]
-    col = xl_rowcol_to_cell(0, EXPLAIN_COL - 1)[:-1]
-    span = f"${col}${first}:${col}${last}"
+    span = Place(SHEET, first, EXPLAIN_COL).span(Place(SHEET, last, EXPLAIN_COL))
     todo = sum(1 for q in queries if not q.explanation)
     ws.merge_range(2, 0, 2, len(widths) - 1, "", f["banner"])
     ws.write_formula(
@@ -267,7 +265,7 @@ def write_sheet(
         )
         for c, text in ((CODE_COL, q.key.code), (SHEET_COL, q.key.sheet), (CELL_COL, q.key.cell)):
             ws.write_string(r, c - 1, text, f["label"])
-        wb.define_name(name, f"='{SHEET}'!${col}${row}")
+        wb.define_name(name, "=" + ref(SHEET, row, EXPLAIN_COL))
         texts = (where, q.question, q.message, q.suggestion, q.explanation)
         ws.set_row(r, _height(texts, widths))
     ws.freeze_panes(HEADER_ROW, 0)

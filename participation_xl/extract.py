@@ -8,19 +8,13 @@ positions are used, but only after the labels beside them are found where they s
 from __future__ import annotations
 
 import functools
-import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from xlsxwriter.utility import xl_cell_to_rowcol, xl_rowcol_to_cell
-
 from .identify import Rejection
 from .pack import Field, Form, Table
+from .place import cell_name, parse
 from .read import Cell, RawWorkbook
-
-_REF = re.compile(
-    r"^=?(?:'((?:[^']|'')+)'|([^'!]+))!\$?([A-Z]{1,3})\$?(\d+)(?::\$?([A-Z]{1,3})\$?(\d+))?$"
-)
 
 
 class Located(NamedTuple):
@@ -39,18 +33,6 @@ class Extracted:
     inputs: list[Located]
     tables: dict[str, list[list[Located] | None]]  # table path -> its rows (None: blank)
     first: dict[str, Located]  # table path -> its first answer cell, for whole-table issues
-
-
-@functools.lru_cache(maxsize=4096)
-def parse_ref(text: str) -> tuple[str, int, int, int, int] | None:
-    """'Sheet'!$B$7 or 'Sheet'!$B$7:$B$66 -> (sheet, row1, col1, row2, col2)."""
-    m = _REF.match(text.strip())
-    if not m:
-        return None
-    sheet = (m.group(1) or "").replace("''", "'") or m.group(2)
-    r1, c1 = xl_cell_to_rowcol(m.group(3) + m.group(4))
-    r2, c2 = xl_cell_to_rowcol((m.group(5) or m.group(3)) + (m.group(6) or m.group(4)))
-    return sheet, r1 + 1, c1 + 1, r2 + 1, c2 + 1
 
 
 _NO_CELLS: dict[tuple[int, int], Cell] = {}
@@ -77,7 +59,7 @@ def extract(raw: RawWorkbook, form: Form) -> Extracted | Rejection:
     for i in form.inputs:
         # A tool that moves cells without updating names (or a hand edit) would make a name
         # point at the wrong answer, so a named cell must have its label beside it too.
-        named = parse_ref(raw.defined_names.get(i.field.path, ""))
+        named = _named(raw.defined_names.get(i.field.path, ""))
         if (
             named
             and named[0] == i.sheet
@@ -87,7 +69,7 @@ def extract(raw: RawWorkbook, form: Form) -> Extracted | Rejection:
         elif _label_ok(raw, i.sheet, i.row, i.label_col, i.label):
             row, col = i.row, i.col
         else:
-            return Rejection("identify.moved", {"sheet": i.sheet, "cell": _a1(i.row, i.col)})
+            return Rejection("identify.moved", {"sheet": i.sheet, "cell": cell_name(i.row, i.col)})
         inputs.append(Located(i.field, i.sheet, row, col, _cell(raw, i.sheet, row, col)))
     tables, first = {}, {}
     for t in form.tables:
@@ -105,7 +87,7 @@ def _table_columns(raw: RawWorkbook, t: Table) -> dict[str, tuple[int, int]] | R
     count = t.last_row - t.first_row + 1
     cols: dict[str, tuple[int, int]] = {}  # column key -> (first row, column)
     for c in t.columns:
-        named = parse_ref(raw.defined_names.get(c.path, ""))
+        named = _named(raw.defined_names.get(c.path, ""))
         spots = (
             [(named[1], named[2])]
             if named and named[0] == t.sheet and named[3] - named[1] + 1 == count
@@ -116,9 +98,8 @@ def _table_columns(raw: RawWorkbook, t: Table) -> dict[str, tuple[int, int]] | R
             (rc for rc in spots if _label_ok(raw, t.sheet, rc[0] - 1, rc[1], c.title)), None
         )
         if spot is None:
-            return Rejection(
-                "identify.moved", {"sheet": t.sheet, "cell": _a1(t.header_row, t.col_of(c.key))}
-            )
+            cell = cell_name(t.header_row, t.col_of(c.key))
+            return Rejection("identify.moved", {"sheet": t.sheet, "cell": cell})
         cols[c.key] = spot
     return cols
 
@@ -140,5 +121,7 @@ def _table_rows(
     return rows
 
 
-def _a1(row: int, col: int) -> str:
-    return xl_rowcol_to_cell(row - 1, col - 1)
+def _named(text: str) -> tuple[str, int, int, int, int] | None:
+    """Where a defined name points: a cell or a range on a named sheet; else None."""
+    found = parse(text)
+    return found if found is not None and found[0] else None

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import xlsxwriter
-from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
 from . import explain, identity
 from .errors import ConfigError
@@ -30,8 +29,6 @@ from .live import (
     answer_spots,
     as_written,
     blank_words,
-    quote,
-    ref,
     verdict,
     written_cell,
 )
@@ -49,6 +46,7 @@ from .pack import (
     Table,
     shared_pack,
 )
+from .place import Place, cell_name, column_range, ref
 from .roster import Team, read_roster
 from .workspace import Workspace
 
@@ -194,7 +192,7 @@ def generate(
     wanted = list(team_ids)
     unknown = sorted(set(wanted) - {t.team_id for t in teams})
     if unknown:
-        raise ConfigError(f"--team {', '.join(unknown)}: not on the roster. Check the team_id.")
+        raise ConfigError.of("config.unknown_team", teams=", ".join(unknown))
     chosen = [t for t in teams if not wanted or t.team_id in wanted]
     jobs = [(t, f) for t in chosen for f in ws.forms_for(t.kind)]
     ctx = IssueContext.of(ws)
@@ -306,7 +304,7 @@ class _Builder:
         # on load by default, so every formula carries the value it has right now.
         ws.write_formula(BANNER_ROW - 1, count_col - 1, "=" + formula, self.f["count"], value)
         self.counts[plan.name] = (ref(plan.name, BANNER_ROW, count_col), value)
-        count = xl_rowcol_to_cell(BANNER_ROW - 1, count_col - 1, True, True)
+        count = cell_name(BANNER_ROW, count_col, True)
         ws.merge_range(BANNER_ROW - 1, 0, BANNER_ROW - 1, count_col - 2, "", self.f["banner"])
         ws.write_formula(
             BANNER_ROW - 1,
@@ -536,9 +534,8 @@ class _Builder:
                 ws.set_row(r - 1, self._row_height(r, [], spots))
         for c in t.columns:
             col = t.col_of(c.key)
-            x = xl_col_to_name(col - 1)
             ws.data_validation(t.first_row - 1, col - 1, t.last_row - 1, col - 1, _validation(c))
-            self.wb.define_name(c.path, f"={quote(t.sheet)}!${x}${t.first_row}:${x}${t.last_row}")
+            self.wb.define_name(c.path, "=" + column_range(t.sheet, col, t.first_row, t.last_row))
             first = self._spot(t.sheet, t.first_row, col)
             self._highlight(ws, t.first_row, col, t.last_row, self.checks.error(first, True))
 
@@ -598,12 +595,12 @@ class _Builder:
         missing = sum(v for _, v in self.counts.values())
         ws.write_formula(2, 2, "=" + total, f["count"], missing)
         # The contract: one cell, named still_to_do, counts what collect would call errors.
-        self.wb.define_name(STILL_TO_DO, f"={quote(INSTRUCTIONS_SHEET)}!$C$3")
+        self.wb.define_name(STILL_TO_DO, "=" + ref(INSTRUCTIONS_SHEET, 3, 3))
         ws.merge_range(2, 0, 2, 1, "", f["banner"])
         ws.write_formula(
             2,
             0,
-            _banner("$C$3", "this workbook"),
+            _banner(cell_name(3, 3, True), "this workbook"),
             f["banner"],
             _banner_text(missing, "this workbook"),
         )
@@ -689,7 +686,7 @@ class _Builder:
             ws.set_row(row, _height((intro, 80)))
             for m in group:
                 row += 1
-                where = f"{m.sheet}, cell {xl_rowcol_to_cell(m.row - 1, m.col - 1)}"
+                where = Place(m.sheet, m.row, m.col).shown()
                 ws.write_string(row, 0, where, self.f["label_bold"])
                 text = m.message  # each message names its question
                 ws.merge_range(row, 1, row, 2, text, self.f["label"])
@@ -778,8 +775,7 @@ class _Builder:
             ws.write_string(0, c, name)
             for r, v in enumerate(values, start=1):
                 ws.write_string(r, c, v)
-            letter = xl_col_to_name(c)
-            self.wb.define_name(name, f"={LISTS_SHEET}!${letter}$2:${letter}${len(values) + 1}")
+            self.wb.define_name(name, "=" + column_range(LISTS_SHEET, c + 1, 2, len(values) + 1))
         ws.protect(self.ctx.sheet_password)
         ws.hide()
 

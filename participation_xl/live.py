@@ -20,13 +20,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
-
 from .examine import answers
 from .extract import Extracted, Located
 from .messages import Severity, severity
 from .normalise import FIRST_DAY, LAST_DAY, NOT_APPLICABLE, normalise
 from .pack import Field, Form, Table
+from .place import Place, cell_name, ref
 from .read import Cell
 from .rules import CHECKS, TODAY_FORMULA, comparable
 
@@ -37,16 +36,6 @@ _FIRST, _AFTER_LAST = (FIRST_DAY - _EPOCH).days, (LAST_DAY - _EPOCH).days + 1
 
 # The columns of the checks sheet (0-based).
 BLANK, OWN, ERROR, VALUE, FILLED, TEXT, PART1, REST, PART2, PART3, PARSED = range(11)
-
-
-def quote(sheet: str) -> str:
-    """A sheet name as a formula writes it: in quotes, with apostrophes doubled."""
-    return "'" + sheet.replace("'", "''") + "'"
-
-
-def ref(sheet: str, row: int, col: int) -> str:
-    """An absolute reference to a cell (1-based row and column) on a sheet."""
-    return f"{quote(sheet)}!{xl_rowcol_to_cell(row - 1, col - 1, True, True)}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,7 +61,7 @@ class Spot:
 
     @property
     def a1(self) -> str:
-        return xl_rowcol_to_cell(self.row - 1, self.col - 1)
+        return cell_name(self.row, self.col)
 
 
 def answer_spots(form: Form) -> list[Spot]:
@@ -183,12 +172,11 @@ class Checks:
     # -- references other sheets use ------------------------------------------------
 
     def flag(self, spot: Spot, col: int) -> str:
-        return f"{quote(SHEET)}!{xl_rowcol_to_cell(self.row[spot] - 1, col, True, True)}"
+        return ref(SHEET, self.row[spot], col + 1)
 
     def error(self, spot: Spot, relative_row: bool = False) -> str:
         """The error flag of a cell; with a relative row, for a format over a column."""
-        cell = xl_rowcol_to_cell(self.row[spot] - 1, ERROR, not relative_row, True)
-        return f"{quote(SHEET)}!{cell}"
+        return Place(SHEET, self.row[spot], ERROR + 1).ref(not relative_row, fixed_col=True)
 
     def blank(self, spot: Spot) -> str:
         return self.flag(spot, BLANK)
@@ -204,9 +192,9 @@ class Checks:
         mine = [s for s in self.spots if s.sheet == sheet]
         if not mine:
             return "0", 0
-        top, bottom = self.row[mine[0]], self.row[mine[-1]]
-        col = xl_col_to_name(ERROR)
-        formula = f"SUMPRODUCT(--({quote(SHEET)}!${col}${top}:${col}${bottom}))"
+        top = Place(SHEET, self.row[mine[0]], ERROR + 1)
+        bottom = Place(SHEET, self.row[mine[-1]], ERROR + 1)
+        formula = f"SUMPRODUCT(--({top.to(bottom)}))"
         return formula, sum(self.states[s].error for s in mine)
 
     # -- writing the sheet --------------------------------------------------------------
@@ -257,7 +245,7 @@ class Checks:
 
     def _local(self, s: Spot) -> Any:
         row = self.row[s]
-        return lambda col: xl_rowcol_to_cell(row - 1, col, False, True)
+        return lambda col: cell_name(row, col + 1, False, fixed_col=True)
 
     def _own(self, s: Spot, x: str, me: Any) -> str:
         return (
@@ -301,10 +289,9 @@ class Checks:
             terms.append(f"AND({given},{check.formula(mine, other)})")
         t = s.table
         if t is not None and (s.row, s.col) == (t.first_row, t.first_col) and t.min_items:
-            col = xl_col_to_name(FILLED)
-            top = self.row[s]
-            bottom = top + t.last_row - t.first_row
-            terms.append(f"SUMPRODUCT(--(${col}${top}:${col}${bottom}))<{t.min_items}")
+            top = Place(SHEET, self.row[s], FILLED + 1)
+            bottom = Place(SHEET, top.row + t.last_row - t.first_row, FILLED + 1)
+            terms.append(f"SUMPRODUCT(--({top.span(bottom)}))<{t.min_items}")
         return terms
 
     def _rule_other(self, s: Spot, other: Field) -> str:

@@ -551,6 +551,124 @@ CATALOGUE: dict[Code, Message] = {
         Q,
         "No email draft for team '{team}': {detail}. Check contact_name and contact_email in the roster.",
     ),
+    # --- place part ---
+    # participation.toml and the command line (ConfigError; exit 2, nothing done)
+    "config.not_found": Message(
+        E,
+        "{path}: no {config} here or above. Run 'participation-xl init' first, or name the workspace with -w DIR.",
+    ),
+    "config.unreadable": Message(
+        E, "{path}: cannot be read ({detail}). Fix the file and try again."
+    ),
+    "config.invalid": Message(E, "{path}: {problems}. Fix the file and try again."),
+    "config.forms_unknown": Message(
+        E,
+        "{path}: [forms] {kind} names {unknown}, which the pack does not have. Use one of: {forms}.",
+    ),
+    "config.timezone": Message(
+        E,
+        "{path}: timezone: '{name}' is not a time zone this computer knows. Use a name like {default} (the default), or delete the line.",
+    ),
+    "config.due": Message(E, "{path}: due: {detail} Fix the file and try again."),
+    "config.cycle": Message(
+        E, "Cycle '{cycle}' is not a year like 2026-27 (two consecutive years)."
+    ),
+    "config.due_before_cycle": Message(
+        E,
+        "The due date {due} is before cycle {cycle} starts ({start}: a cycle is the financial year from 1 April). Give a date in the cycle, like {example}.",
+    ),
+    "config.council_required": Message(E, "--council must name the council."),
+    "config.return_to_too_long": Message(
+        E,
+        "--return-to is {length} characters; keep it to {limit} (say where, briefly: a folder, a SharePoint site, an email address).",
+    ),
+    "config.returns_missing": Message(
+        E,
+        "{path}: the returns folder does not exist. Check 'returns' in participation.toml.",
+    ),
+    "config.returns_overlap": Message(
+        E,
+        "{path}: the returns folder overlaps the workspace ({root}), so collect would read the tool's own workbooks, reports or key as returns. Name a folder of its own for returns (the default is 'returns' in the workspace) in participation.toml, or on the command line.",
+    ),
+    "config.unknown_team": Message(E, "--team {teams}: not on the roster. Check the team_id."),
+    "date.not_a_date": Message(E, "'{value}' is not a date: type it day first, like 31/03/2027."),
+    "date.no_such_part": Message(
+        E, "'{value}': there is no {part}. Type the date day first, like 31/03/2027."
+    ),
+    # another run holds the workspace's lock (BusyError)
+    "busy.running": Message(
+        E,
+        "Another collect or report is running on this workspace ({holder}). Try again when it has finished.",
+    ),
+    # the template pack cannot be loaded (PackError; pack.layout and pack.schema above too)
+    "pack.missing_builtin": Message(
+        E, "The built-in template pack is missing from this installation. Install the tool again."
+    ),
+    "pack.not_a_pack": Message(
+        E, "{path}: a template pack needs a workbook_templates/ and a schemas/ folder."
+    ),
+    "pack.ref_not_local": Message(E, "{path}: only local $refs (#/$defs/...) are supported: {ref}"),
+    "pack.ref_missing": Message(E, "{path}: $ref {ref} points at nothing."),
+    "pack.unknown_field": Message(E, "{path}: the layout names '{field}', not in the schema."),
+    "pack.field_type": Message(
+        E, "{path}: field '{field}' has a type the workbook cannot ask for."
+    ),
+    "pack.condition": Message(
+        E,
+        "{path}: a conditional rule must be 'if one sibling is one of some values, then these are required'; found {rule}",
+    ),
+    "pack.rule_code": Message(E, "{path}: rule {spec} needs a code, one of {known}."),
+    "pack.rule_fields": Message(
+        E,
+        "{path}: rule {rule} compares {fields}: each must be a field of this form of kind {kinds}.",
+    ),
+    "pack.rule_table": Message(
+        E,
+        "{path}: rule {rule}: '{other}' is in a table, so '{field}' must be a column of the same table.",
+    ),
+    "pack.block_type": Message(E, "{path}: unknown block type {kind} on sheet '{sheet}'."),
+    # pack check: where the layouts, schemas and a generated workbook disagree
+    "check.schema_invalid": Message(E, "{name} is not a valid JSON Schema 2020-12: {detail}"),
+    "check.unknown_form": Message(E, "pack.toml: [forms] {kind} names unknown form '{form}'"),
+    "check.explanation_code": Message(
+        E,
+        "pack.toml: [explanations] '{query}' is not a query code of the message catalogue (participation_xl/messages.py): only queries can be explained",
+    ),
+    "check.explanation_text": Message(
+        E, "pack.toml: [explanations] '{query}' must be text of 1 to 1,000 characters"
+    ),
+    "check.no_version": Message(E, "the schema needs an $id and an x-form-version"),
+    "check.no_input": Message(E, "schema field '{field}' has no input cell in the layout"),
+    "check.not_in_schema": Message(E, "layout field '{field}' is not in the schema"),
+    "check.inputs": Message(E, "field '{field}' has {count} input cells; it needs exactly one"),
+    "check.sheet_twice": Message(E, "sheet name '{sheet}' is used twice"),
+    "check.sheet_name": Message(
+        E,
+        "sheet name '{sheet}' is not allowed in Excel (1 to 31 characters, none of []:*?/\\, not beginning or ending with an apostrophe)",
+    ),
+    "check.shared_cell": Message(E, "two inputs share {place}"),
+    "check.table_rows": Message(
+        E, "table '{table}' has {rows} rows but the schema allows {allowed}"
+    ),
+    "check.table_min": Message(E, "table '{table}' has fewer rows than minItems"),
+    "check.dropdown": Message(
+        E, "dropdown {name} holds {found}, but the schema's enum is {expected}"
+    ),
+    "check.unprotected": Message(E, "the workbook structure is not protected"),
+    "check.no_name": Message(E, "field '{field}' has no defined name in the workbook"),
+    "check.locked": Message(E, "'{field}' cell {cell} is locked"),
+    "check.validations": Message(E, "'{field}' has {count} validations; it needs exactly one"),
+    "check.validation_type": Message(
+        E, "'{field}' is validated as {found}, but the schema says {kind}"
+    ),
+    "check.bounds": Message(
+        E, "'{field}' validation bounds {found} differ from the schema's {expected}"
+    ),
+    "check.rule_check": Message(E, "rule {rule} on '{field}': collect's check is wrong"),
+    "check.rule_formula": Message(
+        E, "rule {rule} on '{field}': the workbook's live check lacks it"
+    ),
+    "check.in_form": Message(E, "{form}: {problem}"),
 }
 
 

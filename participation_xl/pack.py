@@ -22,7 +22,7 @@ import fastjsonschema
 import jsonschema
 
 from .errors import PackError
-from .messages import CATALOGUE, render
+from .messages import CATALOGUE
 from .rules import CHECKS
 
 IDENTITY_FIELDS = ("form", "form_version", "cycle", "team_id")
@@ -110,7 +110,7 @@ def builtin_pack_dir() -> Path:
     for candidate in (here / "_pack", here.parent):
         if (candidate / "schemas").is_dir() and (candidate / "workbook_templates").is_dir():
             return candidate
-    raise PackError("The built-in template pack is missing from this installation.")
+    raise PackError.of("pack.missing_builtin")
 
 
 @dataclass(frozen=True)
@@ -327,9 +327,7 @@ def load_pack(directory: str | Path | None = None) -> Pack:
     root = Path(directory) if directory else builtin_pack_dir()
     templates, schemas = root / "workbook_templates", root / "schemas"
     if not templates.is_dir() or not schemas.is_dir():
-        raise PackError(
-            f"{root}: a template pack needs a workbook_templates/ and a schemas/ folder."
-        )
+        raise PackError.of("pack.not_a_pack", path=root)
     meta = _load_toml(templates / "pack.toml")
     _check_shape(templates / "pack.toml", meta, "pack")
     forms = {}
@@ -342,7 +340,7 @@ def load_pack(directory: str | Path | None = None) -> Pack:
         schema = _load_json(schema_path)
         if not isinstance(schema, dict):
             problem = f"it holds a JSON {type(schema).__name__}, not an object"
-            raise PackError(render("pack.schema", path=schema_path, problem=problem), "pack.schema")
+            raise PackError.of("pack.schema", path=schema_path, problem=problem)
         forms[layout["form"]] = _built(layout, schema, path, schema_path)
     return Pack(
         dir=root,
@@ -364,7 +362,7 @@ def _check_shape(path: Path, data: dict[str, Any], what: str) -> None:
     if error is not None:
         where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.path)
         problem = f"{where.lstrip('.') or 'the file'}: {error.message}"
-        raise PackError(render("pack.layout", path=path, problem=problem), "pack.layout")
+        raise PackError.of("pack.layout", path=path, problem=problem)
 
 
 def _error_order(error: jsonschema.ValidationError) -> tuple[str, ...]:
@@ -383,14 +381,12 @@ def _built(layout: dict[str, Any], schema: dict[str, Any], source: Path, schema_
             jsonschema.Draft202012Validator.check_schema(schema)
         except jsonschema.SchemaError as bad:
             problem = f"it is not a valid JSON Schema 2020-12 ({bad.message})"
-            raise PackError(
-                render("pack.schema", path=schema_path, problem=problem), "pack.schema"
-            ) from err
+            raise PackError.of("pack.schema", path=schema_path, problem=problem) from err
         problem = (
             f"the layout and schema {schema_path.name} cannot be laid out together "
             f"({type(err).__name__}: {err})"
         )
-        raise PackError(render("pack.layout", path=source, problem=problem), "pack.layout") from err
+        raise PackError.of("pack.layout", path=source, problem=problem) from err
 
 
 _LOADED: dict[str, Pack] = {}
@@ -410,14 +406,16 @@ def _load_toml(path: Path) -> dict[str, Any]:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except (OSError, tomllib.TOMLDecodeError) as err:
-        raise PackError(f"{path}: cannot be read as TOML ({err}).", "pack.layout") from err
+        problem = f"it cannot be read as TOML ({err})"
+        raise PackError.of("pack.layout", path=path, problem=problem) from err
 
 
 def _load_json(path: Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
-        raise PackError(f"{path}: cannot be read as JSON ({err}).", "pack.schema") from err
+        problem = f"it cannot be read as JSON ({err})"
+        raise PackError.of("pack.schema", path=path, problem=problem) from err
 
 
 # --- deriving fields from the schema -------------------------------------------------
@@ -436,10 +434,10 @@ class _Schema:
         if not ref:
             return node
         if not ref.startswith("#/$defs/"):
-            raise PackError(f"{self.source}: only local $refs (#/$defs/...) are supported: {ref}")
+            raise PackError.of("pack.ref_not_local", path=self.source, ref=ref)
         target = self.root.get("$defs", {}).get(ref.removeprefix("#/$defs/"))
         if target is None:
-            raise PackError(f"{self.source}: $ref {ref} points at nothing.")
+            raise PackError.of("pack.ref_missing", path=self.source, ref=ref)
         merged = {**self.deref(target), **{k: v for k, v in node.items() if k != "$ref"}}
         merged.setdefault("x-list-name", ref.removeprefix("#/$defs/"))
         return merged
@@ -449,7 +447,7 @@ class _Schema:
         for part in path.split("."):
             node = self.deref(node).get("properties", {}).get(part)
             if node is None:
-                raise PackError(f"{self.source}: the layout names '{path}', not in the schema.")
+                raise PackError.of("pack.unknown_field", path=self.source, field=path)
         return self.deref(node)
 
     def fields_of(self, path: str, keys: list[str] | None = None) -> list[Field]:
@@ -461,9 +459,8 @@ class _Schema:
         chosen = keys if keys is not None else list(props)
         unknown = [k for k in chosen if k not in props]
         if unknown:
-            raise PackError(
-                f"{self.source}: the layout names '{path}.{unknown[0]}', not in the schema."
-            )
+            field = f"{path}.{unknown[0]}"
+            raise PackError.of("pack.unknown_field", path=self.source, field=field)
         return [
             self.field(f"{path}.{k}", props[k], k in required, conditions.get(k)) for k in chosen
         ]
@@ -503,7 +500,7 @@ def _kind(node: dict[str, Any], source: Path, path: str) -> str:
         return kind
     if node.get("type") == "string":
         return {"date": "date", "email": "email"}.get(node.get("format", ""), "text")
-    raise PackError(f"{source}: field '{path}' has a type the workbook cannot ask for.")
+    raise PackError.of("pack.field_type", path=source, field=path)
 
 
 def _conditions(obj: dict[str, Any], source: Path) -> dict[str, tuple[str, tuple[str, ...]]]:
@@ -513,10 +510,7 @@ def _conditions(obj: dict[str, Any], source: Path) -> dict[str, tuple[str, tuple
         cond = rule.get("if", {}).get("properties", {})
         then = rule.get("then", {}).get("required", [])
         if len(cond) != 1 or not then or set(rule) - {"if", "then"}:
-            raise PackError(
-                f"{source}: a conditional rule must be 'if one sibling is one of some values, "
-                f"then these are required'; found {json.dumps(rule)[:120]}"
-            )
+            raise PackError.of("pack.condition", path=source, rule=json.dumps(rule)[:120])
         ((sibling, test),) = cond.items()
         values = (test["const"],) if "const" in test else tuple(test.get("enum", ()))
         for key in then:
@@ -562,23 +556,20 @@ def _rule(form: Form, spec: dict[str, Any], source: Path) -> Rule:
     check = CHECKS.get(code) if isinstance(code, str) else None
     if check is None or code not in CATALOGUE:
         known = ", ".join(sorted(CHECKS))
-        raise PackError(f"{source}: rule {spec!r} needs a code, one of {known}.")
+        raise PackError.of("pack.rule_code", path=source, spec=repr(spec), known=known)
     by_path = {f.path: f for f in form.fields}
     tables = {c.path: t.path for t in form.tables for c in t.columns}
     names = [spec.get("field"), spec.get("other")] if check.compares else [spec.get("field")]
     found = [by_path.get(n) if isinstance(n, str) else None for n in names]
     if None in found or any(f.kind not in check.kinds for f in found if f):
-        raise PackError(
-            f"{source}: rule {code} compares {' and '.join(map(str, names))}: each must be a "
-            f"field of this form of kind {' or '.join(sorted(check.kinds))}."
-        )
+        fields, kinds = " and ".join(map(str, names)), " or ".join(sorted(check.kinds))
+        raise PackError.of("pack.rule_fields", path=source, rule=code, fields=fields, kinds=kinds)
     first, other = found[0], (found[1] if check.compares else None)
     assert first is not None
     table = tables.get(first.path, "")
     if other is not None and other.path in tables and tables[other.path] != table:
-        raise PackError(
-            f"{source}: rule {code}: '{other.path}' is in a table, so '{first.path}' must be "
-            "a column of the same table."
+        raise PackError.of(
+            "pack.rule_table", path=source, rule=code, other=other.path, field=first.path
         )
     return Rule(code, first, other, table)
 
@@ -595,7 +586,7 @@ def _place(nav: _Schema, sheet: str, spec: dict[str, Any], row: int) -> Block:
         kind or ""
     )
     if placer is None:
-        raise PackError(f"{nav.source}: unknown block type {kind!r} on sheet '{sheet}'.")
+        raise PackError.of("pack.block_type", path=nav.source, kind=repr(kind), sheet=sheet)
     return placer(nav, sheet, spec, row)
 
 

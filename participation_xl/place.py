@@ -16,10 +16,14 @@ from dataclasses import dataclass
 # A sheet name as Excel allows it: 1-31 characters, none of : \ / ? * [ ], and not starting
 # or ending with an apostrophe. References quote every name, which is always valid.
 _REF = re.compile(
-    r"^(?:(?:'((?:[^']|'')+)'|([^'!:\\/?*\[\]\s]+))!)?"
+    r"^=?(?:(?:'((?:[^']|'')+)'|([^'!:\\/?*\[\]\s]+))!)?"
     r"\$?([A-Za-z]{1,3})\$?([0-9]{1,7})(?::\$?([A-Za-z]{1,3})\$?([0-9]{1,7}))?$"
 )
+# A plain cell name as a workbook's XML writes it ('B12'): the reader's hot path.
+_CELL = re.compile(r"([A-Z]{1,3})([0-9]+)")
 MAX_ROW, MAX_COL = 1_048_576, 16_384
+# What Excel refuses in a sheet name (besides an apostrophe at either end, and length).
+_NOT_IN_SHEET_NAME = re.compile(r"[\[\]:*?/\\]")
 
 
 @dataclass(frozen=True, order=True)
@@ -36,9 +40,10 @@ class Place:
         """'B8', or '' when the place is not one cell."""
         return cell_name(self.row, self.col) if self.row and self.col else ""
 
-    def ref(self, absolute: bool = True) -> str:
-        """The reference a formula or defined name uses: 'Team''s details'!$B$8."""
-        return f"{quote(self.sheet)}!{cell_name(self.row, self.col, absolute)}"
+    def ref(self, absolute: bool = True, fixed_col: bool | None = None) -> str:
+        """The reference a formula or defined name uses: 'Team''s details'!$B$8.
+        With fixed_col and not absolute, only the column is fixed ('Sheet'!$B8)."""
+        return f"{quote(self.sheet)}!{cell_name(self.row, self.col, absolute, fixed_col)}"
 
     def to(self, end: Place, absolute: bool = True) -> str:
         """A range from this cell to `end` on the same sheet: 'Sheet'!$B$7:$B$66."""
@@ -46,8 +51,12 @@ class Place:
         last = cell_name(end.row, end.col, absolute)
         return f"{quote(self.sheet)}!{first}:{last}"
 
+    def span(self, end: Place, absolute: bool = True) -> str:
+        """A range from this cell to `end` with no sheet, for a formula on the same sheet."""
+        return f"{cell_name(self.row, self.col, absolute)}:{cell_name(end.row, end.col, absolute)}"
+
     def shown(self) -> str:
-        """In words, for a person: "Sheet 'Team's details', cell B8"."""
+        """In words, for a person: "Team's details, cell B8" (the sheet alone, or '')."""
         if not self.sheet:
             return ""
         return f"{self.sheet}, cell {self.cell}" if self.cell else self.sheet
@@ -83,10 +92,47 @@ def column_number(letters: str) -> int:
     return n
 
 
-def cell_name(row: int, col: int, absolute: bool = False) -> str:
-    """(8, 2) -> 'B8', or '$B$8' when absolute."""
-    mark = "$" if absolute else ""
-    return f"{mark}{column_letters(col)}{mark}{row}"
+def cell_name(row: int, col: int, absolute: bool = False, fixed_col: bool | None = None) -> str:
+    """(8, 2) -> 'B8', or '$B$8' when absolute; fixed_col overrides the column's mark
+    ('$B8': a conditional format over a column keeps its column, moves its row)."""
+    row_mark = "$" if absolute else ""
+    col_mark = "$" if (absolute if fixed_col is None else fixed_col) else ""
+    return f"{col_mark}{column_letters(col)}{row_mark}{row}"
+
+
+def ref(sheet: str, row: int, col: int) -> str:
+    """An absolute reference to a cell (1-based row and column): 'Sheet'!$B$8."""
+    return Place(sheet, row, col).ref()
+
+
+def column_range(sheet: str, col: int, first_row: int, last_row: int) -> str:
+    """An absolute reference to part of one column: 'Sheet'!$B$7:$B$66."""
+    return Place(sheet, first_row, col).to(Place(sheet, last_row, col))
+
+
+@functools.lru_cache(maxsize=65536)
+def position(cell: str) -> tuple[int, int] | None:
+    """'B12' -> (12, 2), for a plain cell name as a workbook's XML writes it (no sheet, no
+    $, capitals). The reader's hot path: cached, as the same few hundred cells recur in
+    every return."""
+    m = _CELL.fullmatch(cell)
+    if m is None:
+        return None
+    n = 0
+    for ch in m.group(1):
+        n = n * 26 + ord(ch) - 64
+    return int(m.group(2)), n
+
+
+def sheet_name_allowed(name: str) -> bool:
+    """Whether Excel allows this sheet name: 1 to 31 characters, none of []:*?/\\, and
+    not beginning or ending with an apostrophe."""
+    return (
+        0 < len(name) <= 31
+        and not _NOT_IN_SHEET_NAME.search(name)
+        and not name.startswith("'")
+        and not name.endswith("'")
+    )
 
 
 @functools.lru_cache(maxsize=65536)

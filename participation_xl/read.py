@@ -38,6 +38,8 @@ from typing import Any, NamedTuple
 
 from lxml import etree
 
+from .place import position
+
 MAX_MEMBERS = 2000
 MAX_PART_BYTES = 16 * 1024 * 1024  # one part we parse, decompressed (a real one is < 1 MiB)
 MAX_TOTAL_BYTES = 256 * 1024 * 1024  # every part we parse, decompressed
@@ -68,7 +70,6 @@ CODES = frozenset(
 _DATE_IDS = set(range(14, 23)) | set(range(27, 37)) | set(range(45, 48)) | set(range(50, 59))
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
-_CELL = re.compile(r"([A-Z]{1,3})(\d+)")
 
 
 class Cell(NamedTuple):
@@ -395,7 +396,7 @@ def _formula_cells(data: bytes, max_row: int, max_col: int) -> dict[tuple[int, i
         formula = _FORMULA.match(data, at, end)
         if cell is None or formula is None:
             return None  # a formula written some other way (or rich text): let lxml find it
-        where = _ref_position(cell.group(1).decode())
+        where = position(cell.group(1).decode())
         if where and where[0] <= max_row and where[1] <= max_col:  # status formulas lie outside
             out[where] = html.unescape((formula.group(1) or b"").decode("utf-8"))
         at = data.find(b"<f", formula.end(), end)
@@ -568,7 +569,7 @@ def _sheet(
 ) -> SheetCells:
     filled = _FILLED(_sheet_data(data), rows=max_row)  # cells that hold something, in C
     refs = list(map(_GET_R, filled))
-    places = [] if None in refs else list(map(_ref_position, refs))
+    places = [] if None in refs else list(map(position, refs))
     if not places or None in places:  # a cell with no usable reference: count instead
         places = [_position(el) for el in filled]
     by_place = {rc: el for rc, el in zip(places, filled, strict=True) if rc and rc[1] <= max_col}
@@ -619,27 +620,13 @@ class SheetCells(_LazyCells):
 def _position(el: Any) -> tuple[int, int]:
     ref = el.get("r")
     if ref:
-        where = _ref_position(ref)
+        where = position(ref)
         if where:
             return where
     # No reference: the cell follows its left neighbour in the same row (Excel allows this).
     row_el = el.getparent()
     row = int(row_el.get("r") or row_el.getparent().index(row_el) + 1)
     return row, row_el.index(el) + 1
-
-
-@functools.lru_cache(maxsize=65536)
-def _ref_position(ref: str) -> tuple[int, int] | None:
-    """'B12' -> (12, 2); cached, as the same few hundred references recur in every return."""
-    m = _CELL.fullmatch(ref)
-    return (int(m.group(2)), _col(m.group(1))) if m else None
-
-
-def _col(letters: str) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - 64
-    return n
 
 
 _V, _F, _IS, _T = f"{NS}v", f"{NS}f", f"{NS}is", f"{NS}t"

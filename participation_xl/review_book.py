@@ -38,11 +38,11 @@ from typing import Any
 
 import openpyxl
 import xlsxwriter
-from xlsxwriter.utility import xl_rowcol_to_cell
 
 from .errors import ReviewError
 from .messages import render
 from .outputs import SAFE_WORKBOOK_OPTIONS, atomic_write_bytes
+from .place import cell_name
 from .register import Register
 from .review import STATE_OF, decide, ensure_table, standing
 from .review import history_of as _history
@@ -227,7 +227,7 @@ def _record(
     for n, row in rows:
         sub_id = int(row[KEY])
         raw, note = _text(row.get("Decision")), _text(row.get("Note"))
-        cell = xl_rowcol_to_cell(n - 1, col)
+        cell = cell_name(n, col + 1)
         if not _same_return(ws, reg, sub_id, row):
             if raw:
                 team, form = _text(row.get("Team ID")), _text(row.get("Form"))

@@ -21,11 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from xlsxwriter.utility import xl_rowcol_to_cell
-
 from .counting import COUNTED, outcome
 from .issues import Issue, issue
 from .messages import Code
+from .place import cell_name
 from .register import Submission
 from .roster import Team
 from .status import Expected
@@ -148,7 +147,7 @@ def read_csv(path: Path) -> tuple[list[Signatory], list[Issue]]:
 
 def _row_problem(values: dict[str, str], at: dict[str, int], row: int) -> Issue | None:
     def bad(column: str, problem: str) -> Issue:
-        cell = xl_rowcol_to_cell(row - 1, at[column])
+        cell = cell_name(row, at[column] + 1)
         return issue(Code.SIGNATORIES_VALUE, CSV_NAME, cell=cell, row=row, column=column,
                      problem=problem)  # fmt: skip
 

@@ -75,9 +75,12 @@ class Workspace:
         forms = self.forms_override.get(kind, self.pack.forms_for_kind.get(kind, []))
         unknown = [f for f in forms if f not in self.pack.forms]
         if unknown:
-            raise ConfigError(
-                f"{self.root / CONFIG_NAME}: [forms] {kind} names {', '.join(unknown)}, which "
-                f"the pack does not have. Use one of: {', '.join(self.pack.forms)}."
+            raise ConfigError.of(
+                "config.forms_unknown",
+                path=self.root / CONFIG_NAME,
+                kind=kind,
+                unknown=", ".join(unknown),
+                forms=", ".join(self.pack.forms),
             )
         return forms
 
@@ -109,7 +112,7 @@ def read_secret(path: Path) -> bytes:
             problem = "its bytes repeat, so it was not made at random"
         else:
             return key
-    raise ConfigError(render("key.damaged", path=path, problem=problem), "key.damaged")
+    raise ConfigError.of("key.damaged", path=path, problem=problem)
 
 
 def find_root(start: str | Path | None = None) -> Path:
@@ -118,10 +121,7 @@ def find_root(start: str | Path | None = None) -> Path:
     for folder in (here, *here.parents):
         if (folder / CONFIG_NAME).is_file():
             return folder
-    raise ConfigError(
-        f"{here}: no {CONFIG_NAME} here or above. Run 'participation-xl init' first, "
-        "or name the workspace with -w DIR."
-    )
+    raise ConfigError.of("config.not_found", path=here, config=CONFIG_NAME)
 
 
 def load_workspace(start: str | Path | None = None) -> Workspace:
@@ -132,7 +132,7 @@ def load_workspace(start: str | Path | None = None) -> Workspace:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
     except (OSError, tomllib.TOMLDecodeError) as err:
-        raise ConfigError(f"{path}: cannot be read ({err}). Fix the file and try again.") from err
+        raise ConfigError.of("config.unreadable", path=path, detail=err) from err
     _check_config(path, data)
     pack = data.get("pack") or None
     return Workspace(
@@ -157,9 +157,8 @@ def _config_timezone(path: Path, data: dict) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as err:
-        raise ConfigError(
-            f"{path}: timezone: '{name}' is not a time zone this computer knows. Use a name "
-            f"like {DEFAULT_TIMEZONE} (the default), or delete the line."
+        raise ConfigError.of(
+            "config.timezone", path=path, name=name, default=DEFAULT_TIMEZONE
         ) from err
     return name
 
@@ -171,7 +170,7 @@ def _check_config(path: Path, data: dict) -> None:
         for e in validator.iter_errors(data)
     ]
     if problems:
-        raise ConfigError(f"{path}: " + "; ".join(problems) + ". Fix the file and try again.")
+        raise ConfigError.of("config.invalid", path=path, problems="; ".join(problems))
     check_cycle(data["cycle"])
 
 
@@ -180,7 +179,7 @@ def _config_due(path: Path, data: dict) -> dt.date:
         due = parse_date(data["due"])
         check_due(data["cycle"], due)
     except (ValueError, ConfigError) as err:
-        raise ConfigError(f"{path}: due: {err} Fix the file and try again.") from err
+        raise ConfigError.of("config.due", path=path, detail=err) from err
     return due
 
 
@@ -188,7 +187,7 @@ def check_cycle(cycle: str) -> None:
     """A cycle is two consecutive years, like 2026-27."""
     m = re.fullmatch(r"(\d{4})-(\d{2})", cycle)
     if not m or (int(m.group(1)) + 1) % 100 != int(m.group(2)):
-        raise ConfigError(f"Cycle '{cycle}' is not a year like 2026-27 (two consecutive years).")
+        raise ConfigError.of("config.cycle", cycle=cycle)
 
 
 def cycle_start(cycle: str) -> dt.date:
@@ -202,10 +201,12 @@ def check_due(cycle: str, due: dt.date) -> None:
     """A due date must fall on or after the day its cycle starts."""
     start = cycle_start(cycle)
     if due < start:
-        raise ConfigError(
-            f"The due date {due:%d/%m/%Y} is before cycle {cycle} starts ({start:%d/%m/%Y}: "
-            "a cycle is the financial year from 1 April). Give a date in the cycle, like "
-            f"{dt.date(start.year + 1, 3, 31):%d/%m/%Y}."
+        raise ConfigError.of(
+            "config.due_before_cycle",
+            due=f"{due:%d/%m/%Y}",
+            cycle=cycle,
+            start=f"{start:%d/%m/%Y}",
+            example=f"{dt.date(start.year + 1, 3, 31):%d/%m/%Y}",
         )
 
 
@@ -222,7 +223,7 @@ def parse_date(text: str) -> dt.date:
         return _day(value, int(day_first[3]), int(day_first[2]), int(day_first[1]))
     if iso:
         return _day(value, int(iso[1]), int(iso[2]), int(iso[3]))
-    raise ValueError(f"'{value}' is not a date: type it day first, like 31/03/2027.")
+    raise ValueError(render("date.not_a_date", value=value))
 
 
 def _day(text: str, year: int, month: int, day: int) -> dt.date:
@@ -233,9 +234,7 @@ def _day(text: str, year: int, month: int, day: int) -> dt.date:
         pass
     if not 1 <= month <= 12 or year < 1:
         part = f"month {month} (months are 1 to 12)" if year >= 1 else "year 0"
-        raise ValueError(
-            f"'{text}': there is no {part}. Type the date day first, like 31/03/2027."
-        ) from None
+        raise ValueError(render("date.no_such_part", value=text, part=part)) from None
     last = calendar.monthrange(year, month)[1]
     name = f"{calendar.month_name[month]} {year}"
     why = (
@@ -269,14 +268,11 @@ def init_workspace(
     check_cycle(cycle)
     check_due(cycle, due)
     if not council.strip():
-        raise ConfigError("--council must name the council.")
+        raise ConfigError.of("config.council_required")
     return_to = " ".join(return_to.split())  # one line: it is a sentence on the workbook
     limit = builtin_schema("config")["properties"]["return_to"]["maxLength"]
     if len(return_to) > limit:
-        raise ConfigError(
-            f"--return-to is {len(return_to)} characters; keep it to {limit} "
-            "(say where, briefly: a folder, a SharePoint site, an email address)."
-        )
+        raise ConfigError.of("config.return_to_too_long", length=len(return_to), limit=limit)
     root.mkdir(parents=True, exist_ok=True)
     state = root / STATE_DIR
     state.mkdir(exist_ok=True)
@@ -308,12 +304,10 @@ def check_free(root: Path, command: str) -> None:
     """Refuse, before anything is written, a folder where `command` (init, demo) would
     write over something: a coordinator's roster, settings or key is never replaced."""
     if _present(root) and not root.is_dir():
-        raise ConfigError(
-            render("workspace.exists", paths=root, command=command), "workspace.exists"
-        )
+        raise ConfigError.of("workspace.exists", paths=root, command=command)
     key = root / STATE_DIR / SECRET_NAME
     if _present(key) and not _present(root / CONFIG_NAME):
-        raise ConfigError(render("workspace.orphan_key", path=key), "workspace.orphan_key")
+        raise ConfigError.of("workspace.orphan_key", path=key)
     taken = [root / name for name in (CONFIG_NAME, STARTER_ROSTER, STATE_DIR + "/" + SECRET_NAME)]
     taken = [p for p in taken if _present(p)]
     taken += [
@@ -323,9 +317,7 @@ def check_free(root: Path, command: str) -> None:
     ]
     if taken:
         paths = ", ".join(str(p) for p in taken)
-        raise ConfigError(
-            render("workspace.exists", paths=paths, command=command), "workspace.exists"
-        )
+        raise ConfigError.of("workspace.exists", paths=paths, command=command)
 
 
 def _present(path: Path) -> bool:
@@ -385,18 +377,11 @@ def returns_folder(ws: Workspace, folder: str | Path | None = None) -> Path:
     (the default is ./returns)."""
     source = Path(folder) if folder else ws.returns_dir
     if not source.is_dir():
-        raise ConfigError(
-            f"{source}: the returns folder does not exist. Check 'returns' in participation.toml."
-        )
+        raise ConfigError.of("config.returns_missing", path=source)
     real, root = source.resolve(), ws.root.resolve()
     own = [root / STATE_DIR, ws.outbox.resolve(), ws.reports_dir.resolve()]
     if real == root or real in root.parents or any(_within(real, p) for p in own):
-        raise ConfigError(
-            f"{source}: the returns folder overlaps the workspace ({root}), so collect would "
-            "read the tool's own workbooks, reports or key as returns. Name a folder of its "
-            "own for returns (the default is 'returns' in the workspace) in participation.toml, "
-            "or on the command line."
-        )
+        raise ConfigError.of("config.returns_overlap", path=source, root=root)
     return source
 
 

@@ -6,6 +6,7 @@ headless soffice with a private profile and stops it when its input ends.
 """
 
 import contextlib
+import importlib.util
 import json
 import os
 import shutil
@@ -94,9 +95,31 @@ class Office:
         shutil.rmtree(self.profile, ignore_errors=True)
 
 
+def _place():
+    """participation_xl/place.py, loaded on its own (it needs only the standard library):
+    the one parser of references, in this system Python that cannot import the package."""
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        "participation_xl", "place.py")  # fmt: skip
+    spec = importlib.util.spec_from_file_location("_pxl_place", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while building
+    spec.loader.exec_module(module)
+    return module
+
+
+PLACE = _place()
+
+
 def split(ref):
-    sheet, cell = ref.rsplit("!", 1)
-    return sheet.strip("'"), cell
+    """'Team''s details'!B8 -> ("Team's details", "B8")."""
+    found = PLACE.parse(ref)
+    if found is None or not found[0]:
+        raise ValueError(f"not a reference to a cell on a sheet: {ref!r}")
+    sheet, row, col, last_row, last_col = found
+    cell = PLACE.cell_name(row, col)
+    if (last_row, last_col) != (row, col):
+        cell += ":" + PLACE.cell_name(last_row, last_col)
+    return sheet, cell
 
 
 def describe(doc, ref):
