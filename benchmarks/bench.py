@@ -157,7 +157,7 @@ def peak_rss_of_cold_collect(root: Path) -> tuple[int, int]:
     code = (
         "import resource,sys,re; from participation_xl import load_workspace; "
         "from participation_xl.collect import collect; "
-        "collect(load_workspace(sys.argv[1]), report=False); "
+        "collect(load_workspace(sys.argv[1])); "
         "hwm=re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1); "
         "c=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss; print(hwm, c)"
     )
@@ -197,11 +197,11 @@ def run(base: Path, args: argparse.Namespace) -> None:
     cold, warm, changed = [], [], []
     for rep in range(reps):
         reset_state(root)
-        cold.append(timed(lambda: collect(ws, report=False)) / n)
-        warm.append(timed(lambda: collect(ws, report=False)) / n)
+        cold.append(timed(lambda: collect(ws)) / n)
+        warm.append(timed(lambda: collect(ws)) / n)
         victim = files[rep % n]
         os.utime(victim, ns=(victim.stat().st_atime_ns, victim.stat().st_mtime_ns + 10**9))
-        changed.append(timed(lambda: collect(ws, report=False)) / n)
+        changed.append(timed(lambda: collect(ws)) / n)
     rows["cold collect"] = statistics.median(cold)
     rows["warm collect"] = statistics.median(warm)
     rows["one changed file"] = statistics.median(changed)

@@ -32,7 +32,7 @@ def main() -> None:
     root = args.keep / "ws"
     if not (root / ".participation").is_dir():
         build_corpus(root, args.teams)
-        collect(load_workspace(root), report=False)
+        collect(load_workspace(root))
     ws = load_workspace(root)
     times, cpu = [], []
     for _ in range(max(1, args.repeat)):

@@ -1,11 +1,51 @@
 """participation-xl: locked Excel participation audits for children's services.
 
-The library comes first; the command line is a thin shell over these functions.
+The library comes first; the command line is a thin shell over it. A script opens a
+workspace and calls one method per command (see api.py and the README):
+
+    from participation_xl import Workspace
+
+    ws = Workspace.open("participation-demo")
+    ws.collect()
+    print(ws.status().teams[0].status)
 """
 
 from openpyxl.xml import DEFUSEDXML
 
-from .errors import ConfigError, PackError, ParticipationError, RosterError
+from .api import (
+    Collected,
+    Decided,
+    DemoResult,
+    Exported,
+    FileStatus,
+    Generated,
+    PackCheck,
+    Progress,
+    Rebuilt,
+    Review,
+    Status,
+    StatusIssue,
+    TeamStatus,
+    Validated,
+    Validation,
+    Workspace,
+    Writable,
+    Written,
+    check_pack,
+    run_demo,
+    validate_returns,
+    written_beside,
+)
+from .errors import (
+    BusyError,
+    ConfigError,
+    OutputError,
+    PackError,
+    ParticipationError,
+    RegisterError,
+    ReviewError,
+    RosterError,
+)
 from .generate import build_workbook, generate
 from .pack import load_pack
 from .roster import read_roster
@@ -26,15 +66,41 @@ def require_defusedxml(enabled: bool = DEFUSEDXML) -> None:
 require_defusedxml()  # at start-up, before any spreadsheet is opened
 
 __all__ = [
+    "BusyError",
+    "Collected",
     "ConfigError",
+    "Decided",
+    "DemoResult",
+    "Exported",
+    "FileStatus",
+    "Generated",
+    "OutputError",
+    "PackCheck",
     "PackError",
     "ParticipationError",
+    "Progress",
+    "Rebuilt",
+    "RegisterError",
+    "Review",
+    "ReviewError",
     "RosterError",
+    "Status",
+    "StatusIssue",
+    "TeamStatus",
+    "Validated",
+    "Validation",
+    "Workspace",
+    "Writable",
+    "Written",
     "build_workbook",
+    "check_pack",
     "generate",
     "init_workspace",
     "load_pack",
     "load_workspace",
     "read_roster",
     "require_defusedxml",
+    "run_demo",
+    "validate_returns",
+    "written_beside",
 ]

@@ -10,7 +10,6 @@ import datetime as dt
 import functools
 import json
 import os
-import re
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -19,27 +18,12 @@ from typing import Any
 
 import click
 
-from . import __version__
-from .check import check_pack
-from .collect import collect as collect_returns
-from .collect import register_path, run_lock
-from .demo import run_demo
+from . import __version__, api
+from .api import Decided, TeamStatus, Workspace
 from .errors import ParticipationError, RosterError
-from .examine import validate_files
-from .export import submissions, write_csv, write_jsonl
-from .generate import generate as generate_workbooks
 from .messages import render
-from .pack import load_pack
-from .rebuild import rebuild as rebuild_register
-from .recovery import backup_register
-from .register import Register
-from .review import current_reviews, decide
-from .review import word as review_word
-from .roster import read_roster
-from .status import expected_returns
-from .status import status as status_document
 from .terminal import shown
-from .workspace import STATE_DIR, find_root, init_workspace, load_workspace, parse_date
+from .workspace import REGISTER_NAME, STATE_DIR, find_root, parse_date
 
 
 class Failure(click.ClickException):
@@ -104,9 +88,9 @@ def register_message(err: sqlite3.DatabaseError) -> str:
     ctx = click.get_current_context(silent=True)
     try:
         root = find_root(ctx.obj.get("workspace") if ctx and ctx.obj else None)
-        path: Path | str = root / STATE_DIR / "register.sqlite"
+        path: Path | str = root / STATE_DIR / REGISTER_NAME
     except ParticipationError:
-        path = f"{STATE_DIR}/register.sqlite"
+        path = f"{STATE_DIR}/{REGISTER_NAME}"
     code = "register.read_only" if "unable to open" in str(err) else "register.unusable"
     return render(code, path=path, detail=str(err) or type(err).__name__)
 
@@ -144,8 +128,8 @@ class _Group(click.Group):
         super().add_command(cmd, name)
 
 
-def _workspace(ctx: click.Context) -> Any:
-    return load_workspace(ctx.obj.get("workspace"))
+def _workspace(ctx: click.Context) -> Workspace:
+    return Workspace.open(ctx.obj.get("workspace"))
 
 
 def _date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt.date | None:
@@ -207,7 +191,7 @@ def init(
 ) -> None:
     """Make a workspace with a starter roster (teams.xlsx) to fill in."""
     target = directory or ctx.obj.get("workspace") or Path.cwd()
-    ws = init_workspace(target, council, cycle, due, return_to)
+    ws = Workspace.create(target, council, cycle, due, return_to).settings
     click.echo(f"Made a workspace for {ws.council}, cycle {ws.cycle}, due {ws.due:%d/%m/%Y}:")
     click.echo(f"  {ws.root}")
     click.echo(f"Teams are told to return their workbooks to {ws.return_instructions}.")
@@ -236,23 +220,17 @@ def init(
 @friendly
 def generate(ctx: click.Context, roster: Path | None, teams: tuple[str, ...], emails: bool) -> None:
     """Write the locked workbooks for every team on the roster into outbox/."""
-    ws = _workspace(ctx)
-    paths = generate_workbooks(ws, roster, teams)
-    folders = {p.parent for p in paths}
-    click.echo(f"Wrote {len(paths)} workbook(s) for {len(folders)} team(s) in {ws.outbox}.")
+    done = _workspace(ctx).generate(teams, roster, emails)
+    click.echo(
+        f"Wrote {len(done.workbooks)} workbook(s) for {done.teams} team(s) in {done.outbox}."
+    )
     if not emails:
         click.echo("Send each team the workbooks in its folder.")
         return
-    from .emails import write_issue_drafts
-
-    everyone = read_roster(roster or ws.roster_path)
-    drafts, warnings = write_issue_drafts(
-        ws, [t for t in everyone if not teams or t.team_id in teams], paths
-    )
-    for warning in warnings:
+    for warning in done.warnings:
         click.echo(f"Warning: {warning}", err=True)
     click.echo(
-        f"Wrote {len(drafts)} draft email(s) in {ws.outbox / 'emails'}: open each in Outlook "
+        f"Wrote {len(done.drafts)} draft email(s) in {done.drafts_dir}: open each in Outlook "
         "or Thunderbird, check it and send it."
     )
 
@@ -273,15 +251,18 @@ def pack_check(ctx: click.Context, directory: Path | None) -> None:
     workspace, else the built-in pack.
     """
     if directory is None and ctx.obj.get("workspace"):
-        directory = _workspace(ctx).pack_dir
-    loaded = load_pack(directory)
-    problems = check_pack(loaded)
-    for p in problems:
+        checked = _workspace(ctx).check_pack()
+    else:
+        checked = api.check_pack(directory)
+    for p in checked.problems:
         click.echo(f"  - {p}", err=True)
-    if problems:
-        raise Failure(f"{loaded.dir}: {len(problems)} problem(s) in the template pack.")
+    if not checked.ok:
+        raise Failure(
+            f"{checked.directory}: {len(checked.problems)} problem(s) in the template pack."
+        )
     click.echo(
-        f"{loaded.name} {loaded.version}: {len(loaded.forms)} form(s), layouts and schemas agree."
+        f"{checked.name} {checked.version}: {len(checked.forms)} form(s), layouts and schemas "
+        "agree."
     )
 
 
@@ -308,7 +289,7 @@ def collect(ctx: click.Context, folder: Path | None, no_report: bool, recheck: b
     """
     ws = _workspace(ctx)
     progress = _progress if sys.stderr.isatty() else None  # quiet when piped or logged
-    summary = collect_returns(ws, folder, progress=progress, report=not no_report, recheck=recheck)
+    summary = ws.collect(folder, recheck=recheck, report=not no_report, progress=progress)
     if progress:
         click.echo(err=True)
     for warning in summary.warnings:
@@ -343,7 +324,7 @@ def _standing_text(st: dict[str, int]) -> str:
 
 def _say_written(paths: list[Path]) -> None:
     for path in paths:
-        if re.search(r" \(\d{8}-\d{6}\)$", path.stem):
+        if api.written_beside(path):
             click.echo(
                 f"Note: the usual file was locked (open in Excel?), so this was written "
                 f"beside it instead: {path}"
@@ -373,48 +354,26 @@ def validate(ctx: click.Context, files: tuple[str, ...], as_json: bool) -> None:
     Outside a workspace it checks everything but the signature (which only the
     workspace's secret can check), against the built-in pack, and says so.
     """
-    ws = _workspace_if_any(ctx)
+    # The workspace -w names (which must be one), else the one here or above, if any.
+    ws = _workspace(ctx) if ctx.obj.get("workspace") else Workspace.find()
     if ws is None and not as_json:
         click.echo(
             "Note: no workspace here, so each file is checked against the built-in pack, "
             "but its signature is not checked (use -w DIR to name the workspace).",
             err=True,
         )
-    results = validate_files(ws, list(files))
-    invalid = [p for p, ex in results if not ex.valid]
+    checked = api.validate_returns(files, ws)
     if as_json:
-        doc = [
-            {
-                "file": p,
-                "outcome": ex.outcome,
-                "valid": ex.valid,
-                "reason": ex.reason,
-                "issues": [i.as_json() for i in ex.issues],
-            }
-            for p, ex in results
-        ]
-        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        click.echo(json.dumps(checked.as_json(), indent=2, ensure_ascii=False))
     else:
-        for path, ex in results:
-            word = "valid" if ex.valid else ("invalid" if ex.outcome == "accepted" else ex.outcome)
-            reason = f": {shown(ex.reason)}" if ex.reason else ""
-            click.echo(f"{shown(path)}: {word}{reason}")
-            for i in ex.issues:
-                where = f"'{shown(i.sheet)}'!{i.cell}: " if i.cell else ""
+        for v in checked.files:
+            reason = f": {shown(v.reason)}" if v.reason else ""
+            click.echo(f"{shown(v.file)}: {v.verdict}{reason}")
+            for i in v.issues:
+                where = f"'{shown(i.place.sheet)}'!{i.place.cell}: " if i.place.cell else ""
                 click.echo(f"  {i.severity}: {where}{shown(i.message)}")
-    if invalid:
+    if checked.invalid:
         ctx.exit(1)
-
-
-def _workspace_if_any(ctx: click.Context) -> Any:
-    """The workspace -w names (which must be one), else the one here or above, else None."""
-    if ctx.obj.get("workspace"):
-        return _workspace(ctx)
-    try:
-        root = find_root()
-    except ParticipationError:
-        return None
-    return load_workspace(root)
 
 
 @main.command()
@@ -423,26 +382,20 @@ def _workspace_if_any(ctx: click.Context) -> Any:
 @friendly
 def status(ctx: click.Context, as_json: bool) -> None:
     """Where every team stands: missing, rejected, invalid or valid, and late."""
-    ws = _workspace(ctx)
-    with Register.read_only(register_path(ws)) as reg:  # status never writes anything
-        if as_json:
-            click.echo(json.dumps(status_document(ws, reg), indent=2, ensure_ascii=False))
-            return
-        expected = expected_returns(ws, reg)
-        reviews = current_reviews(reg, ws.cycle)
-    rows = [
-        tuple(map(shown, _status_row(r, reviews.get((r.team.team_id, r.form))))) for r in expected
-    ]
+    now = _workspace(ctx).status()  # status never writes anything
+    if as_json:
+        click.echo(json.dumps(now.as_json(), indent=2, ensure_ascii=False))
+        return
+    rows = [tuple(map(shown, _status_row(t))) for t in now.teams]
     head = ("team", "name", "form", "status", "errors", "queries", "late", "review", "file")
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     for r in [head, *rows]:
         click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
-    rejected = [r for r in expected if r.status == "rejected"]
+    rejected = [t for t in now.teams if t.status == "rejected"]
     if rejected:
         click.echo("\nRejected (the team sent a file that could not be accepted):")
-    for r in rejected:
-        assert r.rejected is not None
-        where = f"{r.team.team_id} {r.form}: {r.rejected.path}: {r.rejected.reason}"
+    for t in rejected:
+        where = f"{t.team_id} {t.form}: {t.file}: {t.rejected_reason}"
         click.echo(f"  {shown(where)}")
 
 
@@ -454,27 +407,27 @@ def shorten(text: str, width: int = NAME_WIDTH) -> str:
     return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 
-def _status_word(r: Any) -> str:
+def _status_word(t: TeamStatus) -> str:
     """The status, and for a valid return the queries still to explain (which keep it on
     the chasers list until each is explained or corrected)."""
-    n = len(r.to_explain) if r.status == "valid" else 0
-    return f"{r.status}, {n} quer{'y' if n == 1 else 'ies'} to explain" if n else r.status
+    n = t.to_explain
+    return f"{t.status}, {n} quer{'y' if n == 1 else 'ies'} to explain" if n else t.status
 
 
-def _status_row(r: Any, review: dict[str, Any] | None = None) -> tuple[str, ...]:
-    cur = r.current
-    counts = (str(cur.errors), str(cur.queries)) if cur else ("", "")
-    late = "late" if r.late else ""
-    decided = f"{review_word(review).lower()} by {shorten(review['by'], 20)}" if review else ""
+def _status_row(t: TeamStatus) -> tuple[str, ...]:
+    counts = (str(t.errors), str(t.queries)) if t.returned else ("", "")
+    late = "late" if t.late else ""
+    review = t.review
+    decided = f"{review.word.lower()} by {shorten(review.by, 20)}" if review else ""
     return (
-        r.team.team_id,
-        shorten(r.team.team_name),
-        r.form,
-        _status_word(r),
+        t.team_id,
+        shorten(t.team_name),
+        t.form,
+        _status_word(t),
         *counts,
         late,
         decided,
-        r.file or "",
+        t.file or "",
     )
 
 
@@ -498,20 +451,12 @@ def _status_row(r: Any, review: dict[str, Any] | None = None) -> tuple[str, ...]
 def export(ctx: click.Context, fmt: str, include_invalid: bool, output: Path | None) -> None:
     """Export the current submissions for Power BI, a data warehouse or Excel."""
     ws = _workspace(ctx)
-    with Register.read_only(register_path(ws)) as reg:  # export never writes the register
-        subs = submissions(ws, reg, include_invalid)
-    if fmt == "jsonl":
-        writer: Callable[[Any], int] = functools.partial(write_jsonl, subs)
-    else:
-        teams = {t.team_id: t for t in read_roster(ws.roster_path)}
-        writer = functools.partial(write_csv, subs, teams=teams)
     if output:
-        with output.open("w", encoding="utf-8", newline="") as fh:
-            n = writer(fh)
-        click.echo(f"Wrote {n} submission(s) to {output}.", err=True)
+        done = ws.export(fmt, include_invalid, output)
+        click.echo(f"Wrote {done.count} submission(s) to {output}.", err=True)
     else:
         with _Echo() as out:
-            writer(out)
+            ws.export(fmt, include_invalid, out)
 
 
 class _Echo:
@@ -554,17 +499,13 @@ def review() -> None:
     """
 
 
-def _decision(action: str, ctx: click.Context, team: str, form: str, note: str) -> None:
-    ws = _workspace(ctx)
-    # The run lock: a decision never goes into a register that rebuild is moving aside.
-    with run_lock(ws), Register(register_path(ws)) as reg:
-        now = decide(ws, reg, team, form, action, note)
-        backup_register(reg, ws.state_dir)  # a decision since the last collect is in a backup
+def _say_decided(done: Decided) -> None:
+    now, team, form = done.review, done.team_id, done.form
     if now is None:
         click.echo(f"{team} {form}: no decision stands on the current return now.")
     else:
-        said = f": {' '.join(now['note'].split())}" if now["note"] else ""
-        click.echo(f"{team} {form}: {review_word(now).lower()} by {now['by']}{said}")
+        said = f": {' '.join(now.note.split())}" if now.note else ""
+        click.echo(f"{team} {form}: {now.word.lower()} by {now.by}{said}")
     click.echo("Run 'participation-xl report' to update the reports and email drafts.")
 
 
@@ -576,7 +517,7 @@ def _decision(action: str, ctx: click.Context, team: str, form: str, note: str) 
 @friendly
 def review_approve(ctx: click.Context, team: str, form: str, note: str) -> None:
     """Approve TEAM's current return of FORM (for example: review approve EH01 audit)."""
-    _decision("approve", ctx, team, form, note)
+    _say_decided(_workspace(ctx).approve(team, form, note))
 
 
 @review.command("return")
@@ -592,7 +533,7 @@ def review_approve(ctx: click.Context, team: str, form: str, note: str) -> None:
 @friendly
 def review_return(ctx: click.Context, team: str, form: str, note: str) -> None:
     """Send TEAM's current return of FORM back, with a note saying what to change."""
-    _decision("return", ctx, team, form, note)
+    _say_decided(_workspace(ctx).send_back(team, form, note))
 
 
 @review.command("undo")
@@ -603,7 +544,7 @@ def review_return(ctx: click.Context, team: str, form: str, note: str) -> None:
 def review_undo(ctx: click.Context, team: str, form: str) -> None:
     """Take back the latest decision on TEAM's current return of FORM (it stays in the
     history, with the undo)."""
-    _decision("undo", ctx, team, form, "")
+    _say_decided(_workspace(ctx).undo(team, form))
 
 
 @main.command()
@@ -611,15 +552,10 @@ def review_undo(ctx: click.Context, team: str, form: str) -> None:
 @friendly
 def report(ctx: click.Context) -> None:
     """Rewrite every report from the register, with no rescan of the returns."""
-    from .report import write_reports
-
-    ws = _workspace(ctx)
-    warnings: list[str] = []
-    with run_lock(ws):
-        paths = write_reports(ws, warnings=warnings)
-    for warning in warnings:
+    done = _workspace(ctx).write_reports()
+    for warning in done.warnings:
         click.echo(f"Warning: {warning}", err=True)
-    _say_written(paths)
+    _say_written(done.paths)
 
 
 @main.command()
@@ -631,8 +567,7 @@ def rebuild(ctx: click.Context) -> None:
     Every archived file is examined again with its original path, file time and the
     moment collect first saw it. The old register, if any, is kept beside, renamed.
     """
-    ws = _workspace(ctx)
-    done = rebuild_register(ws)
+    done = _workspace(ctx).rebuild()
     if done.set_aside:
         click.echo(f"Kept the old register as {done.set_aside}")
     for warning in done.warnings:
@@ -662,7 +597,7 @@ def demo(ctx: click.Context, directory: Path) -> None:
     source = ctx.get_parameter_source("directory")
     if source is click.core.ParameterSource.DEFAULT and ctx.obj.get("workspace"):
         directory = ctx.obj["workspace"]
-    result = run_demo(directory, say=click.echo)
+    result = api.run_demo(directory, say=click.echo)
     for note in result.notes:
         click.echo(f"   - {note}")
     click.echo(f"\nCycle {result.workspace.cycle}: {_standing_text(result.summary.standing)}")

@@ -8,14 +8,11 @@ whose path, size and modification time are unchanged is not read again.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import fcntl
 import hashlib
 import itertools
 import os
 import stat
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,14 +20,13 @@ from pathlib import Path
 
 from . import explain
 from .archive import Archive, Copied
-from .errors import BusyError, ParticipationError
 from .examine import Context, Examined, examine_stream, relabel
 from .issues import Issue, issue
 from .messages import Code, render
 from .recovery import backup_register, backups
 from .register import FileRecord, Register
 from .status import standing
-from .workspace import Workspace, returns_folder
+from .workspace import Workspace, register_path, returns_folder, run_lock
 
 BATCH = 200  # files per transaction: a kill loses at most one batch of work, never data
 _IGNORED_NAMES = {"thumbs.db", "desktop.ini", ".ds_store"}
@@ -57,25 +53,35 @@ class Summary:
     reasons: list[tuple[str, str, str]] = field(default_factory=list)  # (path, outcome, reason)
     warnings: list[str] = field(default_factory=list)
     standing: dict[str, int] = field(default_factory=dict)  # status.standing()
-    reports: list[Path] = field(default_factory=list)
-    report_error: str = ""  # why the reports could not be written (the register was)
 
 
 def collect(
     ws: Workspace,
     folder: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
-    report: bool = True,
     recheck: bool = False,
 ) -> Summary:
-    """Read the returns folder, record every file's outcome, then (optionally) write reports.
+    """Read the returns folder and record every file's outcome, under the run lock. The
+    reports are a step of their own: pipeline.collect_and_report runs both in one hold
+    of the lock, as the `collect` command does.
 
     Files rejected for a reason that lies in the workspace are examined again, from the
     archive, when the workspace changes (roster, pack, key, cycle or settings): with
     `recheck`, every rejected file is, whatever changed."""
     source = returns_folder(ws, folder)
+    with run_lock(ws):
+        return collect_locked(ws, source, progress, recheck)
+
+
+def collect_locked(
+    ws: Workspace,
+    source: Path,
+    progress: Callable[[int, int], None] | None = None,
+    recheck: bool = False,
+) -> Summary:
+    """`collect` from a checked returns folder, for a caller that holds the run lock."""
     summary = Summary(warnings=network_warnings(ws))
-    with run_lock(ws), Register(register_path(ws)) as reg:
+    with Register(register_path(ws)) as reg:
         ctx = Context.of(ws)
         basis = fingerprint(ws, ctx)
         settled, retrying = reg.unchanged(), reg.retrying()
@@ -90,18 +96,7 @@ def collect(
         summary.standing = standing(ws, reg)
         if summary.seen or summary.again or not backups(ws.state_dir):
             backup_register(reg, ws.state_dir)  # a run that changed nothing needs none
-        if report:
-            from .report import write_reports  # here: report imports this module
-
-            try:
-                summary.reports = write_reports(ws, warnings=summary.warnings)
-            except ParticipationError as err:  # the register is committed: say both
-                summary.report_error = str(err)
     return summary
-
-
-def register_path(ws: Workspace) -> Path:
-    return ws.state_dir / "register.sqlite"
 
 
 def fingerprint(ws: Workspace, ctx: Context) -> str:
@@ -538,47 +533,6 @@ def _record(
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
-
-
-@contextlib.contextmanager
-def run_lock(ws: Workspace, wait: float = 30.0) -> Iterator[None]:
-    """One collect or report at a time per workspace: wait a while, then say who holds it."""
-    ws.state_dir.mkdir(parents=True, exist_ok=True)
-    path = ws.state_dir / "run.lock"
-    with path.open("a+") as fh:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                # flock, not lockf: it also excludes a second run in this same process.
-                # Reader workers die with their parent, so a kill never leaves it held.
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError as err:
-                if time.monotonic() > deadline:
-                    fh.seek(0)
-                    holder = fh.read().strip() or "another process"
-                    raise BusyError.of("busy.running", holder=holder) from err
-                time.sleep(0.2)
-        _sweep(ws)
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()}, started {dt.datetime.now():%d/%m/%Y %H:%M:%S}\n")
-        fh.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def _sweep(ws: Workspace) -> None:
-    """Remove temporary files that a killed run left: only ever our own, under the lock."""
-    leftovers = [
-        *(ws.state_dir / "archive").glob(".incoming.*"),
-        *(ws.state_dir / "backups").glob(".register-*.tmp"),
-        *ws.reports_dir.rglob(".*.tmp"),
-    ]
-    for path in leftovers:
-        path.unlink(missing_ok=True)
 
 
 def network_warnings(ws: Workspace) -> list[str]:

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .collect import Summary, collect
 from .errors import ConfigError
 from .generate import generate, outbox_path
 from .messages import render
 from .pack import Form
+from .pipeline import Collected, collect_and_report
 from .roster import Team, read_roster, write_starter_roster
 from .sample import fill_explanations, fill_workbook, sample_answers
 from .workspace import Workspace, check_free, init_workspace
@@ -127,7 +127,7 @@ ROSTER = [
 @dataclass
 class DemoResult:
     workspace: Workspace
-    summary: Summary
+    summary: Collected
     notes: list[str]
 
 
@@ -165,10 +165,10 @@ def run_demo(
     say("3. returns: filled as real teams fill them")
     notes = _returns(ws, read_roster(ws.roster_path), random.Random(2026), libreoffice)
     say("4. collect and report")
-    summary = collect(ws)
+    summary = collect_and_report(ws)
     if _explain(ws, QUERIED):  # the team explains its query on the feedback workbook
         say("5. collect again: a query explained on its feedback workbook")
-        summary = collect(ws)
+        summary = collect_and_report(ws)
     return DemoResult(ws, summary, notes)
 
 

@@ -18,14 +18,14 @@ from collections import defaultdict
 from pathlib import Path
 
 from .archive import Archive, Copied
-from .collect import Found, Summary, _Run, fingerprint, register_path, run_lock
+from .collect import Found, Summary, _Run, fingerprint
 from .examine import Context
 from .messages import render
 from .recovery import backup_register
 from .register import Register
 from .review import ensure_table
 from .review_book import forget as forget_book
-from .workspace import Workspace, parse_date
+from .workspace import Workspace, parse_date, register_path, run_lock
 
 
 @dataclasses.dataclass

@@ -30,7 +30,6 @@ from xlsxwriter.worksheet import Worksheet
 
 from . import explain
 from . import signatories as sign
-from .collect import register_path
 from .counting import (
     COUNTED,
     INVALID_ANSWER,
@@ -44,6 +43,7 @@ from .counting import (
     shown_answer,
     tally,
 )
+from .emails import write_chaser_drafts
 from .export import neutralise
 from .generate import IssueContext, Mark, build_workbook
 from .issues import Issue
@@ -59,9 +59,10 @@ from .register import Register, Submission
 from .review import counts as review_counts
 from .review import current_reviews, feedback_note
 from .review import word as review_word
+from .review_book import read_and_record, write_book
 from .roster import Team
 from .status import Expected, expected_returns
-from .workspace import Workspace
+from .workspace import Workspace, register_path
 
 AUDIT = "audit"
 STANDARDS = "six-standards"
@@ -176,9 +177,6 @@ def write_reports(
     written (a folder where a file goes, no permission, a full disk), every report stays as
     it was and the OutputError says which file and what to do.
     """
-    from .emails import write_chaser_drafts  # emails and review_book import report's peers
-    from .review_book import read_and_record, write_book
-
     said = warnings if warnings is not None else []
     try:
         for folder in (ws.reports_dir, ws.reports_dir / FEEDBACK_DIR):

@@ -7,24 +7,31 @@ schemas/config.schema.json when loaded, so a mistake is reported before any work
 from __future__ import annotations
 
 import calendar
+import contextlib
 import datetime as dt
+import fcntl
 import json
 import os
 import re
 import secrets
+import time
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .errors import ConfigError
+from .errors import BusyError, ConfigError
 from .messages import render
 from .pack import Pack, builtin_schema, explainer, load_pack
+from .roster import write_starter_roster
 
 CONFIG_NAME = "participation.toml"
 STATE_DIR = ".participation"
 SECRET_NAME = "secret.key"  # noqa: S105 (a file name, not a secret)
+REGISTER_NAME = "register.sqlite"
+LOCK_NAME = "run.lock"
 DEFAULT_TIMEZONE = "Europe/London"
 KEY_BYTES = 32  # HMAC-SHA256 wants a key as long as its output: 32 random bytes
 # Random bytes: 32 of them hold 8 or fewer distinct values with odds far below 1e-20, so
@@ -261,8 +268,6 @@ def init_workspace(
     `return_to` says, in the coordinator's own words, where teams return their workbooks
     (shown on every workbook's Instructions sheet); `coordinator` is the name recorded with
     review decisions and signed under email drafts (blank: the login name)."""
-    from .roster import write_starter_roster  # roster imports workspace types
-
     root = Path(directory).resolve()
     check_free(root, "init")
     check_cycle(cycle)
@@ -387,3 +392,52 @@ def returns_folder(ws: Workspace, folder: str | Path | None = None) -> Path:
 
 def _within(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
+
+
+def register_path(ws: Workspace) -> Path:
+    """The register: one SQLite file in the workspace's state folder."""
+    return ws.state_dir / REGISTER_NAME
+
+
+# --- the run lock -------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def run_lock(ws: Workspace, wait: float = 30.0) -> Iterator[None]:
+    """One collect or report at a time per workspace: wait a while, then say who holds it."""
+    ws.state_dir.mkdir(parents=True, exist_ok=True)
+    path = ws.state_dir / LOCK_NAME
+    with path.open("a+") as fh:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                # flock, not lockf: it also excludes a second run in this same process.
+                # Reader workers die with their parent, so a kill never leaves it held.
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError as err:
+                if time.monotonic() > deadline:
+                    fh.seek(0)
+                    holder = fh.read().strip() or "another process"
+                    raise BusyError.of("busy.running", holder=holder) from err
+                time.sleep(0.2)
+        _sweep(ws)
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}, started {dt.datetime.now():%d/%m/%Y %H:%M:%S}\n")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _sweep(ws: Workspace) -> None:
+    """Remove temporary files that a killed run left: only ever our own, under the lock."""
+    leftovers = [
+        *(ws.state_dir / "archive").glob(".incoming.*"),
+        *(ws.state_dir / "backups").glob(".register-*.tmp"),
+        *ws.reports_dir.rglob(".*.tmp"),
+    ]
+    for path in leftovers:
+        path.unlink(missing_ok=True)

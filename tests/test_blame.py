@@ -12,13 +12,13 @@ import pytest
 from click.testing import CliRunner
 
 from participation_xl.cli import main
-from participation_xl.collect import collect, register_path
+from participation_xl.collect import collect
 from participation_xl.errors import RosterError
 from participation_xl.generate import generate, issued_form
 from participation_xl.register import Register
 from participation_xl.roster import read_roster
 from participation_xl.sample import fill_workbook, sample_answers
-from participation_xl.workspace import init_workspace, load_workspace
+from participation_xl.workspace import init_workspace, load_workspace, register_path
 
 DUE = dt.date(2027, 3, 31)
 HEADER = "team_id,team_name,service_area,kind,provider,contact_name,contact_email"
@@ -77,7 +77,7 @@ def test_a_schema_edit_without_a_version_bump_blames_the_pack_not_the_team(tmp_p
     generate(ws)
     _return_audit(ws)
     _edit_schema(pack_copy, _new_first_question)
-    summary = collect(load_workspace(ws.root), report=False)
+    summary = collect(load_workspace(ws.root))
     assert _codes(ws) == {"EH01 audit.xlsx": "identify.pack_changed"}
     reason = next(r for p, _o, r in summary.reasons if p == "EH01 audit.xlsx")
     assert "coordinator" in reason and "changed since this workbook was issued" in reason
@@ -88,7 +88,7 @@ def test_a_harmless_schema_edit_without_a_bump_still_accepts_the_return(tmp_path
     generate(ws)
     _return_audit(ws)
     _edit_schema(pack_copy, lambda d: d.update(description="Reworded, nothing moved."))
-    summary = collect(load_workspace(ws.root), report=False)
+    summary = collect(load_workspace(ws.root))
     assert summary.seen["accepted"] == 1, summary.reasons
 
 
@@ -97,7 +97,7 @@ def test_a_version_bump_after_issue_blames_the_pack_not_the_team(tmp_path, pack_
     generate(ws)
     _return_audit(ws)
     _edit_schema(pack_copy, lambda d: d.update({"x-form-version": "9.9"}))
-    summary = collect(load_workspace(ws.root), report=False)
+    summary = collect(load_workspace(ws.root))
     assert _codes(ws) == {"EH01 audit.xlsx": "identify.pack_changed"}
     reason = summary.reasons[0][2]
     assert "version 9.9" in reason and "Fill in the workbook you were sent" not in reason
@@ -114,7 +114,7 @@ def test_a_form_removed_from_the_pack_after_issue_blames_the_pack(tmp_path, pack
         meta.write_text(meta.read_text().replace('"audit"', '"audit-2"'))
     config = ws.root / "participation.toml"
     config.write_text(config.read_text().replace('"audit"', '"audit-2"'))
-    summary = collect(load_workspace(ws.root), report=False)
+    summary = collect(load_workspace(ws.root))
     assert _codes(ws) == {"EH01 audit.xlsx": "identify.pack_changed"}
     assert "no form of that name" in summary.reasons[0][2]
 
@@ -129,7 +129,7 @@ def test_rows_moved_by_the_team_are_still_the_teams_to_fix(tmp_path):
     wb = openpyxl.load_workbook(path)
     wb["About the team"].insert_rows(8, 2)
     wb.save(path)
-    collect(ws, report=False)
+    collect(ws)
     assert _codes(ws) == {"EH01 audit.xlsx": "identify.moved"}
 
 
@@ -138,7 +138,7 @@ def test_a_workbook_from_another_workspace_says_so(tmp_path):
     generate(other)
     ws = _workspace(tmp_path / "ws")
     _return_audit(ws, issued_from=other)
-    summary = collect(ws, report=False)
+    summary = collect(ws)
     assert _codes(ws) == {"EH01 audit.xlsx": "identify.other_workspace"}
     assert "another workspace" in summary.reasons[0][2]
 
@@ -155,7 +155,7 @@ def test_a_workbook_whose_identity_was_edited_is_still_called_changed(tmp_path):
         if meta.cell(row, 1).value == "team_id":
             meta.cell(row, 2).value = "SW02"
     wb.save(path)
-    collect(ws, report=False)
+    collect(ws)
     assert _codes(ws) == {"EH01 audit.xlsx": "identify.bad_signature"}
 
 

@@ -24,13 +24,12 @@ from hostile_corpus import edited
 
 from participation_xl import init_workspace
 from participation_xl.cli import main
-from participation_xl.collect import register_path
 from participation_xl.generate import generate
 from participation_xl.pack import META_SHEET
 from participation_xl.register import Register
 from participation_xl.sample import fill_workbook, sample_answers
 from participation_xl.status import STATUSES
-from participation_xl.workspace import load_workspace
+from participation_xl.workspace import load_workspace, register_path
 
 
 def cli(*args: str, ws=None):
@@ -450,13 +449,13 @@ def test_an_export_to_a_folder_that_does_not_exist_is_exit_2(workspace, tmp_path
 
 
 def test_an_unexpected_error_is_a_message_not_a_traceback(workspace, monkeypatch):
-    import participation_xl.cli as cli_module
+    import participation_xl.api as api_module
 
     def broken(*_args, **_kwargs):
         raise KeyError("surprise")
 
     monkeypatch.delenv("PXL_DEBUG", raising=False)
-    monkeypatch.setattr(cli_module, "expected_returns", broken)
+    monkeypatch.setattr(api_module, "status_document", broken)
     result = cli("status", ws=workspace)
     _no_traceback(result)
     assert "KeyError" in result.output

@@ -17,11 +17,12 @@ from click.testing import CliRunner
 from hostile_corpus import edited
 
 from participation_xl.cli import main
-from participation_xl.collect import collect, register_path
+from participation_xl.collect import collect
 from participation_xl.pack import compile_check
 from participation_xl.register import Register
 from participation_xl.sample import fill_workbook, sample_answers
 from participation_xl.status import status
+from participation_xl.workspace import register_path
 
 
 @pytest.fixture
@@ -73,7 +74,7 @@ def _folder_hashes(folder: Path) -> dict[str, str]:
 def test_round_trip_returns_the_same_answers(cycle, team, form):
     ws, _ = cycle
     _, answers = _filled(cycle, team, form)
-    collect(ws, report=False)
+    collect(ws)
     assert _row(ws, team, form)["status"] == "valid", _row(ws, team, form)["issues"]
     docs = [json.loads(line) for line in _export(ws, "--format", "jsonl").splitlines()]
     doc = next(d for d in docs if d["team_id"] == team and d["form"] == form)
@@ -88,7 +89,7 @@ def test_every_file_outcome_is_recorded_and_the_folder_is_never_touched(cycle):
     (ws.returns_dir / "~$EH01 audit.xlsx").write_bytes(b"lock")
     (ws.returns_dir / "notes.xlsx").write_bytes(b"not a workbook at all")
     before = _folder_hashes(ws.returns_dir)
-    collect(ws, report=False)
+    collect(ws)
     assert _folder_hashes(ws.returns_dir) == before
     outcomes = {f["path"]: f["outcome"] for f in _status(ws)["files"]}
     assert outcomes == {
@@ -101,10 +102,10 @@ def test_every_file_outcome_is_recorded_and_the_folder_is_never_touched(cycle):
 def test_a_second_collect_is_a_no_op(cycle):
     ws, _ = cycle
     _filled(cycle, "EH01", "audit")
-    first = collect(ws, report=False)
+    first = collect(ws)
     assert first.seen["accepted"] == 1
     before = _status(ws)
-    second = collect(ws, report=False)
+    second = collect(ws)
     assert sum(second.seen.values()) == 0
     assert _status(ws) == before
 
@@ -112,11 +113,11 @@ def test_a_second_collect_is_a_no_op(cycle):
 def test_a_resubmission_becomes_current_and_keeps_history(cycle):
     ws, _ = cycle
     path, _ = _filled(cycle, "EH01", "audit", seed=1, edit=lambda a: a["about"].pop("role"))
-    collect(ws, report=False)
+    collect(ws)
     assert _row(ws, "EH01", "audit")["status"] == "invalid"
     _, _fixed = _filled(cycle, "EH01", "audit", seed=2)
     os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
-    collect(ws, report=False)
+    collect(ws)
     assert _row(ws, "EH01", "audit")["status"] == "valid"
     with Register(register_path(ws)) as reg:
         assert reg.history_counts(ws.cycle) == {("EH01", "audit"): 1}
@@ -127,9 +128,9 @@ def test_deleting_a_return_from_the_folder_loses_nothing(cycle):
     ws, _ = cycle
     path, _ = _filled(cycle, "EH01", "audit")
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
-    collect(ws, report=False)
+    collect(ws)
     path.unlink()
-    collect(ws, report=False)
+    collect(ws)
     assert _row(ws, "EH01", "audit")["status"] == "valid"
     archived = list((ws.state_dir / "archive").rglob(f"{sha}.xlsx"))
     assert len(archived) == 1 and hashlib.sha256(archived[0].read_bytes()).hexdigest() == sha
@@ -139,14 +140,14 @@ def test_a_byte_identical_copy_is_a_duplicate(cycle):
     ws, _ = cycle
     path, _ = _filled(cycle, "EH01", "audit")
     shutil.copy(path, ws.returns_dir / "EH01 audit (1).xlsx")
-    collect(ws, report=False)
+    collect(ws)
     outcomes = {f["path"]: f["outcome"] for f in _status(ws)["files"]}
     assert outcomes["EH01 audit (1).xlsx"] == "duplicate"
 
 
 def test_missing_returns_are_listed(cycle):
     ws, _ = cycle
-    collect(ws, report=False)
+    collect(ws)
     assert {t["status"] for t in _status(ws)["teams"]} == {"missing"}
 
 
@@ -160,7 +161,7 @@ def _issues(ws, team, form):
 def test_an_empty_never_filled_template_is_invalid_with_every_required_answer_named(cycle):
     ws, paths = cycle
     shutil.copy(paths[("ADV1", "six-standards")], ws.returns_dir / "blank.xlsx")
-    collect(ws, report=False)
+    collect(ws)
     row = _row(ws, "ADV1", "six-standards")
     assert row["status"] == "invalid"
     required = [i for i in row["issues"] if "is required" in i["message"]]
@@ -177,7 +178,7 @@ def test_answers_pasted_over_dropdowns_are_caught_with_their_cell(cycle):
         "six-standards",
         edit=lambda a: a["standards"]["feedback"].update(rating="Mostly met"),
     )
-    collect(ws, report=False)
+    collect(ws)
     issue = next(i for i in _issues(ws, "ADV1", "six-standards") if "Mostly met" in i["message"])
     assert issue["sheet"] == "Six Standards" and issue["cell"] == "B8"
     assert "Met, Partially met, Not met" in issue["message"]
@@ -192,7 +193,7 @@ def test_what_people_type_is_normalised_and_each_change_is_a_query(cycle):
         a["you_said_we_did"][0]["date"] = "3/2/2027"
 
     _filled(cycle, "EH01", "audit", edit=sloppy)
-    collect(ws, report=False)
+    collect(ws)
     row = _row(ws, "EH01", "audit")
     assert row["status"] == "valid", row["issues"]
     messages = [i["message"] for i in row["issues"] if i["severity"] == "query"]
@@ -225,7 +226,7 @@ def test_a_formula_in_an_answer_cell_is_not_trusted(cycle):
         "six-standards",
         edit=lambda a: a["contract"].update(service_name='=HYPERLINK("http://x","y")'),
     )
-    collect(ws, report=False)
+    collect(ws)
     issues = _issues(ws, "ADV1", "six-standards")
     assert any(
         i["cell"] == "B8" and "formula" in i["message"] and i["severity"] == "error" for i in issues
@@ -255,7 +256,7 @@ def test_control_characters_and_over_long_text(cycle):
 
     _rewrite_zip(src, ws.returns_dir / "hostile.xlsx", hostile)
     src.unlink()
-    collect(ws, report=False)
+    collect(ws)
     messages = [i["message"] for i in _issues(ws, "ADV1", "six-standards")]
     assert (
         "'What the budget pays for': Invisible control characters were removed from the answer."
@@ -274,7 +275,7 @@ def test_personal_data_in_free_text_is_a_query_not_dropped(cycle):
             evidence="Ask Jamie (jamie@example.org, 07700 900123) about it."
         ),
     )
-    collect(ws, report=False)
+    collect(ws)
     queries = [
         i for i in _issues(ws, "ADV1", "six-standards") if i["code"] == "privacy.personal_data"
     ]
@@ -287,7 +288,7 @@ def test_a_workbook_from_the_wrong_team_folder_is_recorded_for_its_own_team(cycl
     ws, _paths = cycle
     (ws.returns_dir / "SW02 Children in Care Team").mkdir()
     _filled(cycle, "EH01", "audit", name="SW02 Children in Care Team/audit.xlsx")
-    collect(ws, report=False)
+    collect(ws)
     assert _row(ws, "EH01", "audit")["status"] == "valid"
     assert _row(ws, "SW02", "audit")["status"] == "missing"
     assert any(
@@ -309,7 +310,7 @@ def test_an_edited_identity_is_rejected(cycle):
                 parts[name] = data.replace(b">EH01<", b">SW02<")
 
     _rewrite_zip(paths[("EH01", "audit")], ws.returns_dir / "tampered.xlsx", tamper)
-    collect(ws, report=False)
+    collect(ws)
     files = {f["path"]: f for f in _status(ws)["files"]}
     assert files["tampered.xlsx"]["outcome"] == "rejected"
     assert "identity has been changed" in files["tampered.xlsx"]["reason"]
@@ -321,7 +322,7 @@ def test_a_team_not_on_the_roster_is_rejected(cycle):
     wb = openpyxl.load_workbook(ws.roster_path)
     wb["Teams"].delete_rows(2)  # EH01 leaves the roster
     wb.save(ws.roster_path)
-    collect(ws, report=False)
+    collect(ws)
     reason = _status(ws)["files"][0]["reason"]
     assert "team 'EH01', which is not on the roster" in reason
 
@@ -333,7 +334,7 @@ def test_answers_moved_by_inserted_rows_are_caught(cycle):
     sheet.protection.sheet = False
     sheet.insert_rows(8, 2)  # openpyxl does not move names: they now point at wrong cells
     wb.save(ws.returns_dir / "moved.xlsx")
-    collect(ws, report=False)
+    collect(ws)
     file = _status(ws)["files"][0]
     assert file["outcome"] == "rejected" and "have moved" in file["reason"]
 
@@ -350,7 +351,7 @@ def test_macros_and_external_links_are_flagged_never_run(cycle):
 
     _rewrite_zip(src, ws.returns_dir / "active.xlsx", add_active)
     src.unlink()
-    collect(ws, report=False)
+    collect(ws)
     messages = [i["message"] for i in _issues(ws, "EH01", "audit")]
     assert any("contains macros. They were not run" in m for m in messages)
     assert any("links to other files" in m for m in messages)
@@ -367,7 +368,7 @@ def test_macros_and_external_links_are_flagged_never_run(cycle):
 def test_files_that_are_not_workbooks(cycle, data, outcome, needle):
     ws, _ = cycle
     (ws.returns_dir / "bad.xlsx").write_bytes(data)
-    collect(ws, report=False)
+    collect(ws)
     file = _status(ws)["files"][0]
     assert file["outcome"] == outcome and needle in file["reason"], file
 
@@ -379,10 +380,10 @@ def test_a_truncated_file_is_pending_and_retried(cycle):
     src.unlink()
     partial = ws.returns_dir / "syncing.xlsx"
     partial.write_bytes(data[: len(data) // 2])
-    collect(ws, report=False)
+    collect(ws)
     assert _status(ws)["files"][0]["outcome"] == "pending"
     partial.write_bytes(data)
-    collect(ws, report=False)
+    collect(ws)
     assert _status(ws)["files"][0]["outcome"] == "accepted"
 
 
@@ -394,7 +395,7 @@ def test_two_collects_at_once_leave_a_consistent_register(cycle):
 
     def run():
         try:
-            collect(ws, report=False)
+            collect(ws)
         except Exception as err:  # pragma: no cover - reported below
             errors.append(err)
 
@@ -431,7 +432,7 @@ def test_validate_exits_1_for_an_invalid_file_and_records_nothing(cycle):
 def test_status_json_has_the_contract_keys(cycle):
     ws, _ = cycle
     _filled(cycle, "ADV1", "six-standards", edit=lambda a: a["sign_off"].pop("role"))
-    collect(ws, report=False)
+    collect(ws)
     result = CliRunner().invoke(main, ["-w", str(ws.root), "status", "--json"])
     doc = json.loads(result.output)
     assert set(doc) == {"teams", "files"}
@@ -479,7 +480,7 @@ def test_csv_export_flattens_and_neutralises_formulas(cycle):
         "six-standards",
         edit=lambda a: a["budget"].update(budget_notes="@SUM(1+1) and -2"),
     )
-    collect(ws, report=False)
+    collect(ws)
     text = _export(ws, "--format", "csv")
     rows = list(__import__("csv").DictReader(io.StringIO(text)))
     assert rows[0]["budget.budget_notes"] == "'@SUM(1+1) and -2"
@@ -540,7 +541,7 @@ def test_hostile_files_are_rejected_and_the_good_return_beside_them_is_collected
     wb["About the team"].protection.sheet = False
     wb["About the team"].cell(1048576, 16384).value = "far away"
     wb.save(far)
-    collect(ws, report=False)
+    collect(ws)
     files = {f["path"]: f for f in _status(ws)["files"]}
     assert "could harm the reader" in files["laughs.xlsx"]["reason"]
     assert "far larger than a return" in files["bomb.xlsx"]["reason"]
@@ -550,8 +551,8 @@ def test_hostile_files_are_rejected_and_the_good_return_beside_them_is_collected
 
 
 def test_a_second_run_waits_then_says_clearly_that_one_is_running(workspace):
-    from participation_xl.collect import run_lock
     from participation_xl.errors import BusyError
+    from participation_xl.workspace import run_lock
 
     with (
         run_lock(workspace),
@@ -565,10 +566,10 @@ def test_a_workspace_on_a_network_share_gets_a_warning(workspace, monkeypatch):
     from participation_xl import collect as collect_module
 
     monkeypatch.setattr(collect_module, "_fs_type", lambda path: "cifs")
-    summary = collect(workspace, report=False)
+    summary = collect(workspace)
     assert any("network share" in w for w in summary.warnings)
     monkeypatch.setattr(collect_module, "_fs_type", lambda path: "ext4")
-    assert collect(workspace, report=False).warnings == []
+    assert collect(workspace).warnings == []
 
 
 def test_collect_says_when_a_locked_report_was_written_beside_it(cycle, monkeypatch):

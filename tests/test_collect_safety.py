@@ -19,13 +19,13 @@ from click.testing import CliRunner
 import participation_xl.archive as archive_module
 import participation_xl.collect as collect_module
 from participation_xl.cli import main
-from participation_xl.collect import collect, register_path
+from participation_xl.collect import collect
 from participation_xl.register import Register
 from participation_xl.roster import EXAMPLES, write_starter_roster
 from participation_xl.sample import fill_workbook, sample_answers
 from participation_xl.status import status
 from participation_xl.terminal import shown
-from participation_xl.workspace import load_workspace
+from participation_xl.workspace import load_workspace, register_path
 
 
 @pytest.fixture
@@ -89,11 +89,11 @@ def test_a_return_rejected_while_its_team_was_off_the_roster_is_accepted_when_it
     roster = ws.roster_path.read_bytes()
     write_starter_roster(ws.roster_path, [r for r in EXAMPLES if r[0] != "EH01"])
     _fill(cycle)
-    collect(ws, report=False)
+    collect(ws)
     assert _codes(ws)["EH01 audit.xlsx"] == "identify.unknown_team"
     ws.roster_path.write_bytes(roster)  # the team is put back
 
-    summary = collect(ws, report=False)
+    summary = collect(ws)
 
     assert summary.again["accepted"] == 1
     assert _files(ws)["EH01 audit.xlsx"]["outcome"] == "accepted"
@@ -106,11 +106,11 @@ def test_a_return_rejected_under_a_wrong_key_is_accepted_when_the_key_is_restore
     good = key.read_bytes()
     _fill(cycle)
     key.write_text(os.urandom(32).hex() + "\n")
-    collect(load_workspace(ws.root), report=False)
+    collect(load_workspace(ws.root))
     assert _codes(ws)["EH01 audit.xlsx"] == "identify.other_workspace"
     key.write_bytes(good)
 
-    collect(load_workspace(ws.root), report=False)
+    collect(load_workspace(ws.root))
 
     assert _team(ws)["status"] == "valid"
 
@@ -118,15 +118,15 @@ def test_a_return_rejected_under_a_wrong_key_is_accepted_when_the_key_is_restore
 def test_an_unchanged_workspace_does_not_examine_rejected_files_again(cycle):
     ws, _ = cycle
     (ws.returns_dir / "junk.xlsx").write_bytes(b"\x00\x01 not a workbook at all")
-    collect(ws, report=False)
+    collect(ws)
     assert _files(ws)["junk.xlsx"]["outcome"] == "rejected"
-    assert not collect(ws, report=False).again
+    assert not collect(ws).again
 
 
 def test_collect_recheck_examines_every_rejected_file_again(cycle):
     ws, _ = cycle
     (ws.returns_dir / "junk.xlsx").write_bytes(b"\x00\x01 not a workbook at all")
-    collect(ws, report=False)
+    collect(ws)
     result = _cli(ws, "collect", "--recheck", "--no-report")
     assert result.exit_code == 0, result.output
     assert "Examined 1 earlier rejected file(s) again" in result.output
@@ -140,12 +140,12 @@ def test_an_earlier_version_sent_again_becomes_the_current_return_again(cycle, m
     _set_time(first, now - dt.timedelta(days=3))
     second = _fill(cycle, name="v2.xlsx", seed=2)
     _set_time(second, now - dt.timedelta(days=2))
-    collect(ws, report=False)
+    collect(ws)
     assert _team(ws)["file"] == "v2.xlsx"
     # The team copies v1 back (Explorer keeps the old file time): it is sent again.
     shutil.copy2(first, ws.returns_dir / "v1 again.xlsx")
 
-    collect(ws, report=False)
+    collect(ws)
 
     assert _team(ws)["file"] == "v1 again.xlsx"
     assert _files(ws)["v1 again.xlsx"]["outcome"] == "accepted"
@@ -158,9 +158,9 @@ def test_an_earlier_version_sent_again_becomes_the_current_return_again(cycle, m
 def test_a_plain_copy_of_the_current_return_stays_a_duplicate(cycle):
     ws, _ = cycle
     first = _fill(cycle, name="v1.xlsx")
-    collect(ws, report=False)
+    collect(ws)
     shutil.copy2(first, ws.returns_dir / "copy.xlsx")
-    collect(ws, report=False)
+    collect(ws)
     assert _files(ws)["copy.xlsx"]["outcome"] == "duplicate"
 
 
@@ -195,7 +195,7 @@ def test_the_secret_key_is_never_archived_even_when_linked_into_the_share(worksp
     ws = workspace
     key = ws.state_dir / "secret.key"
     os.link(key, ws.returns_dir / "key.xlsx")  # a hard link: the same file, another name
-    collect(ws, report=False)
+    collect(ws)
     assert _codes(ws)["key.xlsx"] == "file.secret_key"
     secret = key.read_bytes()
     assert not any(secret in p.read_bytes() for p in (ws.state_dir / "archive").rglob("*.*"))
@@ -208,7 +208,7 @@ def test_a_file_stamped_in_the_future_is_received_when_first_seen_and_queried(cy
     ws, _ = cycle
     future = _fill(cycle, name="future.xlsx", seed=1)
     _set_time(future, dt.datetime.now(dt.UTC) + dt.timedelta(days=365))
-    collect(ws, report=False)
+    collect(ws)
     with Register(register_path(ws)) as reg:
         sub = reg.current_submission(ws.cycle, "EH01", "audit")
     assert sub is not None
@@ -218,7 +218,7 @@ def test_a_file_stamped_in_the_future_is_received_when_first_seen_and_queried(cy
     # A newer, fixed return is not hidden behind it.
     fixed = _fill(cycle, name="fixed.xlsx", seed=2)
     _set_time(fixed, dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2))
-    collect(ws, report=False)
+    collect(ws)
     assert _team(ws)["file"] == "fixed.xlsx"
 
 
@@ -256,7 +256,7 @@ def test_a_return_swapped_for_a_fifo_after_the_scan_neither_blocks_nor_is_read(
         os.mkfifo(path)
 
     _swap_after_scan(monkeypatch, "swap.xlsx", to_fifo)
-    collect(ws, report=False)
+    collect(ws)
     assert _codes(ws)["swap.xlsx"] == "file.not_regular"
 
 
@@ -271,7 +271,7 @@ def test_a_return_swapped_for_a_link_to_dev_zero_after_the_scan_is_not_followed(
         path.symlink_to("/dev/zero")
 
     _swap_after_scan(monkeypatch, "swap.xlsx", to_link)
-    collect(ws, report=False)
+    collect(ws)
     assert _codes(ws)["swap.xlsx"] == "file.symlink"
     assert not list((ws.state_dir / "archive").rglob("*.bin"))
 
@@ -287,7 +287,7 @@ def test_a_file_that_grows_past_the_cap_after_the_scan_is_not_read_past_it(works
             fh.write(b"\0" * 10_000)
 
     _swap_after_scan(monkeypatch, "growing.xlsx", grow)
-    collect(ws, report=False)
+    collect(ws)
     assert _codes(ws)["growing.xlsx"] == "read.too_large"
     assert not [p for p in (ws.state_dir / "archive").rglob("*") if p.is_file()]
 
@@ -342,8 +342,8 @@ def test_each_collect_keeps_a_backup_of_the_register_and_the_last_five(cycle):
     ws, _ = cycle
     for n in range(7):  # a new file each time: a run that records nothing needs no backup
         (ws.returns_dir / f"junk{n}.xlsx").write_bytes(b"\x00 not a workbook %d" % n)
-        collect(ws, report=False)
-    collect(ws, report=False)
+        collect(ws)
+    collect(ws)
     backups = sorted((ws.state_dir / "backups").glob("register-*.sqlite"))
     assert len(backups) == 5
     db = sqlite3.connect(backups[-1])
@@ -356,7 +356,7 @@ def test_each_collect_keeps_a_backup_of_the_register_and_the_last_five(cycle):
 def test_a_damaged_register_is_refused_with_how_to_restore_it(cycle, damage, command):
     ws, _ = cycle
     _fill(cycle)
-    collect(ws, report=False)
+    collect(ws)
     for extra in ("-wal", "-shm"):
         Path(str(register_path(ws)) + extra).unlink(missing_ok=True)
     register_path(ws).write_bytes(damage)
@@ -382,7 +382,7 @@ def test_rebuild_restores_returns_since_removed_from_the_share_with_paths_and_ti
     _set_time(late, due + dt.timedelta(days=2))
     (ws.returns_dir / "junk.xlsx").write_bytes(b"not a workbook")
     _collect_at(monkeypatch, due + dt.timedelta(days=3))
-    collect(ws, report=False)
+    collect(ws)
     before = _status(ws)
     shutil.rmtree(ws.returns_dir)  # the share was cleared
     ws.returns_dir.mkdir()
@@ -415,14 +415,14 @@ def test_an_unreadable_file_is_rejected_for_its_permissions_not_pending_for_ever
         return real_open(path, flags, *args)
 
     monkeypatch.setattr(archive_module.os, "open", no_permission)
-    collect(ws, report=False)
-    collect(ws, report=False)  # looked at again, not recorded twice
+    collect(ws)
+    collect(ws)  # looked at again, not recorded twice
     record = _files(ws)["locked.xlsx"]
     assert (record["outcome"], record["sha256"]) == ("rejected", None)
     assert _codes(ws)["locked.xlsx"] == "read.no_permission"
     assert len([c for c in _codes(ws).values() if c == "read.no_permission"]) == 1
     monkeypatch.setattr(archive_module.os, "open", real_open)  # permission granted
-    collect(ws, report=False)
+    collect(ws)
     assert _team(ws)["status"] == "valid"
 
 
@@ -443,7 +443,7 @@ def test_links_fifos_sockets_and_unreadable_folders_are_recorded_with_a_reason(c
 
     monkeypatch.setattr(collect_module.os, "scandir", scandir)
     try:
-        collect(ws, report=False)
+        collect(ws)
     finally:
         sock.close()
     codes = _codes(ws)
@@ -486,7 +486,7 @@ def test_a_file_saved_at_0030_bst_the_day_after_the_due_date_is_late(cycle, monk
     saved = dt.datetime(2027, 3, 31, 23, 30, tzinfo=dt.UTC)  # 00:30 BST on 1 April
     _set_time(path, saved)
     _collect_at(monkeypatch, saved + dt.timedelta(days=1))
-    collect(ws, report=False)
+    collect(ws)
     assert _team(ws)["late"] is True
 
 
@@ -499,7 +499,7 @@ def test_the_timezone_setting_decides_the_day(cycle, monkeypatch):
     saved = dt.datetime(2027, 3, 31, 23, 30, tzinfo=dt.UTC)
     _set_time(path, saved)
     _collect_at(monkeypatch, saved + dt.timedelta(days=1))
-    collect(ws, report=False)
+    collect(ws)
     assert _team(ws)["late"] is False
 
 
@@ -519,7 +519,7 @@ def test_three_sparse_150_mb_files_do_not_fill_the_archive(workspace):
     for n in range(3):
         with (ws.returns_dir / f"junk{n}.xlsx").open("wb") as fh:
             fh.truncate(150 * 1024 * 1024)
-    collect(ws, report=False)
+    collect(ws)
     assert set(_codes(ws).values()) == {"read.too_large"}
     archived = sum(p.stat().st_size for p in (ws.state_dir / "archive").rglob("*") if p.is_file())
     assert archived < 1024 * 1024

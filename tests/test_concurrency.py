@@ -7,9 +7,9 @@ import sqlite3
 import subprocess
 import sys
 
-from participation_xl.collect import register_path
 from participation_xl.generate import generate, issued_form
 from participation_xl.sample import fill_workbook, sample_answers
+from participation_xl.workspace import register_path
 
 
 def test_two_collects_and_a_report_at_once(workspace):

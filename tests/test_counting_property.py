@@ -24,11 +24,11 @@ from hypothesis import strategies as st
 
 from participation_xl import init_workspace, load_workspace
 from participation_xl.cli import main
-from participation_xl.collect import register_path
 from participation_xl.issues import issue
 from participation_xl.pack import builtin_pack_dir
 from participation_xl.register import Register
 from participation_xl.sample import sample_answers
+from participation_xl.workspace import register_path
 
 EXAMPLES = 20
 AREAS = ("Early Help", "Advocacy", "SEND")

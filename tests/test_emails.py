@@ -16,7 +16,6 @@ from typing import Any
 from click.testing import CliRunner
 
 from participation_xl.cli import main
-from participation_xl.collect import register_path
 from participation_xl.emails import draft
 from participation_xl.examine import issue
 from participation_xl.generate import issued_form
@@ -24,6 +23,7 @@ from participation_xl.register import Register
 from participation_xl.report import write_reports
 from participation_xl.roster import read_roster
 from participation_xl.sample import sample_answers
+from participation_xl.workspace import register_path
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 RETURN_TO = "the Participation returns folder on SharePoint"
@@ -282,9 +282,9 @@ def test_drafts_of_teams_no_longer_chased_are_removed(workspace):
 
 
 def test_collect_writes_chaser_drafts_too(workspace):
-    from participation_xl.collect import collect
+    from participation_xl.pipeline import collect_and_report
 
-    summary = collect(workspace)
+    summary = collect_and_report(workspace)
     names = {p.name for p in summary.reports if p.suffix == ".eml"}
     assert len(names) == len(read_roster(workspace.roster_path))  # nothing returned yet
 

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from participation_xl import explain
 from participation_xl.check import check_pack
 from participation_xl.cli import main
-from participation_xl.collect import collect, register_path
+from participation_xl.collect import collect
 from participation_xl.generate import IssueContext, build_workbook, generate, issued_form
 from participation_xl.issues import issue
 from participation_xl.pack import load_pack
@@ -29,6 +29,7 @@ from participation_xl.report import write_reports
 from participation_xl.roster import Team
 from participation_xl.sample import fill_workbook, sample_answers
 from participation_xl.status import status
+from participation_xl.workspace import register_path
 
 BEFORE_DUE = dt.date(2027, 1, 10)
 PHONE = "Call the team on 01225 477000 to join the forum."
@@ -111,7 +112,7 @@ def _explain_names(path: Path) -> dict[str, str]:
 def test_a_valid_return_with_a_query_gets_a_feedback_workbook_with_an_explanation_cell(cycle):
     ws, issued = cycle
     _queried_return(ws, issued)
-    collect(ws, report=False)
+    collect(ws)
     row = _row(ws)
     assert row["status"] == "valid"
     [query] = _queries(row)
@@ -138,7 +139,7 @@ def test_a_valid_return_with_a_query_gets_a_feedback_workbook_with_an_explanatio
 def test_the_pack_suggests_wording_beside_the_explanation_cell(cycle):
     ws, issued = cycle
     _queried_return(ws, issued)
-    collect(ws, report=False)
+    collect(ws)
     write_reports(ws, today=BEFORE_DUE)
     wb = openpyxl.load_workbook(_feedback(ws))
     values = [c.value for row in wb[explain.SHEET].iter_rows() for c in row]
@@ -150,7 +151,7 @@ def test_a_return_with_nothing_to_explain_gets_no_feedback(cycle):
     form = ws.pack.forms["audit"]
     answers = sample_answers(form, random.Random(5), rows=2, today=BEFORE_DUE)
     fill_workbook(issued[("EH01", "audit")], ws.returns_dir / "EH01.xlsx", answers, form)
-    collect(ws, report=False)
+    collect(ws)
     assert _row(ws)["issues"] == []
     write_reports(ws, today=BEFORE_DUE)
     assert not _feedback(ws).exists()
@@ -170,12 +171,12 @@ def test_an_invalid_return_without_queries_has_no_explain_sheet(cycle):
 def test_explanations_typed_in_the_feedback_workbook_are_recorded_with_their_query(cycle):
     ws, issued = cycle
     _queried_return(ws, issued)
-    collect(ws, report=False)
+    collect(ws)
     write_reports(ws, today=BEFORE_DUE)
     [name] = _explain_names(_feedback(ws))
     text = "This is the forum's public line, staffed by the team; no family's number."
     _type_explanations(_feedback(ws), ws.returns_dir / "EH01 explained.xlsx", {name: text})
-    collect(ws, report=False)
+    collect(ws)
     row = _row(ws)
     assert row["status"] == "valid" and row["file"] == "EH01 explained.xlsx"
     [query] = _queries(row)
@@ -193,15 +194,15 @@ def test_explanations_typed_in_the_feedback_workbook_are_recorded_with_their_que
 def test_an_explained_query_stays_explained_when_a_later_return_raises_it_again(cycle):
     ws, issued = cycle
     form, answers, _ = _queried_return(ws, issued)
-    collect(ws, report=False)
+    collect(ws)
     write_reports(ws, today=BEFORE_DUE)
     [name] = _explain_names(_feedback(ws))
     _type_explanations(_feedback(ws), ws.returns_dir / "EH01 explained.xlsx", {name: "Public."})
-    collect(ws, report=False)
+    collect(ws)
     # A later return from the original workbook, the same answer, no explanation sheet.
     later = fill_workbook(issued[("EH01", "audit")], ws.returns_dir / "EH01 v3.xlsx", answers, form)
     _later(later, 120)
-    collect(ws, report=False)
+    collect(ws)
     row = _row(ws)
     assert row["file"] == "EH01 v3.xlsx"
     assert [q["explanation"] for q in _queries(row)] == ["Public."]
@@ -210,7 +211,7 @@ def test_an_explained_query_stays_explained_when_a_later_return_raises_it_again(
 def test_a_query_not_explained_still_counts_against_the_return(cycle):
     ws, issued = cycle
     _queried_return(ws, issued)
-    collect(ws, report=False)
+    collect(ws)
     write_reports(ws, today=BEFORE_DUE)
     chased = _chasers(ws)
     [mine] = [r for r in chased if r["team_id"] == "EH01"]
@@ -222,7 +223,7 @@ def test_a_query_not_explained_still_counts_against_the_return(cycle):
 def test_status_shows_queries_still_to_explain(cycle):
     ws, issued = cycle
     _queried_return(ws, issued)
-    collect(ws, report=False)
+    collect(ws)
     out = CliRunner().invoke(main, ["-w", str(ws.root), "status"]).output
     line = next(x for x in out.splitlines() if x.startswith("EH01") and " audit " in x)
     assert "valid, 1 query to explain" in line
@@ -231,7 +232,7 @@ def test_status_shows_queries_still_to_explain(cycle):
 def test_an_explanation_for_a_query_no_longer_raised_is_not_kept(cycle):
     ws, issued = cycle
     form, answers, path = _queried_return(ws, issued)
-    collect(ws, report=False)
+    collect(ws)
     write_reports(ws, today=BEFORE_DUE)
     [name] = _explain_names(_feedback(ws))
     typed = _type_explanations(_feedback(ws), ws.returns_dir / "tmp.xlsx", {name: "Public."})
@@ -240,7 +241,7 @@ def test_an_explanation_for_a_query_no_longer_raised_is_not_kept(cycle):
     fixed = fill_workbook(typed, ws.returns_dir / "EH01 fixed.xlsx", answers, form)
     typed.unlink()
     _later(fixed)
-    collect(ws, report=False)
+    collect(ws)
     assert _queries(_row(ws)) == []
     with Register(register_path(ws)) as reg:
         assert reg.explanations(ws.cycle) == {}
@@ -258,7 +259,7 @@ def test_status_json_has_an_explanation_key_on_every_issue(cycle):
 def test_an_explanation_typed_in_libreoffice_is_recorded_with_its_query(libreoffice, cycle, fmt):
     ws, issued = cycle
     _queried_return(ws, issued)
-    collect(ws, report=False)
+    collect(ws)
     write_reports(ws, today=BEFORE_DUE)
     feedback = _feedback(ws)
     [(name, target)] = _explain_names(feedback).items()
@@ -279,7 +280,7 @@ def test_an_explanation_typed_in_libreoffice_is_recorded_with_its_query(libreoff
     )
     assert seen["names"][name]["defined"] and seen["names"][name]["string"] == text, seen
     _later(out)
-    collect(ws, report=False)
+    collect(ws)
     row = _row(ws)
     assert row["file"] == out.name and row["status"] == "valid", row
     assert [q["explanation"] for q in _queries(row)] == [text]
@@ -433,5 +434,5 @@ def _collect_without_role(cycle):
     answers = sample_answers(form, random.Random(5), rows=2, today=BEFORE_DUE)
     answers["about"].pop("role")
     fill_workbook(issued[("EH01", "audit")], ws.returns_dir / "EH01.xlsx", answers, form)
-    collect(ws, report=False)
+    collect(ws)
     return ws

@@ -16,11 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from participation_xl import init_workspace
-from participation_xl.collect import collect, register_path
 from participation_xl.export import submissions, write_csv
 from participation_xl.generate import generate, issued_form
+from participation_xl.pipeline import collect_and_report
 from participation_xl.register import Register
 from participation_xl.sample import sample_answers
+from participation_xl.workspace import register_path
 
 PREFIXES = [
     "=",
@@ -110,7 +111,7 @@ def test_hostile_text_stays_text_in_every_output(issued, text):
         stale.mkdir(parents=True)
     register_path(ws).unlink(missing_ok=True)
     _fill(ws, paths["six-standards"], ws.returns_dir / f"{next(_RUN)}.xlsx", text)
-    collect(ws)  # writes the register, compliance, feedback and chasers
+    collect_and_report(ws)  # writes the register, compliance, feedback and chasers
     outputs = [*ws.reports_dir.glob("*.xlsx"), *ws.reports_dir.glob("feedback/*.xlsx")]
     assert outputs
     seen = 0

@@ -13,7 +13,8 @@ import pytest
 from hostile_corpus import build
 
 import participation_xl.collect as collect_module
-from participation_xl.collect import collect, register_path
+from participation_xl.pipeline import collect_and_report
+from participation_xl.workspace import register_path
 
 
 def _hashes(folder: Path) -> dict[str, str]:
@@ -43,7 +44,7 @@ def collected(tmp_path_factory):
     collect_module.scan = scan_with_a_file_still_growing
     start = time.perf_counter()
     try:
-        summary = collect(ws)
+        summary = collect_and_report(ws)  # the whole command: collect, then report
     finally:
         collect_module.scan = real_scan
     seconds = time.perf_counter() - start

@@ -15,14 +15,16 @@ import zipfile
 
 import pytest
 
-from participation_xl.collect import collect, register_path
 from participation_xl.generate import generate, issued_form
+from participation_xl.pipeline import collect_and_report
 from participation_xl.sample import fill_workbook, sample_answers
+from participation_xl.workspace import register_path
 
 RUNS = int(os.environ.get("PXL_KILL_RUNS", "50"))
 COLLECT = (
     "import sys; from participation_xl import load_workspace; "
-    "from participation_xl.collect import collect; collect(load_workspace(sys.argv[1]))"
+    "from participation_xl.pipeline import collect_and_report; "
+    "collect_and_report(load_workspace(sys.argv[1]))"
 )
 
 
@@ -46,7 +48,7 @@ def test_killing_collect_at_random_points_loses_nothing(workspace):
     rng = random.Random(2026)
     good: dict[str, str] = {}  # sha -> file name
     start = time.perf_counter()
-    collect(ws)  # the time of a whole (empty) run, to spread the kills over
+    collect_and_report(ws)  # the time of a whole (empty) run, to spread the kills over
     budget = max(0.5, (time.perf_counter() - start) * 4)
     kills = integrity_failures = 0
     for run in range(RUNS):
@@ -78,7 +80,7 @@ def test_killing_collect_at_random_points_loses_nothing(workspace):
             db.close()
         _reports_whole(ws)
         assert {p.name: _sha(p) for p in ws.returns_dir.iterdir()} == before  # untouched
-    collect(ws)  # the next run completes the job
+    collect_and_report(ws)  # the next run completes the job
     db = sqlite3.connect(register_path(ws))
     accepted = {r[0] for r in db.execute("SELECT sha256 FROM files WHERE outcome = 'accepted'")}
     submitted = {r[0] for r in db.execute("SELECT sha256 FROM submissions")}

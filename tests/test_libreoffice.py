@@ -16,11 +16,13 @@ from click.testing import CliRunner
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from participation_xl.cli import main
-from participation_xl.collect import collect, register_path
+from participation_xl.collect import collect
 from participation_xl.generate import generate, issued_form
 from participation_xl.pack import LISTS_SHEET, META_SHEET
+from participation_xl.pipeline import collect_and_report
 from participation_xl.register import Register
 from participation_xl.sample import fill_workbook, sample_answers
+from participation_xl.workspace import register_path
 
 pytestmark = pytest.mark.libreoffice
 
@@ -159,7 +161,7 @@ def test_a_return_filled_and_saved_in_libreoffice_is_collected(
         out=str(out),
         filter=fmt,
     )
-    collect(workspace, report=False)
+    collect(workspace)
     with Register(register_path(workspace)) as reg:
         subs = reg.submissions(workspace.cycle)
     assert len(subs) == 1, json.dumps(_files(workspace))
@@ -197,7 +199,7 @@ def test_libreoffice_opens_every_report_and_converts_it_to_pdf(libreoffice, work
         if n == 0:
             answers["about" if form_id == "audit" else "contract"].clear()  # one invalid
         fill_workbook(path, workspace.returns_dir / f"{team} {form_id}.xlsx", answers, form)
-    collect(workspace)
+    collect_and_report(workspace)
     reports = [
         *workspace.reports_dir.glob("*.xlsx"),
         *workspace.reports_dir.glob("feedback/*.xlsx"),

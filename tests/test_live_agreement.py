@@ -44,9 +44,9 @@ from hypothesis import strategies as st
 from xlsxwriter.utility import xl_cell_to_rowcol, xl_rowcol_to_cell
 
 from participation_xl import init_workspace
-from participation_xl.collect import collect
 from participation_xl.generate import generate
 from participation_xl.pack import META_SHEET, Field, Form
+from participation_xl.pipeline import collect_and_report
 from participation_xl.sample import fill_workbook, sample_answers
 
 pytestmark = pytest.mark.libreoffice
@@ -656,7 +656,7 @@ def test_every_issued_and_feedback_workbook_opens_with_still_to_do_and_statuses_
     answers["promises"]["listen"]["rating"] = "Often"
     del answers["about"]["role"]
     fill_workbook(bench.issued["audit"], ws.returns_dir / "ADV1 audit.xlsx", answers, form)
-    collect(ws)
+    collect_and_report(ws)
     feedback = [p for p in (ws.reports_dir / "feedback").glob("*.xlsx") if form_of(p) == "audit"]
     assert feedback, "collect wrote no feedback workbook for an invalid audit"
     books = [("audit", bench.issued["audit"]), ("six-standards", bench.issued["six-standards"])]

@@ -18,12 +18,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from participation_xl import init_workspace
-from participation_xl.collect import register_path
 from participation_xl.examine import validate_files
 from participation_xl.generate import generate, issued_form
 from participation_xl.register import Register
 from participation_xl.sample import fill_workbook, sample_answers
 from participation_xl.status import status
+from participation_xl.workspace import register_path
 
 EXAMPLES = int(os.environ.get("PXL_FUZZ_EXAMPLES", "40"))
 OUTCOMES = {"accepted", "rejected", "pending"}
@@ -92,7 +92,7 @@ def test_collect_survives_a_folder_of_mutations_and_keeps_the_good_return(seed_r
     code = (
         "import sys; from participation_xl import load_workspace; "
         "from participation_xl.collect import collect; "
-        "s = collect(load_workspace(sys.argv[1]), report=False); print(sum(s.seen.values()))"
+        "s = collect(load_workspace(sys.argv[1])); print(sum(s.seen.values()))"
     )
     run = subprocess.run(
         [sys.executable, "-c", code, str(ws.root)],

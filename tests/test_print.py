@@ -36,10 +36,10 @@ import render
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from participation_xl import init_workspace
-from participation_xl.collect import collect
 from participation_xl.generate import IssueContext, build_workbook, generate
 from participation_xl.messages import CATALOGUE
 from participation_xl.pack import META_SHEET, Form, load_pack
+from participation_xl.pipeline import collect_and_report
 from participation_xl.roster import Team, read_roster
 from participation_xl.sample import fill_workbook, sample_answers
 
@@ -283,7 +283,7 @@ class Printer:
             _put(doc, path, value)
         long = {k: v for k, v in long.items() if k.rsplit(" ", 1)[1] not in wrong}
         fill_workbook(issued[form.id], ws.returns_dir / f"ADV1 {form.id}.xlsx", doc, form)
-        collect(ws)
+        collect_and_report(ws)
         written = [p for p in (ws.reports_dir / "feedback").glob("*.xlsx") if form_of(p) == form.id]
         assert len(written) == 1, f"collect wrote no feedback workbook for {form.id}: {written}"
         xlsx = self._path(name)

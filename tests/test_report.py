@@ -24,7 +24,7 @@ import pytest
 from openxml_audit import OpenXmlValidator
 
 from participation_xl import report
-from participation_xl.collect import collect, register_path
+from participation_xl.collect import collect
 from participation_xl.examine import issue
 from participation_xl.generate import generate, issued_form
 from participation_xl.register import Register
@@ -39,6 +39,7 @@ from participation_xl.report import (
 from participation_xl.roster import EXAMPLES, write_starter_roster
 from participation_xl.sample import fill_workbook, sample_answers
 from participation_xl.status import status
+from participation_xl.workspace import register_path
 
 BEFORE_DUE = dt.date(2027, 1, 10)
 AFTER_DUE = dt.date(2027, 4, 10)
@@ -716,7 +717,7 @@ def test_collected_returns_reach_the_register(cycle):
     form = ws.pack.forms["audit"]
     answers = sample_answers(form, random.Random(4), rows=3)
     fill_workbook(issued[("EH01", "audit")], ws.returns_dir / "EH01.xlsx", answers, form)
-    collect(ws, report=False)
+    collect(ws)
     write_reports(ws, today=BEFORE_DUE)
     rows = _rows(_reports(ws) / "register.xlsx", "Returns")
     assert [r["Status"] for r in rows] == ["Valid", "Missing", "Missing", "Missing"]
@@ -732,7 +733,7 @@ def test_feedback_fixed_in_its_marked_cells_comes_back_valid(cycle):
     answers = sample_answers(form, random.Random(3))
     email = answers["contract"].pop("contact_email")
     fill_workbook(issued[("ADV1", "six-standards")], ws.returns_dir / "ADV1.xlsx", answers, form)
-    collect(ws, report=False)
+    collect(ws)
     assert _team_status(ws, "ADV1", "six-standards")["status"] == "invalid"
     write_reports(ws, today=BEFORE_DUE)
     feedback = _reports(ws) / "feedback" / "ADV1-six-standards.xlsx"
@@ -741,7 +742,7 @@ def test_feedback_fixed_in_its_marked_cells_comes_back_valid(cycle):
     fixed = fill_workbook(feedback, ws.returns_dir / "ADV1 fixed.xlsx", answers, form)
     later = time.time() + 60
     os.utime(fixed, (later, later))
-    collect(ws, report=False)
+    collect(ws)
     assert _team_status(ws, "ADV1", "six-standards")["status"] == "valid"
     write_reports(ws, today=BEFORE_DUE)
     assert not feedback.exists()

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from participation_xl.cli import main
-from participation_xl.collect import collect, register_path
+from participation_xl.collect import collect
 from participation_xl.errors import ConfigError
 from participation_xl.examine import issue
 from participation_xl.generate import generate, issued_form
@@ -25,7 +25,7 @@ from participation_xl.report import write_reports
 from participation_xl.review import history_of
 from participation_xl.review_book import book_path
 from participation_xl.sample import fill_workbook, sample_answers
-from participation_xl.workspace import load_workspace
+from participation_xl.workspace import load_workspace, register_path
 
 ON_TIME = "2027-03-20T09:30:00+00:00"
 
@@ -199,12 +199,12 @@ def test_round_trip_approve_then_a_new_return_reopens_the_review(workspace):
     first = ws.returns_dir / "EH01 audit.xlsx"
     fill_workbook(paths[("EH01", "audit")], first, sample_answers(form, random.Random(1)), form)
     os.utime(first, (1_774_000_000, 1_774_000_000))  # March 2026: before the second one
-    collect(ws, report=False)
+    collect(ws)
     _cli(ws, "review", "approve", "EH01", "audit", "--note", "Good")
     assert _row(ws)["review"]["state"] == "approved"
     second = ws.returns_dir / "EH01 audit v2.xlsx"
     fill_workbook(paths[("EH01", "audit")], second, sample_answers(form, random.Random(2)), form)
-    collect(ws, report=False)
+    collect(ws)
     row = _row(ws)
     assert row["file"] == "EH01 audit v2.xlsx"
     assert row["review"] is None

@@ -12,11 +12,11 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-import participation_xl.cli as cli_module
-import participation_xl.collect as collect_module
+import participation_xl.api as api_module
+import participation_xl.workspace as workspace_module
 from participation_xl.archive import Archive
 from participation_xl.cli import main
-from participation_xl.collect import collect, register_path
+from participation_xl.collect import collect
 from participation_xl.errors import OutputError
 from participation_xl.messages import render
 from participation_xl.recovery import newest_backup
@@ -25,6 +25,7 @@ from participation_xl.report import write_reports
 from participation_xl.review import current_reviews, history_of
 from participation_xl.review_book import book_path
 from participation_xl.sample import fill_workbook, sample_answers
+from participation_xl.workspace import register_path
 
 
 @pytest.fixture
@@ -88,9 +89,9 @@ def _two_runs(cycle):
     """EH01 collected in one run, SW02 in the next; the review workbook written."""
     ws, _ = cycle
     _fill(cycle, "EH01")
-    collect(ws, report=False)
+    collect(ws)
     _fill(cycle, "SW02")
-    collect(ws, report=False)
+    collect(ws)
     write_reports(ws)
     return ws
 
@@ -193,7 +194,7 @@ def test_rebuild_says_when_the_old_registers_decisions_cannot_be_read(cycle):
 def test_a_review_command_takes_a_register_backup_with_the_decision(cycle):
     ws, _ = cycle
     _fill(cycle)
-    collect(ws, report=False)
+    collect(ws)
 
     _cli(ws, "review", "approve", "EH01", "audit")
 
@@ -210,7 +211,7 @@ def test_a_review_command_takes_a_register_backup_with_the_decision(cycle):
 def test_a_typed_approval_survives_a_failed_report_run_without_being_recorded_twice(cycle):
     ws, _ = cycle
     _fill(cycle)
-    collect(ws, report=False)
+    collect(ws)
     write_reports(ws)
     _type(ws, "EH01", "audit", "Approve")
     chasers = ws.reports_dir / "chasers.csv"
@@ -233,11 +234,11 @@ def test_a_typed_approval_survives_a_failed_report_run_without_being_recorded_tw
 def test_a_review_command_takes_the_run_lock(cycle, monkeypatch):
     ws, _ = cycle
     _fill(cycle)
-    collect(ws, report=False)
-    quick = functools.partial(collect_module.run_lock, wait=0.2)
-    monkeypatch.setattr(cli_module, "run_lock", quick)
+    collect(ws)
+    quick = functools.partial(workspace_module.run_lock, wait=0.2)
+    monkeypatch.setattr(api_module, "run_lock", quick)
 
-    with collect_module.run_lock(ws):  # a rebuild (or collect) is running
+    with workspace_module.run_lock(ws):  # a rebuild (or collect) is running
         result = _cli(ws, "review", "approve", "EH01", "audit", code=2)
 
     assert "Another collect or report is running" in result.output

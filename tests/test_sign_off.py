@@ -7,11 +7,12 @@ import random
 
 import pytest
 
-from participation_xl.collect import collect, register_path
+from participation_xl.collect import collect
 from participation_xl.generate import generate, issued_form
 from participation_xl.register import Register
 from participation_xl.sample import fill_workbook, sample_answers
 from participation_xl.status import status
+from participation_xl.workspace import register_path
 
 SIGN_OFF = ("signed_by", "role", "date_signed", "confirmed")
 
@@ -36,7 +37,7 @@ def test_a_return_not_signed_off_is_invalid_with_each_missing_answer_named(works
     answers = sample_answers(form, random.Random(1), today=dt.date(2027, 1, 10))
     del answers["sign_off"]
     fill_workbook(paths[("ADV1", form_id)], workspace.returns_dir / "ADV1.xlsx", answers, form)
-    collect(workspace, report=False)
+    collect(workspace)
     with Register(register_path(workspace)) as reg:
         row = next(
             r

@@ -22,12 +22,13 @@ import pytest
 from click.testing import CliRunner
 
 from participation_xl.cli import main
-from participation_xl.collect import collect, register_path
+from participation_xl.collect import collect
 from participation_xl.errors import ConfigError, OutputError
 from participation_xl.generate import generate, issued_form
+from participation_xl.pipeline import collect_and_report
 from participation_xl.report import write_reports
 from participation_xl.sample import fill_workbook, sample_answers
-from participation_xl.workspace import init_workspace, load_workspace
+from participation_xl.workspace import init_workspace, load_workspace, register_path
 
 INIT = ["--council", "Test Council", "--cycle", "2026-27", "--due", "2027-03-31"]
 
@@ -212,7 +213,7 @@ def collected(tmp_path) -> Path:
         answers = sample_answers(ws.pack.forms[form], random.Random(n))
         out = ws.returns_dir / f"{team} {form}.xlsx"
         fill_workbook(issued[(team, form)], out, answers, ws.pack.forms[form])
-    collect(ws)
+    collect_and_report(ws)
     return ws.root
 
 
@@ -306,7 +307,7 @@ def test_reports_are_replaced_all_together_or_not_at_all(collected, monkeypatch)
 
     before = _reports(collected)
     _make_new_return(collected)
-    collect(load_workspace(collected), report=False)
+    collect(load_workspace(collected))
     real = outputs._replace
 
     def fail_on_chasers(tmp: str, path: Path) -> Path:
@@ -390,7 +391,7 @@ def test_status_and_export_work_without_write_access(shared_readable, command):
     team, form = sorted(issued)[0]
     answers = sample_answers(ws.pack.forms[form], random.Random(1))
     fill_workbook(issued[(team, form)], ws.returns_dir / "r.xlsx", answers, ws.pack.forms[form])
-    collect(ws, report=False)
+    collect(ws)
     for path in ws.root.rglob("*"):  # readable by all, as a shared workspace would be
         path.chmod(0o755 if path.is_dir() else 0o644)
     before = _tree(ws.root)
@@ -422,24 +423,24 @@ def test_an_unreadable_register_is_a_message_saying_who_can_help(collected):
 
 
 def test_a_generic_sqlite_error_still_names_the_register(collected, monkeypatch):
-    from participation_xl import cli
+    from participation_xl import api
 
     def broken(*_args, **_kwargs):
         raise sqlite3.DatabaseError("database disk image is malformed")
 
-    monkeypatch.setattr(cli, "status_document", broken)
+    monkeypatch.setattr(api, "status_document", broken)
     result = run("status", "--json", ws=collected)
     assert result.exit_code == 2
     assert str(collected / ".participation" / "register.sqlite") in result.output
 
 
 def test_an_os_error_names_the_file_and_what_to_do(collected, monkeypatch):
-    from participation_xl import cli
+    from participation_xl import api
 
     def broken(*_args, **_kwargs):
         raise PermissionError(13, "Permission denied", "/some/where/teams.xlsx")
 
-    monkeypatch.setattr(cli, "generate_workbooks", broken)
+    monkeypatch.setattr(api, "generate_workbooks", broken)
     result = run("generate", ws=collected)
     assert result.exit_code == 2
     assert "/some/where/teams.xlsx: Permission denied" in result.output
