@@ -45,27 +45,27 @@ from participation_xl.read import Cell, RawWorkbook, read_workbook
 from participation_xl.sample import fill_workbook, sample_answers
 
 SPEC = r"""
-| case                                          | edit                                                  | names | outcome        | field                   | at                         |
-|-----------------------------------------------|-------------------------------------------------------|-------|----------------|-------------------------|----------------------------|
-| answers where the layout says                 |                                                       | kept  | extracted      | about.completed_by      | 'About the team'!B8        |
-| a grid answer where the layout says           |                                                       | kept  | extracted      | promises.share.evidence | 'Promises and rights'!C12  |
-| a table where the layout says                 |                                                       | kept  | extracted      | action_plan.owner       | 'Action plan'!C8           |
-| no names: the template's positions            |                                                       | lost  | extracted      | about.completed_by      | 'About the team'!B8        |
+| case                                         | edit                                                  | names | outcome        | field                   | at                        |
+|----------------------------------------------|-------------------------------------------------------|-------|----------------|-------------------------|---------------------------|
+| answers where the layout says                |                                                       | kept  | extracted      | about.completed_by      | 'About the team'!B8       |
+| a grid answer where the layout says          |                                                       | kept  | extracted      | promises.share.evidence | 'Promises and rights'!C12 |
+| a table where the layout says                |                                                       | kept  | extracted      | action_plan.owner       | 'Action plan'!C8          |
+| no names: the template's positions           |                                                       | lost  | extracted      | about.completed_by      | 'About the team'!B8       |
 # Rows inserted: Excel moves the names with the cells, so the answers are found.
-| rows inserted above the questions             | insert 2 rows above 'About the team'!8                | moved | extracted      | about.completed_by      | 'About the team'!B10       |
-| rows inserted between two questions           | insert 1 rows above 'About the team'!12               | moved | extracted      | about.oldest_age        | 'About the team'!B13       |
-| rows inserted above a table                   | insert 3 rows above 'Action plan'!1                   | moved | extracted      | action_plan.owner       | 'Action plan'!C11          |
-| rows inserted in a grid                       | insert 1 rows above 'Promises and rights'!10          | moved | extracted      | promises.share.evidence | 'Promises and rights'!C13  |
+| rows inserted above the questions            | insert 2 rows above 'About the team'!8                | moved | extracted      | about.completed_by      | 'About the team'!B10      |
+| rows inserted between two questions          | insert 1 rows above 'About the team'!12               | moved | extracted      | about.oldest_age        | 'About the team'!B13      |
+| rows inserted above a table                  | insert 3 rows above 'Action plan'!1                   | moved | extracted      | action_plan.owner       | 'Action plan'!C11         |
+| rows inserted in a grid                      | insert 1 rows above 'Promises and rights'!10          | moved | extracted      | promises.share.evidence | 'Promises and rights'!C13 |
 # ... but without names, or with names left behind, moved answers are not guessed at.
-| rows inserted, the names lost                 | insert 2 rows above 'About the team'!8                | lost  | identify.moved |                         | 'About the team'!B8        |
-| rows inserted, the names left behind          | insert 2 rows above 'About the team'!8                | kept  | identify.moved |                         | 'About the team'!B8        |
-| rows inserted above a table, names lost       | insert 3 rows above 'Action plan'!1                   | lost  | identify.moved |                         | 'Action plan'!B7           |
-| a name pointing at another question's answer  | name about.role = 'About the team'!$B$8               | kept  | extracted      | about.role              | 'About the team'!B9        |
-| a label typed over                            | retype 'About the team'!A9 as "Job"                   | kept  | identify.moved |                         | 'About the team'!B9        |
-| a label given a longer ending is still found  | retype 'About the team'!A9 as "Your role (job title)" | kept  | extracted      | about.role              | 'About the team'!B9        |
+| rows inserted, the names lost                | insert 2 rows above 'About the team'!8                | lost  | identify.moved |                         | 'About the team'!B8       |
+| rows inserted, the names left behind         | insert 2 rows above 'About the team'!8                | kept  | identify.moved |                         | 'About the team'!B8       |
+| rows inserted above a table, names lost      | insert 3 rows above 'Action plan'!1                   | lost  | identify.moved |                         | 'Action plan'!B7          |
+| a name pointing at another question's answer | name about.role = 'About the team'!$B$8               | kept  | extracted      | about.role              | 'About the team'!B9       |
+| a label typed over                           | retype 'About the team'!A9 as "Job"                   | kept  | identify.moved |                         | 'About the team'!B9       |
+| a label given a longer ending is still found | retype 'About the team'!A9 as "Your role (job title)" | kept  | extracted      | about.role              | 'About the team'!B9       |
 # Sheets: found by name, and only by name.
-| a sheet renamed                               | rename sheet 'Action plan' to 'Actions'               | moved | identify.moved |                         | 'Action plan'!B7           |
-| a sheet removed                               | remove sheet 'Sign-off'                               | moved | identify.moved |                         | 'Sign-off'!B8              |
+| a sheet renamed                              | rename sheet 'Action plan' to 'Actions'               | moved | identify.moved |                         | 'Action plan'!B7          |
+| a sheet removed                              | remove sheet 'Sign-off'                               | moved | identify.moved |                         | 'Sign-off'!B8             |
 """
 
 COLUMNS = ("case", "edit", "names", "outcome", "field", "at")
@@ -185,12 +185,12 @@ def test_extract(issued, row):
 
 
 TABLE_ROWS = r"""
-| case                                 | rows typed in | rows read |
-|--------------------------------------|---------------|-----------|
-| the first rows, one after another    | 1 2 3 4       | 1 2 3 4   |
-| blank rows in between                | 1 4           | 1 4       |
-| the last row of the table only       | 30            | 30        |
-| none                                 |               |           |
+| case                              | rows typed in | rows read |
+|-----------------------------------|---------------|-----------|
+| the first rows, one after another | 1 2 3 4       | 1 2 3 4   |
+| blank rows in between             | 1 4           | 1 4       |
+| the last row of the table only    | 30            | 30        |
+| none                              |               |           |
 """
 
 

@@ -39,35 +39,35 @@ from participation_xl.read import Cell, RawWorkbook, read_workbook
 OTHER_SECRET = b"another workspace's secret key, 32"
 
 SPEC = r"""
-| case                                         | change                                 | signed               | checked          | outcome                   | claimed    |
-|----------------------------------------------|----------------------------------------|----------------------|------------------|---------------------------|------------|
-| the workbook as issued                       |                                        | as issued            | in the workspace | accepted                  |            |
-| as issued, checked outside a workspace       |                                        | as issued            | outside          | accepted                  |            |
-| the identity only in the properties          | no _meta sheet                         | as issued            | in the workspace | accepted                  |            |
-| the identity only on the _meta sheet         | no properties                          | as issued            | in the workspace | accepted                  |            |
-| no identity at all                           | no _meta sheet; no properties          | as issued            | in the workspace | identify.no_identity      |            |
-| no identity, outside a workspace             | no _meta sheet; no properties          | as issued            | outside          | identify.no_identity      |            |
+| case                                      | change                                     | signed               | checked          | outcome                  | claimed            |
+|-------------------------------------------|--------------------------------------------|----------------------|------------------|--------------------------|--------------------|
+| the workbook as issued                    |                                            | as issued            | in the workspace | accepted                 |                    |
+| as issued, checked outside a workspace    |                                            | as issued            | outside          | accepted                 |                    |
+| the identity only in the properties       | no _meta sheet                             | as issued            | in the workspace | accepted                 |                    |
+| the identity only on the _meta sheet      | no properties                              | as issued            | in the workspace | accepted                 |                    |
+| no identity at all                        | no _meta sheet; no properties              | as issued            | in the workspace | identify.no_identity     |                    |
+| no identity, outside a workspace          | no _meta sheet; no properties              | as issued            | outside          | identify.no_identity     |                    |
 # A signature that does not match: edited, or copied into another team's file.
-| the signature edited                         | signature = 0123456789abcdef           | as issued            | in the workspace | identify.bad_signature    | ADV1 audit |
-| the team edited, the signature kept          | team_id = SW02                         | as issued            | in the workspace | identify.bad_signature    | SW02 audit |
-| the cycle edited, the signature kept         | cycle = 2027-28                        | as issued            | in the workspace | identify.bad_signature    | ADV1 audit |
-| the key hint edited too                      | team_id = SW02; hint key_id = 00ff     | as issued            | in the workspace | identify.other_workspace  | SW02 audit |
-| signed by another workspace                  |                                        | another key          | in the workspace | identify.other_workspace  | ADV1 audit |
-| another key, its hint removed                |                                        | another key, no hint | in the workspace | identify.bad_signature    | ADV1 audit |
-| another workspace's file, outside            |                                        | another key          | outside          | accepted                  |            |
-| a part of the identity gone, outside         | team_id =                              | as issued            | outside          | identify.bad_signature    | " audit"   |
+| the signature edited                      | signature = 0123456789abcdef               | as issued            | in the workspace | identify.bad_signature   | ADV1 audit         |
+| the team edited, the signature kept       | team_id = SW02                             | as issued            | in the workspace | identify.bad_signature   | SW02 audit         |
+| the cycle edited, the signature kept      | cycle = 2027-28                            | as issued            | in the workspace | identify.bad_signature   | ADV1 audit         |
+| the key hint edited too                   | team_id = SW02; hint key_id = 00ff         | as issued            | in the workspace | identify.other_workspace | SW02 audit         |
+| signed by another workspace               |                                            | another key          | in the workspace | identify.other_workspace | ADV1 audit         |
+| another key, its hint removed             |                                            | another key, no hint | in the workspace | identify.bad_signature   | ADV1 audit         |
+| another workspace's file, outside         |                                            | another key          | outside          | accepted                 |                    |
+| a part of the identity gone, outside      | team_id =                                  | as issued            | outside          | identify.bad_signature   | " audit"           |
 # Signed by us, but not for this cycle, roster or pack.
-| another cycle                                | cycle = 2025-26                        | ours                 | in the workspace | identify.other_cycle      | ADV1 audit |
-| another cycle, outside: no cycle to check    | cycle = 2025-26                        | ours                 | outside          | accepted                  |            |
-| a team not on the roster                     | team_id = ZZ99                         | ours                 | in the workspace | identify.unknown_team     | ZZ99 audit |
-| a form the pack no longer has                | form = annual-review                   | ours                 | in the workspace | identify.pack_changed     | ADV1 annual-review |
-| a form the pack does not have, outside       | form = annual-review                   | ours                 | outside          | identify.unknown_form     | ADV1 annual-review |
-| a version the pack no longer has             | form_version = 0.9                     | ours                 | in the workspace | identify.pack_changed     | ADV1 audit |
-| a version the pack does not have, outside    | form_version = 0.9                     | ours                 | outside          | identify.pack_changed     | ADV1 audit |
+| another cycle                             | cycle = 2025-26                            | ours                 | in the workspace | identify.other_cycle     | ADV1 audit         |
+| another cycle, outside: no cycle to check | cycle = 2025-26                            | ours                 | outside          | accepted                 |                    |
+| a team not on the roster                  | team_id = ZZ99                             | ours                 | in the workspace | identify.unknown_team    | ZZ99 audit         |
+| a form the pack no longer has             | form = annual-review                       | ours                 | in the workspace | identify.pack_changed    | ADV1 annual-review |
+| a form the pack does not have, outside    | form = annual-review                       | ours                 | outside          | identify.unknown_form    | ADV1 annual-review |
+| a version the pack no longer has          | form_version = 0.9                         | ours                 | in the workspace | identify.pack_changed    | ADV1 audit         |
+| a version the pack does not have, outside | form_version = 0.9                         | ours                 | outside          | identify.pack_changed    | ADV1 audit         |
 # The form's sheets: each must be there, by name.
-| a sheet of the form renamed or deleted       | no sheet Sign-off                      | as issued            | in the workspace | identify.sheet_missing    | ADV1 audit |
-| a sheet gone, issued from another layout     | no sheet Sign-off; hint form_digest = 0000 | as issued        | in the workspace | identify.pack_changed     | ADV1 audit |
-| another layout, every sheet there            | hint form_digest = 0000                | as issued            | in the workspace | accepted                  |            |
+| a sheet of the form renamed or deleted    | no sheet Sign-off                          | as issued            | in the workspace | identify.sheet_missing   | ADV1 audit         |
+| a sheet gone, issued from another layout  | no sheet Sign-off; hint form_digest = 0000 | as issued            | in the workspace | identify.pack_changed    | ADV1 audit         |
+| another layout, every sheet there         | hint form_digest = 0000                    | as issued            | in the workspace | accepted                 |                    |
 """
 
 COLUMNS = ("case", "change", "signed", "checked", "outcome", "claimed")

@@ -30,29 +30,29 @@ from openpyxl import Workbook
 from participation_xl.rules import CHECKS, TODAY_FORMULA, comparable
 
 RULES = r"""
-| case                                         | rule                 | a          | b          | verdict |
-|----------------------------------------------|----------------------|------------|------------|---------|
+| case                                   | rule                 | a          | b          | verdict |
+|----------------------------------------|----------------------|------------|------------|---------|
 # rule.more_than: the field can be no more than the other (trained staff <= total staff).
-| fewer trained than in the team               | rule.more_than       | 5          | 10         | holds   |
-| all of the team trained                      | rule.more_than       | 10         | 10         | holds   |
-| more trained than in the team                | rule.more_than       | 11         | 10         | broken  |
-| none of none                                 | rule.more_than       | 0          | 0          | holds   |
-| decimals compared as decimals                | rule.more_than       | 2.5        | 2.4        | broken  |
-| a youngest age below the oldest              | rule.more_than       | 4          | 18         | holds   |
+| fewer trained than in the team         | rule.more_than       | 5          | 10         | holds   |
+| all of the team trained                | rule.more_than       | 10         | 10         | holds   |
+| more trained than in the team          | rule.more_than       | 11         | 10         | broken  |
+| none of none                           | rule.more_than       | 0          | 0          | holds   |
+| decimals compared as decimals          | rule.more_than       | 2.5        | 2.4        | broken  |
+| a youngest age below the oldest        | rule.more_than       | 4          | 18         | holds   |
 # rule.in_future: a date that has happened cannot be after today.
-| yesterday                                    | rule.in_future       | today-1    | today      | holds   |
-| today                                        | rule.in_future       | today      | today      | holds   |
-| tomorrow                                     | rule.in_future       | today+1    | today      | broken  |
-| next year                                    | rule.in_future       | today+365  | today      | broken  |
+| yesterday                              | rule.in_future       | today-1    | today      | holds   |
+| today                                  | rule.in_future       | today      | today      | holds   |
+| tomorrow                               | rule.in_future       | today+1    | today      | broken  |
+| next year                              | rule.in_future       | today+365  | today      | broken  |
 # rule.not_after: a later date must be after the earlier one (a contract ends after it starts).
-| ends a year after it starts                  | rule.not_after       | 2027-03-31 | 2026-04-01 | holds   |
-| ends the day after it starts                 | rule.not_after       | 2026-04-02 | 2026-04-01 | holds   |
-| ends the day it starts                       | rule.not_after       | 2026-04-01 | 2026-04-01 | broken  |
-| ends before it starts                        | rule.not_after       | 2026-03-31 | 2026-04-01 | broken  |
+| ends a year after it starts            | rule.not_after       | 2027-03-31 | 2026-04-01 | holds   |
+| ends the day after it starts           | rule.not_after       | 2026-04-02 | 2026-04-01 | holds   |
+| ends the day it starts                 | rule.not_after       | 2026-04-01 | 2026-04-01 | broken  |
+| ends before it starts                  | rule.not_after       | 2026-03-31 | 2026-04-01 | broken  |
 # rule.not_after_query: the same comparison, as a query (an action due after the audit).
-| an action due after the audit                | rule.not_after_query | 2027-06-30 | 2027-03-31 | holds   |
-| an action due the day of the audit           | rule.not_after_query | 2027-03-31 | 2027-03-31 | broken  |
-| an action already due before the audit       | rule.not_after_query | 2027-01-31 | 2027-03-31 | broken  |
+| an action due after the audit          | rule.not_after_query | 2027-06-30 | 2027-03-31 | holds   |
+| an action due the day of the audit     | rule.not_after_query | 2027-03-31 | 2027-03-31 | broken  |
+| an action already due before the audit | rule.not_after_query | 2027-01-31 | 2027-03-31 | broken  |
 """
 
 COLUMNS = ("case", "rule", "a", "b", "verdict")
@@ -135,16 +135,16 @@ def test_excel_formula_agrees_with_python(libreoffice, tmp_path):
 
 
 COMPARABLE = r"""
-| case                                   | kind    | value        | compares as |
-|----------------------------------------|---------|--------------|-------------|
-| a whole number                         | integer | 12           | 12          |
-| a decimal                              | number  | 2.5          | 2.5         |
-| a number left as text by normalise     | integer | "12.5"       |             |
-| TRUE is not a number                   | integer | TRUE         |             |
-| an ISO date                            | date    | "2027-03-31" | 2027-03-31  |
-| a date left as typed by normalise      | date    | "31/02/2027" |             |
-| a number in a date field               | date    | 5            |             |
-| text is never compared                 | text    | "12"         |             |
+| case                               | kind    | value        | compares as |
+|------------------------------------|---------|--------------|-------------|
+| a whole number                     | integer | 12           | 12          |
+| a decimal                          | number  | 2.5          | 2.5         |
+| a number left as text by normalise | integer | "12.5"       |             |
+| TRUE is not a number               | integer | TRUE         |             |
+| an ISO date                        | date    | "2027-03-31" | 2027-03-31  |
+| a date left as typed by normalise  | date    | "31/02/2027" |             |
+| a number in a date field           | date    | 5            |             |
+| text is never compared             | text    | "12"         |             |
 """
 
 

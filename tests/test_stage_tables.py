@@ -9,18 +9,18 @@ import pytest
 import tables
 
 CELLS = r"""
-| case                           | cell                    | value                    |
-|--------------------------------|-------------------------|--------------------------|
-| a blank cell is None           |                         |                          |
-| "" is the empty string         | ""                      | ""                       |
-| quotes keep spaces             | "  a "                  | "  a "                   |
-| an escaped line break          | "a\nb"                  | "a" + "\n" + "b"         |
-| a repeated string              | "ab" * 3                | "ababab"                 |
-| a whole number                 | 12                      | 12                       |
-| a negative decimal             | -3.5                    | -3.5                     |
-| TRUE is a boolean              | TRUE                    | TRUE                     |
-| other text as written          | 31/02/2027              | "31/02/2027"             |
-| an escaped pipe                | a \| b                  | "a \| b"                 |
+| case                   | cell       | value            |
+|------------------------|------------|------------------|
+| a blank cell is None   |            |                  |
+| "" is the empty string | ""         | ""               |
+| quotes keep spaces     | "  a "     | "  a "           |
+| an escaped line break  | "a\nb"     | "a" + "\n" + "b" |
+| a repeated string      | "ab" * 3   | "ababab"         |
+| a whole number         | 12         | 12               |
+| a negative decimal     | -3.5       | -3.5             |
+| TRUE is a boolean      | TRUE       | TRUE             |
+| other text as written  | 31/02/2027 | "31/02/2027"     |
+| an escaped pipe        | a \| b     | "a \| b"         |
 """
 
 
