@@ -131,8 +131,9 @@ def _as_typed(cell: Cell, date1904: bool) -> tuple[Any, list[Note]]:
             Note("normalise.case", {"value": value, "fixed": "Yes" if value else "No"})
         ]
     if cell.kind == "n" and cell.is_date_format and isinstance(value, int | float):
-        day, _ = _serial(value, date1904)
-        return day, []
+        # The day the team sees, even outside the years a form takes: the range check
+        # then names it as shown (01/01/1980), never as a serial number they did not type.
+        return _excel_day(value, date1904) or value, []
     if cell.kind == "e":
         return str(value), []
     return value, []
@@ -151,12 +152,17 @@ def _serial(value: float, date1904: bool) -> tuple[Any, list[Note]]:
 @functools.lru_cache(maxsize=4096)
 def _day(value: float, date1904: bool) -> dt.date | None:
     # Cached: the same few hundred dates recur across thousands of returns.
+    day = _excel_day(value, date1904)
+    return day if day is not None and FIRST_DAY <= day <= LAST_DAY else None
+
+
+def _excel_day(value: float, date1904: bool) -> dt.date | None:
+    """The day an Excel serial number stands for, in the workbook's date system."""
     try:
         epoch = CALENDAR_MAC_1904 if date1904 else CALENDAR_WINDOWS_1900
-        day = from_excel(value, epoch).date()
+        return from_excel(value, epoch).date()
     except (ValueError, OverflowError, TypeError):
         return None
-    return day if dt.date(1990, 1, 1) <= day <= dt.date(2100, 12, 31) else None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -185,8 +191,10 @@ def _clean_text(value: str) -> tuple[str | None, list[Note]]:
 
 def _choice(field: Field, value: Any) -> tuple[Any, list[Note]]:
     text = " ".join(str(value).split())
-    if text in field.choices:
-        return text, []
+    if text in field.choices:  # a line break or a double space inside is said, as all tidying
+        return text, (
+            [] if text == value else [Note("normalise.case", {"value": value, "fixed": text})]
+        )
     by_fold = {c.casefold(): c for c in field.choices}
     fixed = by_fold.get(text.casefold())
     if fixed is None and set(field.choices) == {"Yes", "No"}:

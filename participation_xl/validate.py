@@ -76,8 +76,10 @@ def _simple(error: jsonschema.ValidationError) -> tuple[str, dict[str, Any]]:
         return "answer.choice", {"value": value, "options": ", ".join(map(str, options))}
     if kind == "type":
         expected = error.validator_value
-        code = _TYPE_CODES.get(expected if isinstance(expected, str) else "", "answer.invalid")
-        return code, {"value": value, "detail": error.message}
+        code = _TYPE_CODES.get(expected if isinstance(expected, str) else "")
+        if code is None and isinstance(error.schema, dict):  # 5 where a date is asked: no date
+            code = _FORMAT_CODES.get(error.schema.get("format", ""))
+        return code or "answer.invalid", {"value": value, "detail": error.message}
     if kind == "format":
         code = _FORMAT_CODES.get(error.validator_value, "answer.invalid")
         return code, {"value": value, "detail": error.message}
