@@ -114,9 +114,9 @@ class ContextSpec:
     """A Context small enough to send to worker processes; each loads the pack once."""
 
     pack_dir: str
-    secret: bytes
-    cycle: str
-    team_ids: frozenset[str]
+    secret: bytes | None
+    cycle: str | None
+    team_ids: frozenset[str] | None
 
 
 def examine_in_worker(spec: ContextSpec, path: str, result: RawWorkbook | ReadProblem) -> Examined:
@@ -312,7 +312,8 @@ def _cell_issue(note: Note, loc: Located, name: str, file: str) -> dict[str, Any
 
 
 def _a1(loc: Located) -> str:
-    return xl_rowcol_to_cell(loc.row - 1, loc.col - 1)
+    # xlsxwriter is untyped: its functions return Any.
+    return xl_rowcol_to_cell(loc.row - 1, loc.col - 1)  # type: ignore[no-any-return]
 
 
 def _schema_issues(

@@ -141,4 +141,5 @@ def _table_rows(
 
 
 def _a1(row: int, col: int) -> str:
-    return xl_rowcol_to_cell(row - 1, col - 1)
+    # xlsxwriter is untyped: its functions return Any.
+    return xl_rowcol_to_cell(row - 1, col - 1)  # type: ignore[no-any-return]

@@ -72,7 +72,8 @@ class Spot:
 
     @property
     def a1(self) -> str:
-        return xl_rowcol_to_cell(self.row - 1, self.col - 1)
+        # xlsxwriter is untyped: its functions return Any.
+        return xl_rowcol_to_cell(self.row - 1, self.col - 1)  # type: ignore[no-any-return]
 
 
 def answer_spots(form: Form) -> list[Spot]:

@@ -415,7 +415,8 @@ def _load_toml(path: Path) -> dict[str, Any]:
 
 def _load_json(path: Path) -> dict[str, Any]:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return loaded
     except (OSError, ValueError) as err:
         raise PackError(f"{path}: cannot be read as JSON ({err}).", "pack.schema") from err
 

@@ -16,6 +16,7 @@ import tomllib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError
@@ -152,7 +153,7 @@ def load_workspace(start: str | Path | None = None) -> Workspace:
     )
 
 
-def _config_timezone(path: Path, data: dict) -> str:
+def _config_timezone(path: Path, data: dict[str, Any]) -> str:
     name = data.get("timezone") or DEFAULT_TIMEZONE
     try:
         ZoneInfo(name)
@@ -164,7 +165,7 @@ def _config_timezone(path: Path, data: dict) -> str:
     return name
 
 
-def _check_config(path: Path, data: dict) -> None:
+def _check_config(path: Path, data: dict[str, Any]) -> None:
     validator = explainer(builtin_schema("config"))
     problems = [
         f"{'.'.join(map(str, e.path)) or 'the file'}: {e.message}"
@@ -175,7 +176,7 @@ def _check_config(path: Path, data: dict) -> None:
     check_cycle(data["cycle"])
 
 
-def _config_due(path: Path, data: dict) -> dt.date:
+def _config_due(path: Path, data: dict[str, Any]) -> dt.date:
     try:
         due = parse_date(data["due"])
         check_due(data["cycle"], due)
