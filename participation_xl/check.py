@@ -18,7 +18,7 @@ from typing import Any
 import jsonschema
 import openpyxl
 from openpyxl.formula import Tokenizer
-from openpyxl.utils.cell import range_boundaries
+from openpyxl.worksheet.cell_range import CellRange
 
 from . import live
 from .generate import IssueContext, build_workbook
@@ -215,8 +215,7 @@ def _cells(wb: Any, name: str) -> list[Any] | None:
         return None
     sheet, ref = next(iter(wb.defined_names[name].destinations))
     ws = wb[sheet]
-    min_col, min_row, max_col, max_row = range_boundaries(ref.replace("$", ""))
-    return [ws.cell(r, c) for r in range(min_row, max_row + 1) for c in range(min_col, max_col + 1)]
+    return [ws.cell(r, c) for r, c in CellRange(ref.replace("$", "")).cells]  # row by row
 
 
 def _field_in_workbook(wb: Any, f: Field) -> list[str]:

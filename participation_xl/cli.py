@@ -435,8 +435,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
     ]
     head = ("team", "name", "form", "status", "errors", "queries", "late", "review", "file")
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-    for r in [head, *rows]:
-        click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    for line in [head, *rows]:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
     rejected = [r for r in expected if r.status == "rejected"]
     if rejected:
         click.echo("\nRejected (the team sent a file that could not be accepted):")

@@ -203,7 +203,7 @@ def answers(
     found: Extracted,
     date1904: bool,
     file: str,
-    today: dt.date,
+    today: dt.date | None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The normalised document of located answer cells, and every issue with its cell.
 
@@ -350,7 +350,7 @@ def _rule_issues(
     doc: dict[str, Any],
     where: dict[tuple[Any, ...], Located],
     issues: list[dict[str, Any]],
-    today: dt.date,
+    today: dt.date | None,  # None: a rule against today is not checked
     file: str,
 ) -> list[dict[str, Any]]:
     """Each rule, where both answers are given and neither has an error of its own."""

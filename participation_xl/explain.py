@@ -72,7 +72,7 @@ def to_explain(issue: Mapping[str, Any]) -> bool:
 
 
 def with_explanations(
-    issues: Iterable[Mapping[str, Any]], explained: Mapping[Key, str]
+    issues: Iterable[Mapping[str, Any]], explained: Mapping[tuple[str, str, str], str]
 ) -> list[dict[str, Any]]:
     """Each issue with its `explanation`: the team's text for a query, else None."""
     out = []
@@ -83,7 +83,7 @@ def with_explanations(
 
 
 def unexplained(
-    issues: Iterable[Mapping[str, Any]], explained: Mapping[Key, str]
+    issues: Iterable[Mapping[str, Any]], explained: Mapping[tuple[str, str, str], str]
 ) -> list[Mapping[str, Any]]:
     """The queries that still count against a return: those with no explanation."""
     return [i for i in issues if to_explain(i) and key_of(i) not in explained]
@@ -91,7 +91,7 @@ def unexplained(
 
 def queries_to_ask(
     issues: Iterable[Mapping[str, Any]],
-    explained: Mapping[Key, str],
+    explained: Mapping[tuple[str, str, str], str],
     suggestions: Mapping[str, str],
 ) -> list[Query]:
     """The queries a feedback workbook lists for explaining, each once, with what the

@@ -76,7 +76,9 @@ class Expected:
     @property
     def late(self) -> bool:
         """True when the current (accepted) return's file time is after the due date."""
-        return bool(self.current) and any(i["code"] == "status.late" for i in self.current.issues)
+        return self.current is not None and any(
+            i["code"] == "status.late" for i in self.current.issues
+        )
 
     @property
     def file(self) -> str | None:
