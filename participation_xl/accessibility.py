@@ -80,7 +80,7 @@ from openpyxl.cell.cell import Cell
 from openpyxl.cell.rich_text import CellRichText
 from openpyxl.formatting.rule import Rule
 from openpyxl.styles.colors import COLOR_INDEX, Color
-from openpyxl.styles.fills import Fill, GradientFill
+from openpyxl.styles.fills import GradientFill, PatternFill
 from openpyxl.worksheet.cell_range import CellRange
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -398,9 +398,12 @@ def _tinted(rgb: str, tint: float) -> str:
     return "".join(f"{round(x * 255):02X}" for x in colorsys.hls_to_rgb(hue, light, sat))
 
 
-def _fills(fill: Fill, theme: dict[str, str]) -> list[str | None]:
-    """The colours behind a cell's text."""
-    if isinstance(fill, GradientFill):
+def _fills(fill: Any, theme: dict[str, str]) -> list[str | None]:
+    """The colours behind a cell's text, from a PatternFill or a GradientFill.
+
+    A cell's fill comes wrapped in openpyxl's StyleProxy (typed as opaque, hence Any), which
+    isinstance cannot see through: the tag name tells the two kinds apart."""
+    if fill.tagname == GradientFill.tagname:
         return [_resolve(stop.color, theme, WHITE) for stop in fill.stop] or [WHITE]
     if fill.patternType in (None, "none"):
         return [WHITE]
@@ -414,7 +417,7 @@ def _dxf_fill(rule: Rule, theme: dict[str, str]) -> list[str | None] | None:
     if rule.type == "colorScale" and rule.colorScale is not None:
         return [_resolve(c, theme, WHITE) for c in rule.colorScale.color]
     fill = rule.dxf.fill if rule.dxf is not None else None
-    if fill is None or isinstance(fill, GradientFill):
+    if fill is None or not isinstance(fill, PatternFill):  # a GradientFill: no single colour
         return None if fill is None else _fills(fill, theme)
     # In a dxf a solid fill's colour is its bgColor (ECMA-376 18.8.32), unlike a cell's.
     colour = next((c for c in (fill.bgColor, fill.fgColor) if _is_set(c)), None)
@@ -554,7 +557,8 @@ def _conditional(s: _Sheet) -> Iterator[Finding]:
 def _clip(ws: Worksheet, span: CellRange) -> CellRange | None:
     """The part of a range inside the sheet's used area (a format may cover whole columns)."""
     used = CellRange(min_col=1, min_row=1, max_col=ws.max_column, max_row=ws.max_row)
-    return span.intersection(used) if not span.isdisjoint(used) else None
+    # types-openpyxl leaves CellRange.intersection unannotated.
+    return span.intersection(used) if not span.isdisjoint(used) else None  # type: ignore[no-untyped-call]
 
 
 def _cells_in(s: _Sheet, span: CellRange) -> Iterable[Cell | None]:

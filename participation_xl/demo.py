@@ -216,7 +216,7 @@ def _returns(ws: Workspace, teams: list[Team], rng: random.Random, libreoffice: 
         form: str,
         name: str,
         when: dt.date,
-        edit: Callable[[dict], None] | None = None,
+        edit: Callable[[dict[str, Any]], None] | None = None,
     ) -> Path:
         answers = sample_answers(ws.pack.forms[form], rng)
         if edit:
@@ -265,7 +265,7 @@ def _returns(ws: Workspace, teams: list[Team], rng: random.Random, libreoffice: 
     return notes
 
 
-def _public_line(form: Form) -> Callable[[dict], None]:
+def _public_line(form: Form) -> Callable[[dict[str, Any]], None]:
     """Put a phone number in the form's first long free-text answer (a query)."""
     spot = next(
         i for i in form.inputs if i.field.kind == "text" and (i.field.max_length or 0) >= 200

@@ -183,7 +183,7 @@ def answers(
     found: Extracted,
     date1904: bool,
     file: str,
-    today: dt.date,
+    today: dt.date | None,
 ) -> tuple[dict[str, Any], list[Issue]]:
     """The normalised document of located answer cells, and every issue with its cell.
 
@@ -341,7 +341,7 @@ def _rule_issues(
     doc: dict[str, Any],
     where: dict[tuple[Any, ...], Located],
     issues: list[Issue],
-    today: dt.date,
+    today: dt.date | None,
     file: str,
 ) -> list[Issue]:
     """Each rule, where both answers are given and neither has an error of its own."""

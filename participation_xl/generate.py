@@ -108,7 +108,8 @@ class Mark:
     name: str = ""  # the question in words, as collect names it
 
 
-class _LockedWorkbook(xlsxwriter.Workbook):
+# xlsxwriter is untyped: its Workbook is Any to mypy.
+class _LockedWorkbook(xlsxwriter.Workbook):  # type: ignore[misc]
     """XlsxWriter cannot protect a workbook's structure; this adds <workbookProtection>.
 
     The element must sit just before <bookViews> (ECMA-376 order), so we hook the writer
@@ -842,7 +843,7 @@ def _key(path: str) -> str:
 
 def _items(doc: Mapping[str, Any], path: str, rows: int) -> list[Mapping[str, Any]]:
     """The answers for a table's rows, padded with empty rows to the table's length."""
-    given = doc.get(path) if isinstance(doc.get(path), list) else []
+    given = found if isinstance(found := doc.get(path), list) else []
     items = [i if isinstance(i, Mapping) else {} for i in given[:rows]]
     return items + [{}] * (rows - len(items))
 

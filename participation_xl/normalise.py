@@ -64,12 +64,12 @@ def normalise(
         return _formula(cell)  # even with no cached value: the formula itself is the problem
     if cell is None or cell.value is None or cell.kind == "blank":
         return None, _NO_NOTES
-    value = cell.value
+    value: str | float | int | None = cell.value  # None again if cleaning leaves nothing
     if cell.kind == "s" and field.kind in ("text", "choice") and _untouched(str(value)):
         if field.kind == "choice" and value in field.choices:
             return value, _NO_NOTES  # most answers: a choice picked from the list
         if field.kind == "text":  # or text, typed cleanly: long text may hold personal data
-            return value, (_privacy(value) if (field.max_length or 0) >= 500 else _NO_NOTES)
+            return value, (_privacy(str(value)) if (field.max_length or 0) >= 500 else _NO_NOTES)
     if cell.kind == "d" and field.kind == "date":  # a date typed as a date: the day
         day = _iso(str(value))
         if isinstance(day, dt.date) and FIRST_DAY <= day <= LAST_DAY:

@@ -412,7 +412,8 @@ def _load_toml(path: Path) -> dict[str, Any]:
 
 def _load_json(path: Path) -> dict[str, Any]:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return loaded
     except (OSError, ValueError) as err:
         problem = f"it cannot be read as JSON ({err})"
         raise PackError.of("pack.schema", path=path, problem=problem) from err

@@ -403,7 +403,9 @@ def _formula_cells(data: bytes, max_row: int, max_col: int) -> dict[tuple[int, i
     return out
 
 
-def _workbook(z: zipfile.ZipFile, book: str, budget: _Budget, raw: RawWorkbook, rels: Rels) -> dict:
+def _workbook(
+    z: zipfile.ZipFile, book: str, budget: _Budget, raw: RawWorkbook, rels: Rels
+) -> dict[str, str]:
     sheets, names, raw.date1904 = _parse_workbook(_bytes(z, book, budget))
     parts = {}
     for name, state, rid in sheets:
@@ -415,14 +417,16 @@ def _workbook(z: zipfile.ZipFile, book: str, budget: _Budget, raw: RawWorkbook, 
 
 
 @functools.lru_cache(maxsize=32)
-def _parse_workbook(data: bytes) -> tuple[tuple, tuple, bool]:
+def _parse_workbook(
+    data: bytes,
+) -> tuple[tuple[tuple[str, str, str], ...], tuple[tuple[str, str], ...], bool]:
     root = etree.fromstring(data, _PARSER)
     sheets = tuple(
         (el.get("name", ""), el.get("state", "visible"), el.get(f"{R_NS}id", ""))
         for el in root.iter(f"{NS}sheet")
     )
     names = tuple(
-        (el.get("name", ""), el.text)
+        (el.get("name", ""), el.text or "")
         for el in root.iter(f"{NS}definedName")
         if el.get("localSheetId") is None and el.text
     )
@@ -612,7 +616,7 @@ class SheetCells(_LazyCells):
     def __init__(self, by_place: dict[tuple[int, int], Any], strings: _Strings, dates: Any):
         self.filled, self._strings, self._dates = by_place, strings, dates
 
-    def get(self, key: tuple[int, int], default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: tuple[int, int], default: Any = None) -> Any:
         el = self.filled.get(key)
         return default if el is None else _cell(el, self._strings, self._dates)
 
@@ -734,7 +738,7 @@ class CalamineCells(_LazyCells):
         self._formulas = formulas or {}
         self.filled = self._values.keys() | self._formulas.keys() if formulas else self._values
 
-    def get(self, key: tuple[int, int], default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: tuple[int, int], default: Any = None) -> Any:
         value = self._values.get(key)
         if self._formulas and key in self._formulas:  # the formula matters, not its value
             cell = Cell(None, "blank") if value is None else _calamine_cell(value)

@@ -16,6 +16,7 @@ import os
 import sqlite3
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 from .archive import Archive, Copied
 from .collect import Found, Summary, _Run, fingerprint
@@ -44,7 +45,7 @@ def rebuild(ws: Workspace) -> Rebuilt:
     register onto the rebuilt return with the same file (a warning names any that cannot
     be placed), and review-book.json, keyed by the old return numbers, is dropped."""
     archive = Archive(ws.state_dir)
-    runs: dict[tuple[str, str, str], list[tuple[dict, str]]] = defaultdict(list)
+    runs: dict[tuple[str, str, str], list[tuple[dict[str, Any], str]]] = defaultdict(list)
     kept: set[tuple[str, str, int, int]] = set()
     for seen in archive.sightings():
         sha = seen["sha256"]
@@ -161,7 +162,7 @@ class _Replay(_Run):
     """A collect run replayed from the archive: nothing is copied, the sightings say
     where each file was and when."""
 
-    def load(self, items: list[tuple[dict, str]], archive: Archive) -> list[Found]:
+    def load(self, items: list[tuple[dict[str, Any], str]], archive: Archive) -> list[Found]:
         self.copies: dict[tuple[str, int, int], Copied] = {}
         found = []
         for seen, sha in items:

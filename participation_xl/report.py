@@ -18,7 +18,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -732,6 +732,7 @@ def _overview(book: _Book, snap: _Snapshot) -> None:
     after = sheet.table(top + 1, "StatusCounts", cols, status_rows)
     _status_chart(book, sheet, top + 1, counts, total)
     top = max(after + 1, top + 17)  # below the chart
+    key: Callable[[Expected], str]
     for label, name, key in (
         ("Service area", "ByServiceArea", lambda e: e.team.service_area),
         ("Kind", "ByKind", lambda e: e.team.kind),
@@ -798,7 +799,9 @@ def _return_rows(snap: _Snapshot) -> list[Row]:
     rows = []
     for e in snap.expected:
         s, r = e.current, e.rejected
-        found = [_received(s), e.late, s.file_name, s.sha256[:12], s.errors, s.queries] if s else []
+        found: Row = (
+            [_received(s), e.late, s.file_name, s.sha256[:12], s.errors, s.queries] if s else []
+        )
         why = None
         if s is None and r is not None:
             when = dt.datetime.fromtimestamp(r.mtime_ns / 1e9, dt.UTC).replace(microsecond=0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,7 +128,7 @@ def current_reviews(reg: Register, cycle: str) -> dict[tuple[str, str], dict[str
     return {key: standing(history) for key, history in by_key.items()}
 
 
-def state_of(review: dict[str, Any] | None) -> str | None:
+def state_of(review: Mapping[str, Any] | None) -> str | None:
     return review["state"] if review else None
 
 
@@ -140,17 +141,17 @@ def word(review: dict[str, Any] | None) -> str:
 # --- what a decision changes ----------------------------------------------------------------
 
 
-def counts(review: dict[str, Any] | None, require_approval: bool) -> bool:
+def counts(review: Mapping[str, Any] | None, require_approval: bool) -> bool:
     """Whether the review lets a return count in the compliance figures: always, unless
     participation.toml's [review] require_approval is on; then only once approved."""
     return not require_approval or state_of(review) == "approved"
 
 
-def sent_back(review: dict[str, Any] | None) -> bool:
+def sent_back(review: Mapping[str, Any] | None) -> bool:
     return state_of(review) == "returned"
 
 
-def feedback_note(review: dict[str, Any] | None) -> str:
+def feedback_note(review: Mapping[str, Any] | None) -> str:
     """The coordinator's note for a feedback workbook, when the return was sent back."""
     if not sent_back(review):
         return ""

@@ -34,7 +34,7 @@ import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import openpyxl
 import xlsxwriter
@@ -197,7 +197,7 @@ def _parse(data: bytes) -> list[tuple[int, dict[str, Any]]]:
                 if n > 10:
                     raise ValueError(f"its '{SHEET}' sheet has no heading row")
                 if values and values[0] == HEADS[0]:
-                    cols = {h: i for i, h in enumerate(values) if h in HEADS}
+                    cols = {str(h): i for i, h in enumerate(values) if h in HEADS}
                     if not {KEY, "Decision", "Note"} <= cols.keys():
                         raise ValueError("its Decision, Note or Return no. column is missing")
                 continue
@@ -247,7 +247,7 @@ def _record(
         was = written.get(str(sub_id))
         ok = isinstance(was, list) and len(was) == 2 and all(isinstance(v, str) for v in was)
         now = _standing_pair(reg, sub_id)
-        before = was if ok else now
+        before = cast(list[str], was) if ok else now  # ok: `was` is a pair of strings
         if raw and not action:
             back.warnings.append(
                 render("review.book_bad_decision", path=path, cell=cell, value=raw)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -199,7 +199,7 @@ def _problems(
 _DEFAULTS = dict.fromkeys(("value", "options", "limit", "length", "detail", "hint"), "")
 
 
-def write_starter_roster(path: Path, rows: list[tuple[str, ...]] | None = None) -> None:
+def write_starter_roster(path: Path, rows: Sequence[tuple[str, ...]] | None = None) -> None:
     """A roster to fill in: headings, a dropdown for kind, and example rows to replace."""
     rows = rows or EXAMPLES
     buf = io.BytesIO()

@@ -24,20 +24,22 @@ class Check:
 
     kinds: frozenset[str]
     compares: bool  # True: the field against `other`; False: the field against today
-    holds: Callable[[Value, Value], bool]
+    # Both values are of one of `kinds` (two numbers or two dates), which a Callable's
+    # type cannot say of a union: Any, so that `a <= b` type-checks.
+    holds: Callable[[Any, Any], bool]
     formula: Callable[[str, str], str]  # Excel: TRUE where the rule is broken
     example: Callable[[Any, random.Random], Value]  # a value that holds against `b`
 
 
-def _at_most(b: Any, rng: random.Random) -> Value:
+def _at_most(b: float, rng: random.Random) -> Value:
     return rng.randint(0, int(b)) if isinstance(b, int) else rng.uniform(0, b)
 
 
-def _up_to(b: Any, rng: random.Random) -> Value:
+def _up_to(b: dt.date, rng: random.Random) -> Value:
     return b - dt.timedelta(days=rng.randint(0, 200))
 
 
-def _later(b: Any, rng: random.Random) -> Value:
+def _later(b: dt.date, rng: random.Random) -> Value:
     return b + dt.timedelta(days=rng.randint(1, 365))
 
 

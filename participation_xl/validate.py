@@ -6,9 +6,9 @@ with the values its template needs, keyed by the path of the field it concerns.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import jsonschema
 
@@ -33,7 +33,8 @@ def schema_problems(
     seen: set[tuple[tuple[str | int, ...], str]] = set()
     for error in validator.iter_errors(document):
         # jsonschema raises one `required` error per missing key, each listing all keys.
-        for problem in _translate(error, validator.schema):
+        # The pack's schemas are objects (a schema may be a bare bool; ours never are).
+        for problem in _translate(error, cast(dict[str, Any], validator.schema)):
             if (problem.path, problem.code) not in seen:
                 seen.add((problem.path, problem.code))
                 yield problem
@@ -45,7 +46,7 @@ def _translate(error: jsonschema.ValidationError, root: dict[str, Any]) -> Itera
         conditional = "then" in error.absolute_schema_path
         values = {"other": _condition_field(error, root)} if conditional else {}
         code = "answer.required_when" if conditional else "answer.required"
-        for key in error.validator_value:
+        for key in cast(list[str], error.validator_value):  # `required` lists names
             if isinstance(error.instance, dict) and key not in error.instance:
                 yield SchemaProblem((*path, key), code, values)
         return
@@ -69,10 +70,12 @@ def _condition_field(error: jsonschema.ValidationError, root: dict[str, Any]) ->
 
 
 def _simple(error: jsonschema.ValidationError) -> tuple[str, dict[str, Any]]:
-    value = error.instance
+    # The stubs allow Unset for errors built by hand; iter_errors always sets these.
+    value: Any = error.instance
+    limit: Any = error.validator_value
     kind = error.validator
     if kind in ("enum", "const"):
-        options = error.validator_value if kind == "enum" else [error.validator_value]
+        options = limit if kind == "enum" else [limit]
         return "answer.choice", {"value": value, "options": ", ".join(map(str, options))}
     if kind == "type":
         expected = error.validator_value
@@ -81,7 +84,7 @@ def _simple(error: jsonschema.ValidationError) -> tuple[str, dict[str, Any]]:
             code = _FORMAT_CODES.get(error.schema.get("format", ""))
         return code or "answer.invalid", {"value": value, "detail": error.message}
     if kind == "format":
-        code = _FORMAT_CODES.get(error.validator_value, "answer.invalid")
+        code = _FORMAT_CODES.get(limit, "answer.invalid")
         return code, {"value": value, "detail": error.message}
     if kind in ("minimum", "exclusiveMinimum"):
         return "answer.too_small", {"value": value, "limit": error.validator_value}
@@ -90,8 +93,9 @@ def _simple(error: jsonschema.ValidationError) -> tuple[str, dict[str, Any]]:
     if kind == "maxLength":
         return "answer.too_long", {"length": len(value), "limit": error.validator_value}
     if kind == "pattern":
-        email = error.schema.get("format") == "email"
-        hint = error.schema.get("description", "")
+        schema = cast(Mapping[str, Any], error.schema)  # a `pattern`'s own is an object
+        email = schema.get("format") == "email"
+        hint = schema.get("description", "")
         return ("answer.email" if email else "answer.pattern"), {"value": value, "hint": hint}
     if kind == "minLength":
         return "answer.required", {}

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import BusyError, ConfigError
@@ -159,7 +160,7 @@ def load_workspace(start: str | Path | None = None) -> Workspace:
     )
 
 
-def _config_timezone(path: Path, data: dict) -> str:
+def _config_timezone(path: Path, data: dict[str, Any]) -> str:
     name = data.get("timezone") or DEFAULT_TIMEZONE
     try:
         ZoneInfo(name)
@@ -170,7 +171,7 @@ def _config_timezone(path: Path, data: dict) -> str:
     return name
 
 
-def _check_config(path: Path, data: dict) -> None:
+def _check_config(path: Path, data: dict[str, Any]) -> None:
     validator = explainer(builtin_schema("config"))
     problems = [
         f"{'.'.join(map(str, e.path)) or 'the file'}: {e.message}"
@@ -181,7 +182,7 @@ def _check_config(path: Path, data: dict) -> None:
     check_cycle(data["cycle"])
 
 
-def _config_due(path: Path, data: dict) -> dt.date:
+def _config_due(path: Path, data: dict[str, Any]) -> dt.date:
     try:
         due = parse_date(data["due"])
         check_due(data["cycle"], due)

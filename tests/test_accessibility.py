@@ -20,6 +20,7 @@ import pytest
 import xlsxwriter
 from openpyxl.styles import Font
 from openpyxl.styles.colors import Color
+from openpyxl.styles.fills import GradientFill
 from openpyxl.worksheet.table import Table
 
 from participation_xl.accessibility import CRITERIA, Finding, check_workbook
@@ -172,6 +173,21 @@ def test_each_rich_text_run_is_checked(tmp_path):
         ws.write_rich_string("A1", "Readable, then ", pale, "faint")
 
     assert codes(tmp_path, build) == ["a11y.contrast"]
+
+
+@pytest.mark.parametrize(
+    ("stops", "expected"),
+    [(("FFFFFF", "DDDDDD"), []), (("000000", "1F4E79"), ["a11y.contrast"] * 2)],  # one per stop
+)
+def test_a_gradient_filled_cell_is_checked(tmp_path, stops, expected):
+    # openpyxl hands a cell's fill over wrapped in a proxy: it must still read as a gradient.
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Colours"
+    ws["A1"] = "Some text"
+    ws["A1"].fill = GradientFill(stop=stops)
+    wb.save(tmp_path / "book.xlsx")
+    assert [f.code for f in check_workbook(tmp_path / "book.xlsx")] == expected
 
 
 @pytest.mark.parametrize(
