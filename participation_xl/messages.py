@@ -430,6 +430,11 @@ CATALOGUE: dict[str, Message] = {
         Q,
         "No email draft for team '{team}': {detail}. Check contact_name and contact_email in the roster.",
     ),
+    # --- packrep part -------------------------------------------------------------------
+    # The compliance workbook's Exceptions: a rating short of met ([report.ratings] in
+    # pack.toml) with no action plan, and an action whose target date has passed.
+    "report.no_action_plan": Message(Q, "{rating} with no {missing}."),
+    "report.target_passed": Message(Q, "The target date {date} has passed."),
 }
 
 

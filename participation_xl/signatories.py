@@ -23,8 +23,9 @@ from typing import Any
 
 from xlsxwriter.utility import xl_rowcol_to_cell
 
-from .counting import COUNTED, outcome
+from .counting import COUNTED, outcome, value_at
 from .examine import issue
+from .pack import Signing
 from .register import Submission
 from .roster import Team
 from .status import Expected
@@ -34,7 +35,6 @@ CSV_NAME = "signatories.csv"
 CSV_COLUMNS = ("name", "role", "organisation", "date_signed")
 NEEDED = ("name", "organisation")
 FROM_CSV = "Added by the coordinator (signatories.csv)"
-TABLE = "signatories"  # the audit's sign-up table (schema path)
 
 
 @dataclass(frozen=True)
@@ -72,30 +72,35 @@ def _date(value: Any) -> dt.date | str | None:
 def from_returns(
     cycles: Iterable[tuple[str, list[Submission]]],
     expected_of: Callable[[Submission], Expected],
-    form: str,
+    spec: Signing,
 ) -> list[Signatory]:
-    """Every sign-up row of every `form` return that counts (the counting rule) in the
-    given cycles. `expected_of(s)` is the submission as the rule sees it, with its team
-    from the roster and its review."""
+    """Every row of the sign-up table ([report.signatories] in pack.toml) of every return
+    that counts (the counting rule) in the given cycles. `expected_of(s)` is the submission
+    as the rule sees it, with its team from the roster and its review."""
     out = []
+    col = spec.columns
     for cycle, subs in cycles:
         for s in subs:
-            if s.form != form:
+            if s.form != spec.form:
                 continue
             e = expected_of(s)
             t: Team = e.team
             if outcome(e) != COUNTED:
                 continue
-            rows = s.document.get(TABLE)
+            rows = value_at(s.document, spec.table)
             for item in rows if isinstance(rows, list) else []:
-                if not isinstance(item, dict) or not item.get("signatory"):
+                if not isinstance(item, dict) or not item.get(col["name"]):
                     continue
+
+                def given(role: str, row: dict[str, Any] = item) -> Any:
+                    return row.get(col[role]) if role in col else None
+
                 out.append(
                     Signatory(
-                        name=str(item.get("signatory", "")),
-                        role=str(item.get("role") or ""),
-                        organisation=str(item.get("organisation") or ""),
-                        date_signed=_date(item.get("date_signed")),
+                        name=str(given("name")),
+                        role=str(given("role") or ""),
+                        organisation=str(given("organisation") or ""),
+                        date_signed=_date(given("date_signed")),
                         team=t.team_name or s.team_id,
                         team_id=s.team_id,
                         cycle=cycle,
