@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import string
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -357,7 +358,7 @@ def load_pack(directory: str | Path | None = None) -> Pack:
         schemas_dir=schemas,
         explanations=dict(meta.get("explanations", {})),
         report=_report(meta.get("report", {}), forms, templates / "pack.toml"),
-        instructions=_sections(meta.get("instructions", {})),
+        instructions=_sections(meta.get("instructions", {}), templates / "pack.toml"),
     )
 
 
@@ -445,11 +446,31 @@ class Section:
     lines: tuple[tuple[str, str], ...]
 
 
-def _sections(data: dict[str, Any]) -> tuple[Section, ...]:
-    return tuple(
-        Section(s["heading"], tuple((line["label"], line["text"]) for line in s["lines"]))
-        for s in data.get("sections", [])
-    )
+# What the text of [instructions] may hold, filled in when a workbook is generated.
+PLACEHOLDERS = ("due", "return_to", "council", "cycle")
+
+
+def _sections(data: dict[str, Any], source: Path) -> tuple[Section, ...]:
+    """[instructions] sections, each text checked to hold only the known placeholders."""
+    out = []
+    for s in data.get("sections", []):
+        for line in s["lines"]:
+            try:
+                names = [
+                    n for _, n, _, _ in string.Formatter().parse(line["text"]) if n is not None
+                ]
+            except ValueError as err:
+                names = [f"an unmatched brace ({err})"]
+            unknown = [n for n in names if n not in PLACEHOLDERS]
+            if unknown:
+                problem = (
+                    f"instructions: '{line['label']}' holds {{{unknown[0]}}}; the text may hold "
+                    + ", ".join(f"{{{p}}}" for p in PLACEHOLDERS)
+                    + " (write a brace as {{ or }})"
+                )
+                raise PackError(render("pack.layout", path=source, problem=problem), "pack.layout")
+        out.append(Section(s["heading"], tuple((x["label"], x["text"]) for x in s["lines"])))
+    return tuple(out)
 
 
 def _report(data: dict[str, Any], forms: dict[str, Form], source: Path) -> ReportSpec:
