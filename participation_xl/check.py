@@ -214,7 +214,7 @@ def _cells(wb: Any, name: str) -> list[Any] | None:
     if name not in wb.defined_names:
         return None
     sheet, ref = next(iter(wb.defined_names[name].destinations))
-    ws = wb[sheet]
+    ws = wb[sheet.replace("''", "'")]  # openpyxl keeps a quoted name's doubled quote
     min_col, min_row, max_col, max_row = range_boundaries(ref.replace("$", ""))
     return [ws.cell(r, c) for r in range(min_row, max_row + 1) for c in range(min_col, max_col + 1)]
 
