@@ -53,7 +53,6 @@ from .pack import (
 from .roster import Team, read_roster
 from .workspace import Workspace
 
-FRAMEWORK_NOTE = "council framework text, word for word"
 DATE_FORMAT = "dd/mm/yyyy"
 NUMBER_FORMATS = {
     "date": DATE_FORMAT,
@@ -435,8 +434,8 @@ class _Builder:
 
     def _block(self, ws: Any, plan: SheetPlan, block: Block) -> None:
         heading = block.title or plan.name
-        if block.framework:
-            heading += f"  ({FRAMEWORK_NOTE})"
+        if block.framework and self.form.framework_note:
+            heading += f"  ({self.form.framework_note})"
         ws.write_string(block.heading_row - 1, 0, heading, self.f["heading"])
         for c in range(1, block.status_col):
             ws.write_blank(block.heading_row - 1, c, None, self.f["heading"])
@@ -753,7 +752,8 @@ class _Builder:
                 for n, (k, v) in enumerate(node["properties"].items(), 1)
             ]
             title = node.get("x-framework", node.get("title", key))
-            sections.append((f"{title} ({FRAMEWORK_NOTE})", items))
+            note = f" ({self.form.framework_note})" if self.form.framework_note else ""
+            sections.append((f"{title}{note}", items))
         return sections
 
     def _lists(self) -> None:

@@ -258,6 +258,8 @@ class Form:
     sheets: list[SheetPlan] = field(default_factory=list)
     rules: list[Rule] = field(default_factory=list)
     why: str = ""  # why the form matters (for example UNCRC Article 12), in the pack's words
+    # Said beside the framework's heading (for example that it is the council's own text).
+    framework_note: str = ""
 
     @property
     def inputs(self) -> list[Input]:
@@ -731,6 +733,7 @@ def build_form(layout: dict[str, Any], schema: dict[str, Any], source: Path) -> 
         schema=schema,
         layout=layout,
         why=" ".join(str(layout.get("why", "")).split()),
+        framework_note=" ".join(str(layout.get("framework_note", "")).split()),
     )
     framework = set(layout.get("framework", []))
     for sheet in layout.get("sheets", []):
