@@ -118,7 +118,7 @@ NOTE_CHARS = 100  # how wide a sheet's title notes run before they wrap, on a wi
 BAR_COLOURS = {"good": "#548235", "amber": "#BF8F00", "bad": "#C00000", "grey": "#7F7F7F"}
 LABEL_COLOURS = {"good": "#FFFFFF", "amber": "#000000", "bad": "#FFFFFF", "grey": "#000000"}
 # An invalid return is amber in a cell (beside its word), but on a chart it needs its own
-# colour, apart from Partially met: (bar, label).
+# colour, apart from a partly met rating: (bar, label).
 INVALID_BAR = ("#7030A0", "#FFFFFF")
 HEAT_SCALE = {"min_color": "#FFFFFF", "mid_color": "#DDEBF7", "max_color": "#9DC3E6"}
 
@@ -207,7 +207,8 @@ def write_register(ws: Workspace, reg: Register) -> Path:
 
 
 def write_compliance(ws: Workspace, reg: Register, today: dt.date | None = None) -> Path:
-    """reports/compliance.xlsx: the Six Standards dashboard, RAG matrix, exceptions, trend."""
+    """reports/compliance.xlsx: the rated framework's dashboard ([report.ratings] in the
+    pack), RAG matrix, exceptions and trend."""
     return _write_compliance(_snapshot(ws, reg, today))
 
 
@@ -1337,14 +1338,14 @@ def _self_rated(snap: _Snapshot) -> list[str]:
 
 
 def _matrix(snap: _Snapshot, stds: list[_Standard]) -> tuple[list[Col], list[Row]]:
-    """One row per service expected; each standard's cell by the counting rule (a rating
+    """One row per service expected; each framework row's cell by the counting rule (a rating
     only from a valid return; an answer off the scale is never shown as a rating)."""
     scale = _ratings_scale(snap)
     spec = snap.ws.pack.report.ratings
     rating = spec.rating if spec else ""
     cols = [Col("Service", width=24), Col("Provider", width=18), Col("Service area", width=16)]
     cols += [Col("Team ID"), Col("Return", coloured=True)]
-    # Rating words wrap ("Partially / met"), so the six standards fit one page wide.
+    # Rating words wrap (two words, one above the other), so the rows fit one page wide.
     cols += [Col(s.short, coloured=True, narrow=True, width=9) for s in stds] + TRACE
     rows = []
     for e in _services(snap):
@@ -1515,9 +1516,9 @@ def _measures(
             share = rated.count(word) / len(rated) if rated else 0
             out.append((f"{std.short}: share {word}", Share(share), len(rated)))
     selves = snap.ws.pack.report.self_ratings
-    audits = [s for s in counted if selves and s.form == selves.form]
+    rated_selves = [s for s in counted if selves and s.form == selves.form]
     for _, label, i in _framework_ratings(snap):
-        given = [_value_at(s.document, i.field.path) for s in audits]
+        given = [_value_at(s.document, i.field.path) for s in rated_selves]
         good = sum(g in i.field.choices[:2] for g in given)
         top_two = " or ".join(i.field.choices[:2])
         share = good / len(given) if given else 0

@@ -1,7 +1,9 @@
-"""The register of Participation Promise signatories, across teams and cycles.
+"""The register of signatories (in the built-in pack, to the Participation Promise),
+across teams and cycles.
 
-People sign up in the audit's sign-up table, and the coordinator can add people who signed
-outside the audit in `signatories.csv` in the workspace. The register has one row per
+People sign up in a form's sign-up table ([report.signatories] in the pack's pack.toml
+names the form, the table and its columns), and the coordinator can add people who signed
+outside the form in `signatories.csv` in the workspace. The register has one row per
 person: the same name and organisation (ignoring case and spacing) is one signatory,
 however many returns or cycles list them. Only valid returns count (the counting rule in
 counting.py); a bad row in signatories.csv is reported, never fatal.
