@@ -14,12 +14,13 @@ import random
 import shutil
 import subprocess
 import tempfile
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from .errors import ConfigError, PackError
 from .generate import generate, outbox_path
 from .messages import render
 from .pack import Form
@@ -163,10 +164,11 @@ def run_demo(
     say(f"2. generate: locked workbooks for {len(ROSTER)} teams")
     generate(ws)
     say("3. returns: filled as real teams fill them")
-    notes = _returns(ws, read_roster(ws.roster_path), random.Random(2026), libreoffice)
+    story = scenario(ws.pack.dir)
+    notes = _returns(ws, read_roster(ws.roster_path), random.Random(2026), libreoffice, story)
     say("4. collect and report")
     summary = collect_and_report(ws)
-    if _explain(ws, QUERIED):  # the team explains its query on the feedback workbook
+    if _explain(ws, _queried(story)):  # the team explains its query on the feedback workbook
         say("5. collect again: a query explained on its feedback workbook")
         summary = collect_and_report(ws)
     return DemoResult(ws, summary, notes)
@@ -188,12 +190,36 @@ def _check_empty(folder: Path) -> None:
         )
 
 
-QUERIED = ("CL01", "audit")  # the team that gives a public phone number, then explains it
 PUBLIC_LINE = "Young people can text the forum's public line on 07700 900123 to join."
+SCENARIO = Path("workbook_templates", "demo", "scenario.toml")  # in the pack's folder
+PUBLIC_EDIT = "public_line"  # the scenario's edit that puts a phone number in (a query)
 
 
-def _explain(ws: Workspace, team_form: tuple[str, str]) -> bool:
+def scenario(pack_dir: Path) -> dict[str, Any]:
+    """The pack's demo story (see the built-in pack's demo/scenario.toml), or a plain one:
+    every team returns every form on time, except the last team on the roster."""
+    path = pack_dir / SCENARIO
+    if path.is_file():
+        try:
+            with path.open("rb") as fh:
+                return tomllib.load(fh)
+        except (OSError, tomllib.TOMLDecodeError) as err:
+            problem = f"it cannot be read as TOML ({err})"
+            raise PackError(render("pack.layout", path=path, problem=problem),
+                            "pack.layout") from err  # fmt: skip
+    teams = [row[0] for row in ROSTER]
+    return {
+        "returns": [
+            {"teams": teams[:-1], "forms": "all", "note": "Valid returns from every team."}
+        ],
+        "missing_note": f"{teams[-1]} never returned: missing, on the chase list.",
+    }
+
+
+def _explain(ws: Workspace, team_form: tuple[str, str] | None) -> bool:
     """The team returns its feedback workbook with the query explained, a day later."""
+    if team_form is None:
+        return False
     feedback = ws.reports_dir / "feedback" / f"{team_form[0]}-{team_form[1]}.xlsx"
     if not feedback.is_file():
         return False
@@ -206,62 +232,55 @@ def _explain(ws: Workspace, team_form: tuple[str, str]) -> bool:
     return True
 
 
-def _returns(ws: Workspace, teams: list[Team], rng: random.Random, libreoffice: bool) -> list[str]:
+def _queried(story: dict[str, Any]) -> tuple[str, str] | None:
+    """The team and form whose return gets a phone number (and is explained later)."""
+    for entry in story.get("returns", []):
+        if entry.get("edit") == PUBLIC_EDIT and entry.get("form"):
+            return (entry["teams"][0], entry["form"])
+    return None
+
+
+def _returns(
+    ws: Workspace, teams: list[Team], rng: random.Random, libreoffice: bool, story: dict[str, Any]
+) -> list[str]:
     by_id = {t.team_id: t for t in teams}
     on_time = ws.due - dt.timedelta(days=3)
+    days = {"on_time": on_time, "early": on_time - dt.timedelta(days=5),
+            "late": ws.due + dt.timedelta(days=3)}  # fmt: skip
+    texts = story.get("sample", {})
     notes = []
 
-    def put(
-        team_id: str,
-        form: str,
-        name: str,
-        when: dt.date,
-        edit: Callable[[dict[str, Any]], None] | None = None,
-    ) -> Path:
-        answers = sample_answers(ws.pack.forms[form], rng)
-        if edit:
-            edit(answers)
+    def put(team_id: str, form: str, name: str, when: dt.date, edit: str) -> Path:
+        answers = sample_answers(ws.pack.forms[form], rng, texts=texts)
+        if edit == PUBLIC_EDIT:
+            _public_line(ws.pack.forms[form])(answers)
+        elif edit:
+            _edit(answers, story.get("edits", {}).get(edit, {}))
         issued = outbox_path(ws, by_id[team_id], form)
         path = fill_workbook(issued, ws.returns_dir / name, answers, ws.pack.forms[form])
         stamp = dt.datetime.combine(when, dt.time(12)).timestamp()
         os.utime(path, (stamp, stamp))
         return path
 
-    for team_id in ("EH01", "EH02", "SW01", "SEND1", "PART1", "CL01", "FS01"):
-        for form in ws.forms_for(by_id[team_id].kind):
-            put(team_id, form, f"{team_id} {form}.xlsx", on_time)
-    notes.append("Valid returns from seven teams.")
-    put(*QUERIED, f"{' '.join(QUERIED)}.xlsx", on_time, _public_line(ws.pack.forms[QUERIED[1]]))
-    notes.append(
-        f"{QUERIED[0]} gave a public phone number in its {QUERIED[1]}: a query; it explained "
-        "it on its feedback workbook and returned that: the query is explained."
-    )
-    put("SW02", "audit", "Care Leavers audit FINAL.xlsx", on_time, _incomplete)
-    notes.append("SW02 left required answers blank: invalid, with a feedback workbook.")
-    put("ADV1", "audit", "advocacy audit.xlsx", on_time)
-    put("ADV1", "six-standards", "ADV1 six standards.xlsx", on_time, _wrong_types)
-    notes.append("ADV1 typed text into a number, an impossible date and a pasted rating: invalid.")
-    put("MH01", "audit", "MH01 audit.xlsx", ws.due + dt.timedelta(days=3))
-    put("MH01", "six-standards", "MH01 six-standards.xlsx", ws.due + dt.timedelta(days=3))
-    notes.append("MH01 returned after the due date: late.")
-    put("YC01", "audit", "young carers audit.xlsx", on_time)
-    put(
-        "YC01",
-        "six-standards",
-        "YC01 six-standards.xlsx",
-        on_time - dt.timedelta(days=5),
-        _not_met_without_action,
-    )
-    put("YC01", "six-standards", "YC01 six-standards v2.xlsx", on_time)
-    notes.append(
-        "YC01 sent a Six Standards review with gaps, then a corrected one: the newer is current."
-    )
-    shutil.copy(ws.returns_dir / "EH01 audit.xlsx", ws.returns_dir / "EH01 audit (1).xlsx")
-    (ws.returns_dir / "~$EH02 audit.xlsx").write_bytes(b"\x00" * 165)
-    notes.append("Debris: a duplicate copy and an Office lock file, recorded and set aside.")
-    notes.append("YS01 never returned its audit: missing, on the chase list.")
-    if libreoffice:
-        notes.append(_libreoffice_copy(ws, "SW01", "audit"))
+    for entry in story.get("returns", []):
+        for team_id in entry["teams"]:
+            forms = ws.forms_for(by_id[team_id].kind) if entry.get("forms") else [entry["form"]]
+            for form in forms:
+                name = entry.get("file") or f"{team_id} {form}.xlsx"
+                put(team_id, form, name, days[entry.get("when", "on_time")], entry.get("edit", ""))
+        if entry.get("note"):
+            notes.append(entry["note"])
+    debris = story.get("debris", {})
+    if debris.get("copy"):
+        shutil.copy(ws.returns_dir / debris["copy"][0], ws.returns_dir / debris["copy"][1])
+    if debris.get("lock"):
+        (ws.returns_dir / debris["lock"]).write_bytes(b"\x00" * 165)
+    if debris.get("note"):
+        notes.append(debris["note"])
+    if story.get("missing_note"):
+        notes.append(story["missing_note"])
+    if libreoffice and story.get("libreoffice"):
+        notes.append(_libreoffice_copy(ws, *story["libreoffice"]))
     return notes
 
 
@@ -281,20 +300,25 @@ def _public_line(form: Form) -> Callable[[dict[str, Any]], None]:
     return edit
 
 
-def _incomplete(answers: dict[str, Any]) -> None:
-    answers["about"].pop("role")
-    answers["impact"].pop("tell_children")
-    answers["you_said_we_did"][0].pop("we_did")
+def _edit(answers: dict[str, Any], change: dict[str, Any]) -> None:
+    """One [edits] entry of the scenario: answers blanked, typed over or replaced."""
+    for path in change.get("blank", []):
+        node, key = _node(answers, path)
+        if isinstance(node, dict):
+            node.pop(key, None)
+    for path, value in [*change.get("set", {}).items(), *change.get("replace", {}).items()]:
+        node, key = _node(answers, path)
+        if isinstance(node, dict):
+            node[key] = value
 
 
-def _wrong_types(answers: dict[str, Any]) -> None:
-    answers["budget"]["participation_budget"] = "about two thousand"
-    answers["contract"]["contract_start"] = "31/02/2026"
-    answers["standards"]["budget"]["rating"] = "Mostly"
-
-
-def _not_met_without_action(answers: dict[str, Any]) -> None:
-    answers["standards"]["budget"] = {"rating": "Not met"}
+def _node(answers: dict[str, Any], path: str) -> tuple[Any, str]:
+    """The container of a dotted path's last part (a number picks a table row)."""
+    *parents, key = path.split(".")
+    node: Any = answers
+    for p in parents:
+        node = node[int(p)] if isinstance(node, list) else node.setdefault(p, {})
+    return node, key
 
 
 def _libreoffice_copy(ws: Workspace, team: str, form: str) -> str:
@@ -327,4 +351,4 @@ def _libreoffice_copy(ws: Workspace, team: str, form: str) -> str:
         target = ws.returns_dir / f"{team} {form} (saved in LibreOffice).xlsx"
         shutil.move(Path(tmp, source.name), target)
         os.utime(target, (stamp, stamp))
-    return f"{team} re-saved its audit in LibreOffice: collected like any other."
+    return f"{team} re-saved its {form} in LibreOffice: collected like any other."

@@ -42,6 +42,7 @@ from .pack import (
     Field,
     Form,
     Input,
+    Section,
     SheetPlan,
     Table,
     shared_pack,
@@ -50,7 +51,6 @@ from .place import Place, cell_name, column_range, ref
 from .roster import Team, read_roster
 from .workspace import Workspace
 
-FRAMEWORK_NOTE = "council framework text, word for word"
 DATE_FORMAT = "dd/mm/yyyy"
 NUMBER_FORMATS = {
     "date": DATE_FORMAT,
@@ -87,12 +87,30 @@ class IssueContext:
     sheet_password: str
     secret: bytes
     generated_at: str
+    # The pack's general how-to text for every Instructions sheet ([instructions]).
+    instructions: tuple[Section, ...] = ()
 
     @classmethod
     def of(cls, ws: Workspace) -> IssueContext:
         now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
         return cls(
-            ws.council, ws.cycle, ws.due, ws.return_instructions, ws.sheet_password, ws.secret, now
+            ws.council,
+            ws.cycle,
+            ws.due,
+            ws.return_instructions,
+            ws.sheet_password,
+            ws.secret,
+            now,
+            ws.pack.instructions,
+        )
+
+    def filled(self, text: str) -> str:
+        """Pack text with its placeholders filled in for this cycle (pack.PLACEHOLDERS)."""
+        return text.format(
+            due=f"{self.due:%A %d %B %Y}",
+            return_to=self.return_to,
+            council=self.council,
+            cycle=self.cycle,
         )
 
 
@@ -415,8 +433,8 @@ class _Builder:
 
     def _block(self, ws: Any, plan: SheetPlan, block: Block) -> None:
         heading = block.title or plan.name
-        if block.framework:
-            heading += f"  ({FRAMEWORK_NOTE})"
+        if block.framework and self.form.framework_note:
+            heading += f"  ({self.form.framework_note})"
         ws.write_string(block.heading_row - 1, 0, heading, self.f["heading"])
         for c in range(1, block.status_col):
             ws.write_blank(block.heading_row - 1, c, None, self.f["heading"])
@@ -719,44 +737,10 @@ class _Builder:
                     *([("Provider", t.provider)] if t.provider else []),
                 ],
             ),
-            (
-                "How to fill it in",
-                [
-                    (
-                        "1. Answer",
-                        "Fill in the cells marked ✎ on each sheet: they are pale yellow with a "
-                        "dashed border. Everything else is locked so the form cannot break.",
-                    ),
-                    (
-                        "2. Guidance",
-                        "Select a cell to see what to write. Where a cell has a list, choose from "
-                        "the list rather than typing. Type dates as dd/mm/yyyy.",
-                    ),
-                    (
-                        "3. Still to do",
-                        "The line at the top of each sheet counts the answers still to fill in "
-                        "or fix, and the 'Still to do' column says which: ✗ Still needed (a "
-                        "required answer is blank) or ✗ Please fix (the answer cannot be "
-                        "accepted as it is). Required questions say (required). When every "
-                        "sheet says ✓, the workbook is ready to return.",
-                    ),
-                    (
-                        "4. Privacy",
-                        "Never name a child or give anyone's contact details. Describe groups, "
-                        "such as 'Youth Forum' or 'parents at the drop-in'.",
-                    ),
-                    (
-                        "5. Return it",
-                        f"Save the workbook as .xlsx (File > Save) and return it to "
-                        f"{ctx.return_to} by {ctx.due:%A %d %B %Y}. Its name says whose it is "
-                        "and which form, so keep that name, or add to it.",
-                    ),
-                    (
-                        "6. Your workbook only",
-                        "This workbook is signed for your team. Do not copy answers into "
-                        "another team's workbook, or this one into another cycle's.",
-                    ),
-                ],
+            # The general how-to, as the pack words it ([instructions] in pack.toml).
+            *(
+                (x.heading, [(label, ctx.filled(text)) for label, text in x.lines])
+                for x in ctx.instructions
             ),
         ]
         for key in self.form.layout.get("framework", []):
@@ -766,7 +750,8 @@ class _Builder:
                 for n, (k, v) in enumerate(node["properties"].items(), 1)
             ]
             title = node.get("x-framework", node.get("title", key))
-            sections.append((f"{title} ({FRAMEWORK_NOTE})", items))
+            note = f" ({self.form.framework_note})" if self.form.framework_note else ""
+            sections.append((f"{title}{note}", items))
         return sections
 
     def _lists(self) -> None:

@@ -669,6 +669,11 @@ CATALOGUE: dict[Code, Message] = {
         E, "rule {rule} on '{field}': the workbook's live check lacks it"
     ),
     "check.in_form": Message(E, "{form}: {problem}"),
+    # --- packrep part -------------------------------------------------------------------
+    # The compliance workbook's Exceptions: a rating short of met ([report.ratings] in
+    # pack.toml) with no action plan, and an action whose target date has passed.
+    "report.no_action_plan": Message(Q, "{rating} with no {missing}."),
+    "report.target_passed": Message(Q, "The target date {date} has passed."),
 }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import string
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -257,6 +258,8 @@ class Form:
     sheets: list[SheetPlan] = field(default_factory=list)
     rules: list[Rule] = field(default_factory=list)
     why: str = ""  # why the form matters (for example UNCRC Article 12), in the pack's words
+    # Said beside the framework's heading (for example that it is the council's own text).
+    framework_note: str = ""
 
     @property
     def inputs(self) -> list[Input]:
@@ -311,6 +314,10 @@ class Pack:
     # Suggested wording for explaining each query code ([explanations] in pack.toml),
     # shown beside the explanation cell of a feedback workbook.
     explanations: dict[str, str] = field(default_factory=dict)
+    # What the reports show ([report] in pack.toml); empty: only what every pack has.
+    report: ReportSpec = field(default_factory=lambda: ReportSpec())
+    # The general how-to sections of every Instructions sheet ([instructions]).
+    instructions: tuple[Section, ...] = ()
 
     def schema(self, name: str) -> dict[str, Any]:
         return _load_json(self.schemas_dir / f"{name}.schema.json")
@@ -350,7 +357,193 @@ def load_pack(directory: str | Path | None = None) -> Pack:
         forms_for_kind={k: list(v) for k, v in meta.get("forms", {}).items()},
         schemas_dir=schemas,
         explanations=dict(meta.get("explanations", {})),
+        report=_report(meta.get("report", {}), forms, templates / "pack.toml"),
+        instructions=_sections(meta.get("instructions", {}), templates / "pack.toml"),
     )
+
+
+# --- what the reports show ([report] in pack.toml) -------------------------------------
+
+
+@dataclass(frozen=True)
+class Ratings:
+    """A framework a form rates (each row of a grid rated on a scale): which ratings are
+    met, partly met and not met, and the action plan a rating short of met needs."""
+
+    form: str
+    group: str  # the grid whose rows are rated (a schema object path)
+    rating: str  # the rating's field key in each row
+    framework: str  # the framework's name, as the sheets title it
+    labels: dict[str, str]  # a row's short name by its key
+    met: tuple[str, ...]
+    partly_met: tuple[str, ...]
+    not_met: tuple[str, ...]
+    action_plan: dict[str, str]  # role (action, owner, target_date) -> field key in the row
+    provider: str = ""  # the field that names the provider (a dotted path), if any
+
+    @property
+    def short_of_met(self) -> tuple[str, ...]:
+        return (*self.partly_met, *self.not_met)
+
+    def fill(self, word: str) -> str:
+        """The RAG colour of a rating: good, amber, bad, or '' for a word off the scale."""
+        for words, colour in ((self.met, "good"), (self.partly_met, "amber"),
+                              (self.not_met, "bad")):  # fmt: skip
+            if word in words:
+                return colour
+        return ""
+
+    def label(self, key: str) -> str:
+        return self.labels.get(key) or key.replace("_", " ").capitalize()
+
+
+@dataclass(frozen=True)
+class SelfRatings:
+    """Grids of statements a team rates itself on, counted on the compliance Dashboard."""
+
+    form: str
+    groups: tuple[str, ...]
+    rating: str
+
+
+@dataclass(frozen=True)
+class Log:
+    """A table of a form printed on the register, one row per entry, on its own sheet."""
+
+    form: str
+    table: str
+    sheet: str
+    printed: tuple[str, ...]  # column keys printed; empty: every column
+
+
+@dataclass(frozen=True)
+class Signing:
+    """A form's sign-up table, from which the register of signatories is made."""
+
+    form: str
+    table: str
+    title: str
+    columns: dict[str, str]  # name, role, organisation, date_signed -> column key
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    """[report] in pack.toml: which form plays each part the reports show."""
+
+    sheets: dict[str, str] = field(default_factory=dict)  # form id -> register sheet
+    ratings: Ratings | None = None
+    self_ratings: SelfRatings | None = None
+    logs: tuple[Log, ...] = ()
+    signatories: Signing | None = None
+
+
+@dataclass(frozen=True)
+class Section:
+    """One heading of an Instructions sheet and its (label, text) lines; the text may
+    hold {due}, {return_to}, {council} and {cycle}, filled in when a workbook is made."""
+
+    heading: str
+    lines: tuple[tuple[str, str], ...]
+
+
+# What the text of [instructions] may hold, filled in when a workbook is generated.
+PLACEHOLDERS = ("due", "return_to", "council", "cycle")
+
+
+def _sections(data: dict[str, Any], source: Path) -> tuple[Section, ...]:
+    """[instructions] sections, each text checked to hold only the known placeholders."""
+    out = []
+    for s in data.get("sections", []):
+        for line in s["lines"]:
+            try:
+                names = [
+                    n for _, n, _, _ in string.Formatter().parse(line["text"]) if n is not None
+                ]
+            except ValueError as err:
+                names = [f"an unmatched brace ({err})"]
+            unknown = [n for n in names if n not in PLACEHOLDERS]
+            if unknown:
+                problem = (
+                    f"instructions: '{line['label']}' holds {{{unknown[0]}}}; the text may hold "
+                    + ", ".join(f"{{{p}}}" for p in PLACEHOLDERS)
+                    + " (write a brace as {{ or }})"
+                )
+                raise PackError.of("pack.layout", path=source, problem=problem)
+        out.append(Section(s["heading"], tuple((x["label"], x["text"]) for x in s["lines"])))
+    return tuple(out)
+
+
+def _report(data: dict[str, Any], forms: dict[str, Form], source: Path) -> ReportSpec:
+    """[report], with every form and field it names checked against the pack."""
+
+    def form_of(part: str, spec: dict[str, Any]) -> Form:
+        form = forms.get(spec["form"])
+        if form is None:
+            raise fail(part, f"the pack has no form '{spec['form']}'")
+        return form
+
+    def fail(part: str, problem: str) -> PackError:
+        return PackError.of("pack.layout", path=source, problem=f"report.{part}: {problem}")
+
+    def need(part: str, form: Form, path: str, what: str) -> None:
+        parts = [f.parts for f in form.fields]
+        known = {".".join(p[:n]) for p in parts for n in range(1, len(p) + 1)}
+        if path not in known:
+            raise fail(part, f"{what} '{path}' is not a field of form '{form.id}'")
+
+    ratings = None
+    if "ratings" in data:
+        r = data["ratings"]
+        form = form_of("ratings", r)
+        need("ratings", form, r["group"], "the group")
+        prefix = len(r["group"].split("."))
+        rows = {f.parts[prefix] for f in form.fields if f.path.startswith(r["group"] + ".")}
+        for key in rows:
+            need("ratings", form, f"{r['group']}.{key}.{r['rating']}", "the rating")
+        for key in r.get("action_plan", {}).values():
+            for row in rows:
+                need("ratings", form, f"{r['group']}.{row}.{key}", "the action plan field")
+        if r.get("provider"):
+            need("ratings", form, r["provider"], "the provider field")
+        ratings = Ratings(
+            form=form.id,
+            group=r["group"],
+            rating=r["rating"],
+            framework=r.get("framework") or form.short_name,
+            labels=dict(r.get("labels", {})),
+            met=tuple(r.get("met", ())),
+            partly_met=tuple(r.get("partly_met", ())),
+            not_met=tuple(r.get("not_met", ())),
+            action_plan=dict(r.get("action_plan", {})),
+            provider=r.get("provider", ""),
+        )
+    self_ratings = None
+    if "self_ratings" in data:
+        s = data["self_ratings"]
+        form = form_of("self_ratings", s)
+        for group in s["groups"]:
+            need("self_ratings", form, group, "the group")
+        self_ratings = SelfRatings(form.id, tuple(s["groups"]), s["rating"])
+    logs = []
+    for spec in data.get("logs", []):
+        form = form_of("logs", spec)
+        table = next((t for t in form.tables if t.path == spec["table"]), None)
+        if table is None:
+            raise fail("logs", f"'{spec['table']}' is not a table of form '{form.id}'")
+        for key in spec.get("printed", []):
+            need("logs", form, f"{table.path}.{key}", "the printed column")
+        sheet = spec.get("sheet") or table.title or table.path
+        logs.append(Log(form.id, table.path, sheet, tuple(spec.get("printed", ()))))
+    signing = None
+    if "signatories" in data:
+        g = data["signatories"]
+        form = form_of("signatories", g)
+        for key in g["columns"].values():
+            need("signatories", form, f"{g['table']}.{key}", "the column")
+        signing = Signing(form.id, g["table"], g.get("title", ""), dict(g["columns"]))
+    for form_id in data.get("sheets", {}):
+        form_of("sheets", {"form": form_id})
+    return ReportSpec(dict(data.get("sheets", {})), ratings, self_ratings, tuple(logs), signing)
 
 
 def _check_shape(path: Path, data: dict[str, Any], what: str) -> None:
@@ -534,6 +727,7 @@ def build_form(layout: dict[str, Any], schema: dict[str, Any], source: Path) -> 
         schema=schema,
         layout=layout,
         why=" ".join(str(layout.get("why", "")).split()),
+        framework_note=" ".join(str(layout.get("framework_note", "")).split()),
     )
     framework = set(layout.get("framework", []))
     for sheet in layout.get("sheets", []):

@@ -47,6 +47,7 @@ from .emails import write_chaser_drafts
 from .export import neutralise
 from .generate import IssueContext, Mark, build_workbook
 from .issues import Issue
+from .messages import render
 from .outputs import (
     SAFE_WORKBOOK_OPTIONS,
     all_or_nothing,
@@ -54,7 +55,7 @@ from .outputs import (
     output_error,
     remove_output,
 )
-from .pack import Form, Input
+from .pack import Form, Input, Log, Ratings
 from .register import Register, Submission
 from .review import counts as review_counts
 from .review import current_reviews, feedback_note
@@ -64,12 +65,8 @@ from .roster import Team
 from .status import Expected, expected_returns
 from .workspace import Workspace, register_path
 
-AUDIT = "audit"
-STANDARDS = "six-standards"
-# The audit's repeating tables, each its own sheet rather than columns on the Audit sheet.
-# What a Partially met or Not met standard needs, and when it is due (six-standards schema).
-ACTION_KEYS = ("action", "owner", "target_date")
-TARGET_KEY = "target_date"
+# Which form plays which part in the reports (the rated framework, the logs, the sign-up
+# table) is the pack's [report] section (pack.ReportSpec): nothing here names a form.
 
 CELL_LIMIT = 32_767  # Excel's most characters in one cell
 CUT_MARKER = "… [cut: full text in the register]"
@@ -98,17 +95,15 @@ FILLS = {
     "grey": ("#E7E6E6", "#262626"),
 }
 # A status is a word AND a colour: the word carries the meaning, the colour helps scanning.
+# A rating's colour comes from the pack ([report.ratings] met, partly_met, not_met).
 WORD_FILL = {
     "Valid": "good",
-    "Met": "good",
     "Invalid": "amber",
     INVALID_RETURN: "amber",
     INVALID_ANSWER: "amber",
     "Rejected": "bad",
-    "Partially met": "amber",
     "Query": "amber",
     "Missing": "bad",
-    "Not met": "bad",
     "Error": "bad",
     NO_RETURN: "grey",
     "Approved": "good",
@@ -124,7 +119,7 @@ NOTE_CHARS = 100  # how wide a sheet's title notes run before they wrap, on a wi
 BAR_COLOURS = {"good": "#548235", "amber": "#BF8F00", "bad": "#C00000", "grey": "#7F7F7F"}
 LABEL_COLOURS = {"good": "#FFFFFF", "amber": "#000000", "bad": "#FFFFFF", "grey": "#000000"}
 # An invalid return is amber in a cell (beside its word), but on a chart it needs its own
-# colour, apart from Partially met: (bar, label).
+# colour, apart from a partly met rating: (bar, label).
 INVALID_BAR = ("#7030A0", "#FFFFFF")
 HEAT_SCALE = {"min_color": "#FFFFFF", "mid_color": "#DDEBF7", "max_color": "#9DC3E6"}
 
@@ -210,7 +205,8 @@ def write_register(ws: Workspace, reg: Register) -> Path:
 
 
 def write_compliance(ws: Workspace, reg: Register, today: dt.date | None = None) -> Path:
-    """reports/compliance.xlsx: the Six Standards dashboard, RAG matrix, exceptions, trend."""
+    """reports/compliance.xlsx: the rated framework's dashboard ([report.ratings] in the
+    pack), RAG matrix, exceptions and trend."""
     return _write_compliance(_snapshot(ws, reg, today))
 
 
@@ -408,6 +404,7 @@ class _Book:
         self.buf = io.BytesIO()
         self.wb = xlsxwriter.Workbook(self.buf, SAFE_WORKBOOK_OPTIONS)
         self.council = ws.council
+        self.fills = {**WORD_FILL, **_rating_fills(ws.pack.report.ratings)}
         self.formats: dict[tuple[str, str, bool, int, bool], Format] = {}
         self.head = self.wb.add_format(
             {
@@ -451,6 +448,14 @@ class _Book:
         return self.buf.getvalue()
 
 
+def _rating_fills(ratings: Ratings | None) -> dict[str, str]:
+    """Each word of the rated framework's scale with its RAG colour, as the pack says."""
+    if ratings is None:
+        return {}
+    words = (*ratings.met, *ratings.partly_met, *ratings.not_met)
+    return {w: ratings.fill(w) for w in words}
+
+
 class _Sheet:
     """A worksheet that remembers how wide its content is."""
 
@@ -480,7 +485,7 @@ class _Sheet:
             ws.write_datetime(row, col, value, fmt(DATE_FORMAT))
         else:
             text = _fit(str(value))
-            fill = WORD_FILL.get(text, "") if coloured else ""
+            fill = self.book.fills.get(text, "") if coloured else ""
             ws.write_string(row, col, text, fmt(fill=fill))
             if len(text) > 12 or "\n" in text:
                 self.texts.append((row, col, text))
@@ -637,20 +642,52 @@ def _write_register(snap: _Snapshot) -> Path:
     people, problems = _signatory_register(snap)
     _overview(book, snap)
     _data_sheet(book, "Returns", "Returns", RETURN_COLS, _return_rows(snap), _returns_page(snap))
-    for title, name, (cols, rows), what in (
-        ("Audit", "Audit", _audit_table(snap), "audit"),
-        ("Six Standards", "SixStandards", _standards_table(snap), "Six Standards review"),
-    ):
-        page = _answers_page(what, cycle, len(cols) - len(TRACE))
-        _data_sheet(book, title, name, cols, rows, page)
-    _data_sheet(book, "You Said, We Did", "YouSaidWeDid", *_you_said_we_did(snap))
-    plan_cols, plan_rows = _log_table(snap, "action_plan")
-    plan_page = _log_page("Action plans for next year", cycle, len(plan_cols) - len(TRACE))
-    _data_sheet(book, "Action Plans", "ActionPlans", plan_cols, plan_rows, plan_page)
-    _data_sheet(book, "Signatories", "Signatories", *_signatory_table(snap, people, problems))
+    names = _Names({"Overview", "Returns", "Issues"})
+    spec = snap.ws.pack.report
+    for form in snap.ws.pack.forms.values():
+        rated = spec.ratings is not None and spec.ratings.form == form.id
+        cols, rows = _standards_table(snap) if rated else _answers_table(snap, form)
+        page = _answers_page(form.short_name, cycle, len(cols) - len(TRACE))
+        title = names.sheet(spec.sheets.get(form.id) or form.short_name)
+        _data_sheet(book, title, _table_name(title), cols, rows, page)
+    for log in spec.logs:
+        title = names.sheet(log.sheet)
+        _data_sheet(book, title, _table_name(title), *_log(snap, log))
+    if spec.signatories is not None:
+        title = names.sheet(SIGNATORIES_SHEET)
+        _data_sheet(book, title, _table_name(title), *_signatory_table(snap, people, problems))
     issues = [*_issue_rows(snap), *_problem_rows(problems)]
     _data_sheet(book, "Issues", "Issues", ISSUE_COLS, issues, _issues_page(cycle))
     return _save(book, snap.ws.reports_dir / "register.xlsx")
+
+
+SIGNATORIES_SHEET = "Signatories"
+_NOT_IN_SHEET_NAMES = re.compile(r"[\[\]:*?/\\]")
+
+
+class _Names:
+    """Sheet names from the pack, as Excel allows them: at most 31 characters, none of
+    []:*?/\\, and each one different (ignoring case) from the sheets already named."""
+
+    def __init__(self, taken: set[str]) -> None:
+        self.taken = {t.casefold() for t in taken}
+
+    def sheet(self, wanted: str) -> str:
+        base = _NOT_IN_SHEET_NAMES.sub(" ", " ".join(wanted.split())).strip("' ")[:31] or "Sheet"
+        name, n = base, 1
+        while name.casefold() in self.taken:
+            n += 1
+            name = f"{base[: 31 - len(str(n)) - 3]} ({n})"
+        self.taken.add(name.casefold())
+        return name
+
+
+def _table_name(sheet: str) -> str:
+    """An Excel table name for a sheet (letters and digits, not like a cell reference)."""
+    name = re.sub(r"[^A-Za-z0-9]", "", sheet) or "Table"
+    if not name[0].isalpha() or re.fullmatch(r"[A-Za-z]{1,3}[0-9]+", name):
+        name = f"T{name}"
+    return name
 
 
 def _returns_page(snap: _Snapshot) -> _Page:
@@ -672,15 +709,6 @@ def _answers_page(what: str, cycle: str, print_cols: int) -> _Page:
         "File, SHA-256 and time received are in the last columns, not printed.",
         print_cols=print_cols,
         key_cols=2,
-    )
-
-
-def _log_page(title: str, cycle: str, print_cols: int) -> _Page:
-    return _Page(
-        f"{title}, cycle {cycle}",
-        "Every row from each team's current audit return, valid or invalid (see Return "
-        "status). File, SHA-256 and time received are to the right, off the printed page.",
-        print_cols=print_cols,
     )
 
 
@@ -836,9 +864,9 @@ def _question_header(i: Input) -> str:
     return i.field.title if i.label == i.field.title else f"{i.label} – {i.field.title}"
 
 
-def _audit_table(snap: _Snapshot) -> tuple[list[Col], list[Row]]:
-    form = snap.form(AUDIT)
-    inputs = form.inputs if form else []
+def _answers_table(snap: _Snapshot, form: Form) -> tuple[list[Col], list[Row]]:
+    """One row per team's current return of a form: every question, one column each."""
+    inputs = form.inputs
     cols = [*TEAM_COLS, Col("Status", coloured=True)]
     cols += [Col(_question_header(i)) for i in inputs] + TRACE
     rows = [
@@ -848,14 +876,14 @@ def _audit_table(snap: _Snapshot) -> tuple[list[Col], list[Row]]:
             *(_typed(_value_at(s.document, i.field.path), i.field.kind) for i in inputs),
             *_trace(s),
         ]
-        for s in snap.of_form(AUDIT)
+        for s in snap.of_form(form.id)
     ]
     return cols, rows
 
 
 @dataclass(frozen=True)
 class _Standard:
-    """One of the Six Standards: where its answers sit, and how it is named."""
+    """One row of the rated framework: where its answers sit, and how it is named."""
 
     path: str
     short: str
@@ -863,63 +891,61 @@ class _Standard:
     inputs: tuple[Input, ...]
 
 
-def _standards(form: Form | None) -> list[_Standard]:
-    """The standards of the form, in order: every grid row that has a rating."""
-    if form is None:
+def _standards(snap: _Snapshot) -> list[_Standard]:
+    """The rows of the rated framework, in order ([report.ratings]): each rated input."""
+    spec = snap.ws.pack.report.ratings
+    form = snap.form(spec.form) if spec else None
+    if spec is None or form is None:
         return []
     out = []
     for i in form.inputs:
-        if i.field.key != "rating":
+        path, key = i.field.path.rsplit(".", 1) if "." in i.field.path else ("", i.field.path)
+        if key != spec.rating or path.rsplit(".", 1)[0] != spec.group:
             continue
-        path = i.field.path.rsplit(".", 1)[0]
         siblings = tuple(x for x in form.inputs if x.field.path.rsplit(".", 1)[0] == path)
-        head = i.label.split(":", 1)[0]
-        short = head if ":" in i.label and len(head) <= 20 else path.rsplit(".", 1)[-1]
-        out.append(_Standard(path, short, i.label, siblings))
+        out.append(_Standard(path, spec.label(path.rsplit(".", 1)[-1]), i.label, siblings))
     return out
 
 
+def _row_header(snap: _Snapshot) -> str:
+    """What one row of the rated framework is called (its grid's row_header in the layout)."""
+    spec = snap.ws.pack.report.ratings
+    form = snap.form(spec.form) if spec else None
+    blocks = form.layout.get("sheets", []) if form else []
+    for sheet in blocks:
+        for b in sheet.get("blocks", []):
+            if spec and b.get("field") == spec.group and b.get("row_header"):
+                return str(b["row_header"])
+    return "Item"
+
+
 def _standards_table(snap: _Snapshot) -> tuple[list[Col], list[Row]]:
-    stds = _standards(snap.form(STANDARDS))
-    extra = [x for x in stds[0].inputs if x.field.key != "rating"] if stds else []
+    """One row per team and framework row of the rated form: the rating, then the rest."""
+    spec = snap.ws.pack.report.ratings
+    assert spec is not None
+    stds = _standards(snap)
+    extra = [x for x in stds[0].inputs if x.field.key != spec.rating] if stds else []
     cols = [Col("Team ID"), Col("Team name"), Col("Service area"), Col("Provider")]
-    cols += [Col("Standard"), Col("Rating", coloured=True)]
+    cols += [Col(_row_header(snap)), Col("Rating", coloured=True)]
     cols += [Col(x.field.title, width=40) for x in extra]
     cols += [Col("Return status", coloured=True), *TRACE]
     rows = []
-    for s in snap.of_form(STANDARDS):
+    for s in snap.of_form(spec.form):
         t = snap.team(s.team_id)
-        provider = t.provider or _value_at(s.document, "contract.service_name")
+        provider = t.provider or (_value_at(s.document, spec.provider) if spec.provider else "")
         for std in stds:
             answers = [
                 _typed(_value_at(s.document, f"{std.path}.{x.field.key}"), x.field.kind)
                 for x in extra
             ]
-            rating = _value_at(s.document, f"{std.path}.rating")
+            rating = _value_at(s.document, f"{std.path}.{spec.rating}")
             head = [t.team_id, t.team_name, t.service_area, provider, std.short, rating]
             rows.append([*head, *answers, "Valid" if s.valid else "Invalid", *_trace(s)])
     return cols, rows
 
 
-def _log_table(snap: _Snapshot, path: str) -> tuple[list[Col], list[Row]]:
-    """Every row of one audit table, from every team's current audit, team first."""
-    form = snap.form(AUDIT)
-    table = next((t for t in form.tables if t.path == path), None) if form else None
-    columns = table.columns if table else ()
-    cols = [Col("Team name"), Col("Service area")] + [Col(c.title, width=40) for c in columns]
-    cols += [Col("Team ID"), Col("Return status", coloured=True), *TRACE]
-    rows = []
-    for s in snap.of_form(AUDIT):
-        t = snap.team(s.team_id)
-        for item in _items(s.document, path):
-            answers = [_typed(item.get(c.key), c.kind) for c in columns]
-            status = "Valid" if s.valid else "Invalid"
-            rows.append([t.team_name, t.service_area, *answers, t.team_id, status, *_trace(s)])
-    return cols, rows
-
-
 def _items(doc: dict[str, Any], path: str) -> list[dict[str, Any]]:
-    items = doc.get(path)
+    items = _value_at(doc, path)
     if not isinstance(items, list):
         return []
     return [
@@ -927,38 +953,33 @@ def _items(doc: dict[str, Any], path: str) -> list[dict[str, Any]]:
     ]
 
 
-# "You Said, We Did" as SEG reads it: these columns of the audit's table print, after the
-# team; the others stay in the table, to the right, for filtering.
-LOG_TABLE = "you_said_we_did"
-LOG_PRINTED = ("date", "who", "you_said", "we_did", "impact", "level")
-
-
-def _you_said_we_did(snap: _Snapshot) -> tuple[list[Col], list[Row], _Page]:
-    """Every entry of every current audit, by service area then team: what was said, what
-    was done, the impact and the level printed; the rest to the right."""
-    form = snap.form(AUDIT)
-    table = next((t for t in form.tables if t.path == LOG_TABLE), None) if form else None
+def _log(snap: _Snapshot, log: Log) -> tuple[list[Col], list[Row], _Page]:
+    """Every entry of one table ([[report.logs]]) of every current return, by service area
+    then team: the printed columns after the team, the rest to the right for filtering."""
+    form = snap.form(log.form)
+    table = next((t for t in form.tables if t.path == log.table), None) if form else None
     columns = table.columns if table else ()
-    shown = [c for c in columns if c.key in LOG_PRINTED]
-    rest = [c for c in columns if c.key not in LOG_PRINTED]
+    printed = log.printed or tuple(c.key for c in columns)
+    shown = [c for c in columns if c.key in printed]
+    rest = [c for c in columns if c.key not in printed]
     cols = [Col("Service area", width=16), Col("Team", width=18)]
     cols += [Col(c.title, width=26 if c.kind == "text" else 18) for c in shown]
     cols += [Col(c.title) for c in rest]
     cols += [Col("Team ID"), Col("Return status", coloured=True), *TRACE]
     rows = []
-    for s in snap.of_form(AUDIT):
+    for s in snap.of_form(log.form):
         t = snap.team(s.team_id)
         status = "Valid" if s.valid else "Invalid"
-        for item in _items(s.document, LOG_TABLE):
+        for item in _items(s.document, log.table):
             answers = [_typed(item.get(c.key), c.kind) for c in [*shown, *rest]]
             rows.append([t.service_area, t.team_name, *answers, t.team_id, status, *_trace(s)])
     rows.sort(key=lambda r: (str(r[0]).casefold(), str(r[1]).casefold(), str(r[2])))
+    what = form.short_name if form else log.form
     page = _Page(
-        f"You Said, We Did: what children and young people said, and what changed "
-        f"(cycle {snap.ws.cycle})",
-        "Every entry in each team's current audit return, valid or invalid (see Return "
-        "status), by service area then team. Filter by service area to read one area; "
-        "file, SHA-256 and time received are to the right, off the printed page.",
+        f"{table.title if table and table.title else log.sheet}, cycle {snap.ws.cycle}",
+        f"Every entry in each team's current {what} return, valid or invalid (see Return "
+        "status), by service area then team. Filter by service area to read "
+        "one area; file, SHA-256 and time received are to the right, off the printed page.",
         print_cols=2 + len(shown),
         key_cols=2,
     )
@@ -969,8 +990,9 @@ def _signatory_register(
     snap: _Snapshot,
 ) -> tuple[list[sign.Signatory], list[Issue]]:
     """Everyone on the register of signatories, and the signatories.csv rows not used."""
+    spec = snap.ws.pack.report.signatories
     cycles = [*snap.earlier, (snap.ws.cycle, snap.current)]
-    found = sign.from_returns(cycles, snap.expected_of, AUDIT)
+    found = sign.from_returns(cycles, snap.expected_of, spec) if spec else []
     added, problems = sign.read_csv(snap.ws.root / sign.CSV_NAME)
     return sign.register([*found, *added]), problems
 
@@ -990,7 +1012,12 @@ SIGNATORY_COLS = [
 def _signatory_table(
     snap: _Snapshot, people: list[sign.Signatory], problems: list[Issue]
 ) -> tuple[list[Col], list[Row], _Page]:
-    """The Participation Promise register: one row per person, across teams and cycles."""
+    """The register of signatories: one row per person, across teams and cycles."""
+    spec = snap.ws.pack.report.signatories
+    assert spec is not None
+    form = snap.form(spec.form)
+    table = next((t for t in form.tables if t.path == spec.table), None) if form else None
+    where = f"the table '{table.title}'" if table and table.title else "the sign-up table"
     rows = [
         [p.name, p.role, p.organisation, p.date_signed, p.team, p.team_id, p.cycle, p.seen]
         for p in people
@@ -1001,10 +1028,11 @@ def _signatory_table(
         else ""
     )
     page = _Page(
-        "Register of Participation Promise signatories",
+        f"Register of {spec.title or 'signatories'}",
         "One row per person who signed: the same name and organisation (ignoring case and "
-        "spaces) is listed once, with their newest details. From the sign-up table of valid "
-        "audit returns in every cycle in the register, and from "
+        f"spaces) is listed once, with their newest details. From {where} of valid "
+        f"{form.short_name if form else spec.form} returns in every cycle in the register, "
+        "and from "
         f"{sign.CSV_NAME} in the workspace (columns name, role, organisation, "
         "date_signed)." + unused,
         key_cols=1,
@@ -1051,15 +1079,16 @@ def _problem_rows(problems: list[Issue]) -> list[Row]:
 
 
 def _write_compliance(snap: _Snapshot) -> Path:
-    book = _Book(snap.ws, f"Six Standards compliance {snap.ws.cycle}")
-    stds = _standards(snap.form(STANDARDS))
+    framework, what = _framework(snap), _rated_form_name(snap)
+    book = _Book(snap.ws, f"{framework} compliance {snap.ws.cycle}")
+    stds = _standards(snap)
     cycle = snap.ws.cycle
     _dashboard(book, snap, stds)
     cols, rows = _matrix(snap, stds)
     matrix = _Page(
-        f"Six Standards: each service's rating, cycle {cycle}",
-        "One row per commissioned service expected to return the review. A rating shows "
-        "only for a valid return; 'Invalid return' means the review has errors to fix, "
+        f"{framework}: each service's rating, cycle {cycle}",
+        f"One row per service expected to return the {what}. A rating shows "
+        "only for a valid return; 'Invalid return' means the return has errors to fix, "
         "'Invalid answer' an answer that is not a rating (the reason is on the Issues "
         "sheet), 'No return' that none was received or it was rejected. File, SHA-256 and "
         "time received are to the right, off the printed page.",
@@ -1069,31 +1098,68 @@ def _write_compliance(snap: _Snapshot) -> Path:
     _data_sheet(book, "Matrix", "Matrix", cols, rows, matrix)
     exceptions = _Page(
         f"Exceptions to follow up, cycle {cycle}",
-        "Standards rated Partially met or Not met with no action plan, and target dates that "
-        "have passed, from the current reviews (valid or invalid); after the due date, also "
-        "every return that is missing, rejected or invalid.",
+        f"{_plural(_row_header(snap))} rated {_or(_short_of_met(snap))} with no action "
+        f"plan, and target dates that have passed, from the current {what} returns (valid "
+        "or invalid); after the due date, also every return that is missing, rejected or "
+        "invalid.",
         key_cols=2,
     )
-    _data_sheet(book, "Exceptions", "Exceptions", EXCEPTION_COLS, _exceptions(snap, stds),
-                exceptions)  # fmt: skip
+    _data_sheet(book, "Exceptions", "Exceptions", _exception_cols(snap),
+                _exceptions(snap, stds), exceptions)  # fmt: skip
     _data_sheet(book, "Trend", "Trend", *_trend(snap, stds))
     issues = _Page(
-        f"Open errors and queries in the Six Standards reviews, cycle {cycle}",
-        "Why a review is invalid, or an answer is shown as 'Invalid answer': every error "
-        "(to fix) and query (to check or explain) in the current reviews.",
+        f"Open errors and queries in the {what} returns, cycle {cycle}",
+        "Why a return is invalid, or an answer is shown as 'Invalid answer': every error "
+        f"(to fix) and query (to check or explain) in the current {what} returns.",
     )
-    _data_sheet(book, "Issues", "Issues", ISSUE_COLS, _issue_rows(snap, STANDARDS), issues)
+    rated = snap.ws.pack.report.ratings
+    rows = _issue_rows(snap, rated.form if rated else None)
+    _data_sheet(book, "Issues", "Issues", ISSUE_COLS, rows, issues)
     return _save(book, snap.ws.reports_dir / "compliance.xlsx")
 
 
-def _ratings_scale(form: Form | None) -> tuple[str, ...]:
-    stds = _standards(form)
-    return stds[0].inputs[0].field.choices if stds else ("Met", "Partially met", "Not met")
+def _framework(snap: _Snapshot) -> str:
+    """The rated framework's name ([report.ratings] framework), as the sheets title it."""
+    spec = snap.ws.pack.report.ratings
+    return spec.framework if spec else "Compliance"
+
+
+def _rated_form_name(snap: _Snapshot) -> str:
+    spec = snap.ws.pack.report.ratings
+    form = snap.form(spec.form) if spec else None
+    return form.short_name if form else "rated form"
+
+
+def _short_of_met(snap: _Snapshot) -> tuple[str, ...]:
+    spec = snap.ws.pack.report.ratings
+    return spec.short_of_met if spec else ()
+
+
+def _or(words: Sequence[str]) -> str:
+    """Words joined as a person lists them: 'A', 'A or B', 'A, B or C'."""
+    if len(words) < 2:
+        return "".join(words) or "short of the top rating"
+    return f"{', '.join(words[:-1])} or {words[-1]}"
+
+
+def _plural(noun: str) -> str:
+    return noun if noun.endswith("s") else f"{noun}s"
+
+
+def _ratings_scale(snap: _Snapshot) -> tuple[str, ...]:
+    """The rating's scale: the schema's choices, else the pack's met, partly and not met."""
+    stds = _standards(snap)
+    spec = snap.ws.pack.report.ratings
+    rated = [i for s in stds for i in s.inputs if spec and i.field.key == spec.rating]
+    if rated and rated[0].field.choices:
+        return rated[0].field.choices
+    return (*spec.met, *spec.partly_met, *spec.not_met) if spec else ()
 
 
 def _services(snap: _Snapshot) -> list[Expected]:
-    """The services expected to return the Six Standards review, in roster order."""
-    return [e for e in snap.expected if e.form == STANDARDS]
+    """The services expected to return the rated form, in roster order."""
+    spec = snap.ws.pack.report.ratings
+    return [e for e in snap.expected if spec and e.form == spec.form]
 
 
 def _share_row(expected: list[Expected], path: str, scale: Sequence[str]) -> Row:
@@ -1115,37 +1181,48 @@ def _share_cols(scale: Sequence[str], expected: str = "Services expected") -> li
 def _dashboard(book: _Book, snap: _Snapshot, stds: list[_Standard]) -> None:
     sheet = book.sheet("Dashboard")
     ws, services = snap.ws, _services(snap)
-    scale = _ratings_scale(snap.form(STANDARDS))
-    sheet.title(0, f"Six Standards of Participation: {ws.council}, cycle {ws.cycle}")
+    scale = _ratings_scale(snap)
+    spec = ws.pack.report.ratings
+    rating = spec.rating if spec else ""
+    item = _row_header(snap)
+    sheet.title(0, f"{_framework(snap)}: {ws.council}, cycle {ws.cycle}")
+    selves = _self_rated(snap)
     sheet.note(
         1,
-        f"How the {len(services)} commissioned services expected to return the Six Standards "
-        f"review rate themselves, overall and by service area, and how teams rate themselves "
-        f"on the promises and rights; data as of {snap.now:%d/%m/%Y %H:%M}.",
+        f"How the {len(services)} services expected to return the {_rated_form_name(snap)} "
+        "rate themselves, overall and by service area"
+        + (f", and how teams rate themselves on {_and(selves)}" if selves else "")
+        + f"; data as of {snap.now:%d/%m/%Y %H:%M}.",
     )
     sheet.note(2, rule(snap.ws.require_approval))
-    overall = [[s.short, s.text, *_share_row(services, f"{s.path}.rating", scale)] for s in stds]
-    cols = [Col("Standard"), Col("Standard in full", width=WORDING), *_share_cols(scale)]
-    sheet.title(4, "Services by rating, per standard", 12)
-    after = sheet.table(5, "StandardsOverall", cols, overall)
-    chart_rows = _standards_chart(book, sheet, 5, len(overall), scale)
+    overall = [[s.short, s.text, *_share_row(services, f"{s.path}.{rating}", scale)] for s in stds]
+    cols = [Col(item), Col(f"{item} in full", width=WORDING), *_share_cols(scale)]
+    heading = f"Services by rating, per {item.lower()}"
+    sheet.title(4, heading, 12)
+    stem = _table_name(_plural(item))
+    after = sheet.table(5, f"{stem}Overall", cols, overall)
+    chart_rows = _standards_chart(book, sheet, 5, len(overall), scale, heading, _framework(snap))
     top = after + 1 + chart_rows
     # The chart starts a page, and so does each table after it: none is cut in two.
     sheet.ws.set_h_pagebreaks([after + 1, top] if chart_rows else [top])
     by_area = [
-        [area, s.short, *_share_row(group, f"{s.path}.rating", scale)]
+        [area, s.short, *_share_row(group, f"{s.path}.{rating}", scale)]
         for area, group in _by_area(services)
         for s in stds
-    ]  # the standard's short name sits in the column of its wording above
+    ]  # the row's short name sits in the column of its wording above
     sheet.title(top, "By service area", 12)
     after = sheet.table(
         top + 1,
-        "StandardsByArea",
-        [Col("Service area"), Col("Standard"), *_share_cols(scale)],
+        f"{stem}ByArea",
+        [Col("Service area"), Col(item), *_share_cols(scale)],
         by_area,
     )
     _heat_map(book, sheet, snap, after + 1)
     sheet.finish(None)
+
+
+def _and(words: Sequence[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
 def _by_area(rows: list[Expected]) -> list[tuple[str, list[Expected]]]:
@@ -1160,16 +1237,24 @@ WORDING = 36  # the width of a column of framework wording (a standard, a promis
 CHART_PT = 12  # chart text, big enough to stay over 8 pt when the page is fitted to A4
 
 
-def _standards_chart(book: _Book, sheet: _Sheet, header: int, n: int, scale: Sequence[str]) -> int:
-    """A stacked bar per standard of the table's counts (the same numbers, labelled on the
+def _standards_chart(
+    book: _Book,
+    sheet: _Sheet,
+    header: int,
+    n: int,
+    scale: Sequence[str],
+    title: str,
+    framework: str,
+) -> int:
+    """A stacked bar per framework row of the table's counts (the same numbers, labelled on the
     bars), placed under the table; returns the rows it takes."""
     if not n:
         return 0
     chart = book.wb.add_chart({"type": "bar", "subtype": "percent_stacked"})
     name = sheet.ws.name
     for k, word in enumerate(columns(scale)):
-        col = 3 + k  # Standard, Standard in full, Services expected, then the counts
-        fill = WORD_FILL.get(word, "grey")
+        col = 3 + k  # the row, its wording, services expected, then the counts
+        fill = book.fills.get(word) or "grey"
         bar, label = (
             INVALID_BAR if word == INVALID_RETURN else (BAR_COLOURS[fill], LABEL_COLOURS[fill])
         )
@@ -1184,10 +1269,8 @@ def _standards_chart(book: _Book, sheet: _Sheet, header: int, n: int, scale: Seq
                 "data_labels": {"value": True, "font": {"color": label, "size": CHART_PT}},
             }
         )
-    chart.set_title(
-        {"name": "Services by rating, per standard", "name_font": {"size": CHART_PT + 2}}
-    )
-    chart.set_y_axis({"reverse": True, "num_font": {"size": CHART_PT}})  # Standard 1 at the top
+    chart.set_title({"name": title, "name_font": {"size": CHART_PT + 2}})
+    chart.set_y_axis({"reverse": True, "num_font": {"size": CHART_PT}})  # the first at the top
     chart.set_x_axis({"num_font": {"size": CHART_PT}})
     chart.set_legend({"position": "bottom", "font": {"size": CHART_PT}})
     words = ", ".join(columns(scale))
@@ -1196,9 +1279,9 @@ def _standards_chart(book: _Book, sheet: _Sheet, header: int, n: int, scale: Seq
         1,
         chart,
         {
-            "description": "Stacked bar chart of the table above: for each of the Six "
-            f"Standards, how many commissioned services count as {words}, as a share of "
-            "the services expected.",
+            "description": "Stacked bar chart of the table above: for each row of the "
+            f"{framework}, how many services count as {words}, as a share "
+            "of the services expected.",
             "x_scale": 1.6,
             "y_scale": 1.3,
         },
@@ -1207,16 +1290,21 @@ def _standards_chart(book: _Book, sheet: _Sheet, header: int, n: int, scale: Seq
 
 
 def _heat_map(book: _Book, sheet: _Sheet, snap: _Snapshot, top: int) -> int:
-    """Promise and right self-ratings: how many teams count in each rating (valid audits
-    only), as an invalid return or as no return, shaded and shown."""
-    rows_in = _framework_ratings(snap.form(AUDIT))
-    scale = rows_in[0][2].field.choices if rows_in else ()
-    audits = [e for e in snap.expected if e.form == AUDIT]
+    """Self-ratings ([report.self_ratings]): how many teams count in each rating (valid
+    returns only), as an invalid return or as no return, shaded and shown."""
+    rows_in = _framework_ratings(snap)
+    if not rows_in:
+        return top
+    scale = rows_in[0][2].field.choices
+    spec = snap.ws.pack.report.self_ratings
+    returns = [e for e in snap.expected if spec and e.form == spec.form]
     rows = []
     for group, label, i in rows_in:
-        counts = tally((answer_word(e, i.field.path, scale) for e in audits), scale)
-        rows.append([group, label, *counts, len(audits)])
-    sheet.title(top, "Promises and rights: how teams rate themselves (number of teams)", 12)
+        counts = tally((answer_word(e, i.field.path, scale) for e in returns), scale)
+        rows.append([group, label, *counts, len(returns)])
+    what = _and(_self_rated(snap))
+    sheet.title(top, f"{what[:1].upper()}{what[1:]}: how teams rate themselves (number of "
+                "teams)", 12)  # fmt: skip
     cols = [Col("Framework"), Col("Statement", width=WORDING)]
     cols += [*(Col(w, narrow=True) for w in columns(scale)), Col("Teams expected", narrow=True)]
     after = sheet.table(top + 1, "Ratings", cols, rows)
@@ -1227,33 +1315,44 @@ def _heat_map(book: _Book, sheet: _Sheet, snap: _Snapshot, top: int) -> int:
     return after
 
 
-def _framework_ratings(form: Form | None) -> list[tuple[str, str, Input]]:
-    """(framework block title, statement, rating input) for each promise and right."""
-    if form is None:
+def _framework_ratings(snap: _Snapshot) -> list[tuple[str, str, Input]]:
+    """(group title, statement, rating input) for each self-rated statement, in the order
+    of [report.self_ratings] groups."""
+    spec = snap.ws.pack.report.self_ratings
+    form = snap.form(spec.form) if spec else None
+    if spec is None or form is None:
         return []
+    blocks = [b for plan in form.sheets for b in plan.blocks if b.type == "grid"]
     return [
         (b.title, i.label, i)
-        for plan in form.sheets
-        for b in plan.blocks
-        if b.framework and b.type == "grid"
+        for group in spec.groups
+        for b in blocks
         for i in b.inputs
-        if i.field.key == "rating"
+        if i.field.key == spec.rating and i.field.path.rsplit(".", 2)[0] == group
     ]
 
 
+def _self_rated(snap: _Snapshot) -> list[str]:
+    """The self-rated groups as a sentence names them ('the five promises')."""
+    titles = dict.fromkeys(group for group, _, _ in _framework_ratings(snap))
+    return [t[:1].lower() + t[1:] for t in titles]
+
+
 def _matrix(snap: _Snapshot, stds: list[_Standard]) -> tuple[list[Col], list[Row]]:
-    """One row per service expected; each standard's cell by the counting rule (a rating
+    """One row per service expected; each framework row's cell by the counting rule (a rating
     only from a valid return; an answer off the scale is never shown as a rating)."""
-    scale = _ratings_scale(snap.form(STANDARDS))
+    scale = _ratings_scale(snap)
+    spec = snap.ws.pack.report.ratings
+    rating = spec.rating if spec else ""
     cols = [Col("Service", width=24), Col("Provider", width=18), Col("Service area", width=16)]
     cols += [Col("Team ID"), Col("Return", coloured=True)]
-    # Rating words wrap ("Partially / met"), so the six standards fit one page wide.
+    # Rating words wrap (two words, one above the other), so the rows fit one page wide.
     cols += [Col(s.short, coloured=True, narrow=True, width=9) for s in stds] + TRACE
     rows = []
     for e in _services(snap):
         t, s = e.team, e.current
         trace = _trace(s) if s else [None, None, None]
-        ratings = [shown_answer(e, f"{std.path}.rating", scale) for std in stds]
+        ratings = [shown_answer(e, f"{std.path}.{rating}", scale) for std in stds]
         rows.append(
             [t.team_name, t.provider, t.service_area, t.team_id, _word(e.status), *ratings,
              *trace]
@@ -1261,19 +1360,25 @@ def _matrix(snap: _Snapshot, stds: list[_Standard]) -> tuple[list[Col], list[Row
     return cols, rows
 
 
-EXCEPTION_COLS = [
-    Col("Team ID"),
-    Col("Team name"),
-    Col("Service area"),
-    Col("Form"),
-    Col("Standard"),
-    Col("Exception"),
-    Col("Detail"),
-    Col("Rating", coloured=True),
-    Col("Owner"),
-    Col("Target date"),
-    Col("File"),
-]
+def _exception_cols(snap: _Snapshot) -> list[Col]:
+    """The Exceptions sheet's columns; the framework row's is named as the layout names it."""
+    return [
+        Col("Team ID"),
+        Col("Team name"),
+        Col("Service area"),
+        Col("Form"),
+        Col(_row_header(snap)),
+        Col("Exception"),
+        Col("Detail"),
+        Col("Rating", coloured=True),
+        Col("Owner"),
+        Col("Target date"),
+        Col("File"),
+    ]
+
+
+NO_ACTION_PLAN = "No action plan"
+TARGET_PASSED = "Target date passed"
 
 
 def _exceptions(snap: _Snapshot, stds: list[_Standard]) -> list[Row]:
@@ -1287,25 +1392,34 @@ def _exceptions(snap: _Snapshot, stds: list[_Standard]) -> list[Row]:
 
 
 def _standard_exceptions(snap: _Snapshot, e: Expected, stds: list[_Standard]) -> list[Row]:
-    s = e.current
-    assert s is not None
+    """A rating short of met with its action plan (or part of it) blank, and an action
+    whose target date has passed while the row is not met ([report.ratings])."""
+    s, spec = e.current, snap.ws.pack.report.ratings
+    assert s is not None and spec is not None
+    plan = spec.action_plan  # role (action, owner, target_date) -> field key
     rows = []
     for std in stds:
-        answers = {k: _value_at(s.document, f"{std.path}.{k}") for k in ("rating", *ACTION_KEYS)}
-        rating = answers["rating"]
-        target = _date(answers[TARGET_KEY]) if isinstance(answers[TARGET_KEY], str) else None
+        rating = _value_at(s.document, f"{std.path}.{spec.rating}")
+        given = {role: _value_at(s.document, f"{std.path}.{k}") for role, k in plan.items()}
+        due = given.get("target_date")
+        target = _date(due) if isinstance(due, str) else None
         base = [e.team.team_id, e.team.team_name, e.team.service_area, e.form, std.short]
-        tail = [rating, answers.get("owner"), target or answers[TARGET_KEY], s.file_name]
-        if rating in ("Partially met", "Not met"):
-            missing = [_title_of(std, k) for k in ACTION_KEYS if answers[k] in (None, "")]
+        tail = [rating, given.get("owner"), target or due, s.file_name]
+        if rating in spec.short_of_met:
+            missing = [_title_of(std, k) for k in plan.values() if _blank(_value_at(
+                s.document, f"{std.path}.{k}"))]  # fmt: skip
             if missing:
-                rows.append(
-                    [*base, "No action plan", f"{rating} with no {', '.join(missing)}.", *tail]
-                )
-        if target and target < snap.today and rating != "Met":
-            detail = f"The target date {_date_text(target)} has passed."
-            rows.append([*base, "Target date passed", detail, *tail])
+                detail = render("report.no_action_plan", rating=rating,
+                                missing=", ".join(missing))  # fmt: skip
+                rows.append([*base, NO_ACTION_PLAN, detail, *tail])
+        if target and target < snap.today and rating not in spec.met:
+            detail = render("report.target_passed", date=_date_text(target))
+            rows.append([*base, TARGET_PASSED, detail, *tail])
     return rows
+
+
+def _blank(value: Any) -> bool:
+    return value is None or value == ""
 
 
 def _title_of(std: _Standard, key: str) -> str:
@@ -1394,16 +1508,18 @@ def _measures(
         out.append((f"{form.short_name}: returns received", mine, mine))
         valid = sum(s.form == form_id for s in counted)
         out.append((f"{form.short_name}: valid returns", valid, mine))
-    reviews = [s for s in counted if s.form == STANDARDS]
-    scale = _ratings_scale(snap.form(STANDARDS))
+    spec = snap.ws.pack.report.ratings
+    reviews = [s for s in counted if spec and s.form == spec.form]
+    scale = _ratings_scale(snap)
     for std in stds:
-        rated = [_value_at(s.document, f"{std.path}.rating") for s in reviews]
+        rated = [_value_at(s.document, f"{std.path}.{spec.rating}") for s in reviews if spec]
         for word in scale:
             share = rated.count(word) / len(rated) if rated else 0
             out.append((f"{std.short}: share {word}", Share(share), len(rated)))
-    audits = [s for s in counted if s.form == AUDIT]
-    for _, label, i in _framework_ratings(snap.form(AUDIT)):
-        given = [_value_at(s.document, i.field.path) for s in audits]
+    selves = snap.ws.pack.report.self_ratings
+    rated_selves = [s for s in counted if selves and s.form == selves.form]
+    for _, label, i in _framework_ratings(snap):
+        given = [_value_at(s.document, i.field.path) for s in rated_selves]
         good = sum(g in i.field.choices[:2] for g in given)
         top_two = " or ".join(i.field.choices[:2])
         share = good / len(given) if given else 0

@@ -7,8 +7,10 @@ into an issued workbook the way a person would: into the unlocked cells only.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import random
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -16,34 +18,9 @@ import openpyxl
 
 from .explain import NAME_PREFIX
 from .outputs import atomic_write_bytes
-from .pack import Field, Form, Rule
+from .pack import Field, Form, Rule, builtin_pack_dir
 from .rules import CHECKS, comparable
 
-GROUPS = [
-    "Youth Forum",
-    "In Care Council",
-    "parents at the drop-in",
-    "young carers group",
-    "SEND youth panel",
-    "care leavers' lunch club",
-    "Year 9 focus group",
-]
-SAID = [
-    "The waiting room felt unwelcoming and too formal.",
-    "We did not know who our worker was after the change of team.",
-    "Meetings are at times when we are at school or college.",
-    "Letters use words we do not understand.",
-    "Travel to meetings costs too much.",
-    "We want a say in who gets interviewed for jobs here.",
-]
-DID = [
-    "Young people chose new furniture and posters; the room was redecorated in March.",
-    "Every young person now gets a 'who is my worker' card and a text when it changes.",
-    "Reviews now happen after 4pm or in the holidays unless the young person asks otherwise.",
-    "Our letters were rewritten with the Youth Forum and tested with three young people.",
-    "We pay bus fares in advance and meet in local libraries.",
-    "Two young people now sit on every interview panel, with training and vouchers.",
-]
 SENTENCES = [
     "We ran a termly survey and shared the results on posters in the centre.",
     "Young people co-designed our leaflet and chose the wording.",
@@ -54,13 +31,21 @@ SENTENCES = [
 
 
 def sample_answers(
-    form: Form, rng: random.Random, rows: int | None = None, today: dt.date | None = None
+    form: Form,
+    rng: random.Random,
+    rows: int | None = None,
+    today: dt.date | None = None,
+    texts: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
     """A complete, valid set of answers for a form: every field filled, tables with rows,
-    and every rule of the pack kept (measured against `today`, by default today)."""
+    and every rule of the pack kept (measured against `today`, by default today).
+
+    `texts`: sample text for free-text answers by field key (the [sample] of the pack's
+    demo scenario; by default the built-in pack's)."""
+    said = builtin_texts() if texts is None else texts
     doc: dict[str, Any] = {}
     for i in form.inputs:
-        _put(doc, i.field.path, _value(i.field, rng))
+        _put(doc, i.field.path, _value(i.field, rng, said))
     for t in form.tables:
         n = (
             rows
@@ -68,7 +53,7 @@ def sample_answers(
             else rng.randint(max(t.min_items, 1), min(8, t.last_row - t.first_row + 1))
         )
         n = max(t.min_items, min(n, t.last_row - t.first_row + 1))
-        doc[t.path] = [{c.key: _value(c, rng) for c in t.columns} for _ in range(n)]
+        doc[t.path] = [{c.key: _value(c, rng, said) for c in t.columns} for _ in range(n)]
     return keep_rules(form, doc, rng, today)
 
 
@@ -112,7 +97,22 @@ def _put(doc: dict[str, Any], path: str, value: Any) -> None:
     doc[key] = value
 
 
-def _value(f: Field, rng: random.Random) -> Any:
+@functools.cache
+def _builtin_texts() -> dict[str, list[str]]:
+    path = builtin_pack_dir() / "workbook_templates" / "demo" / "scenario.toml"
+    try:
+        with path.open("rb") as fh:
+            return dict(tomllib.load(fh).get("sample", {}))
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+
+
+def builtin_texts() -> dict[str, list[str]]:
+    """The built-in pack's sample texts by field key (its demo scenario's [sample])."""
+    return _builtin_texts()
+
+
+def _value(f: Field, rng: random.Random, texts: dict[str, list[str]]) -> Any:
     if f.kind == "choice":
         return rng.choice(f.choices)
     if f.kind == "integer":
@@ -124,21 +124,12 @@ def _value(f: Field, rng: random.Random) -> Any:
         return (dt.date(2026, 4, 1) + dt.timedelta(days=rng.randint(0, 364))).isoformat()
     if f.kind == "email":
         return f"{rng.choice(['sam', 'alex', 'jo'])}.{rng.randint(1, 99)}@example.org"
-    return _text(f, rng)
+    return _text(f, rng, texts)
 
 
-def _text(f: Field, rng: random.Random) -> str:
-    key = f.key
-    if key == "who":
-        text = rng.choice(GROUPS)
-    elif key == "you_said":
-        text = rng.choice(SAID)
-    elif key == "we_did":
-        text = rng.choice(DID)
-    elif key == "role":  # as many choices as names below, so the random stream is the same
-        text = rng.choice(
-            ["Team manager", "Participation lead", "Service manager", "Practice lead", "Head"]
-        )
+def _text(f: Field, rng: random.Random, texts: dict[str, list[str]]) -> str:
+    if texts.get(f.key):
+        text = rng.choice(texts[f.key])
     elif (f.max_length or 0) <= 100:
         text = rng.choice(["Sam Patel", "Alex Jones", "Jo Smith", "Team manager", "Priya Shah"])
     else:

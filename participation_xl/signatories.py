@@ -1,7 +1,9 @@
-"""The register of Participation Promise signatories, across teams and cycles.
+"""The register of signatories (in the built-in pack, to the Participation Promise),
+across teams and cycles.
 
-People sign up in the audit's sign-up table, and the coordinator can add people who signed
-outside the audit in `signatories.csv` in the workspace. The register has one row per
+People sign up in a form's sign-up table ([report.signatories] in the pack's pack.toml
+names the form, the table and its columns), and the coordinator can add people who signed
+outside the form in `signatories.csv` in the workspace. The register has one row per
 person: the same name and organisation (ignoring case and spacing) is one signatory,
 however many returns or cycles list them. Only valid returns count (the counting rule in
 counting.py); a bad row in signatories.csv is reported, never fatal.
@@ -21,9 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .counting import COUNTED, outcome
+from .counting import COUNTED, outcome, value_at
 from .issues import Issue, issue
 from .messages import Code
+from .pack import Signing
 from .place import cell_name
 from .register import Submission
 from .roster import Team
@@ -34,7 +37,6 @@ CSV_NAME = "signatories.csv"
 CSV_COLUMNS = ("name", "role", "organisation", "date_signed")
 NEEDED = ("name", "organisation")
 FROM_CSV = "Added by the coordinator (signatories.csv)"
-TABLE = "signatories"  # the audit's sign-up table (schema path)
 
 
 @dataclass(frozen=True)
@@ -72,30 +74,35 @@ def _date(value: Any) -> dt.date | str | None:
 def from_returns(
     cycles: Iterable[tuple[str, list[Submission]]],
     expected_of: Callable[[Submission], Expected],
-    form: str,
+    spec: Signing,
 ) -> list[Signatory]:
-    """Every sign-up row of every `form` return that counts (the counting rule) in the
-    given cycles. `expected_of(s)` is the submission as the rule sees it, with its team
-    from the roster and its review."""
+    """Every row of the sign-up table ([report.signatories] in pack.toml) of every return
+    that counts (the counting rule) in the given cycles. `expected_of(s)` is the submission
+    as the rule sees it, with its team from the roster and its review."""
     out = []
+    col = spec.columns
     for cycle, subs in cycles:
         for s in subs:
-            if s.form != form:
+            if s.form != spec.form:
                 continue
             e = expected_of(s)
             t: Team = e.team
             if outcome(e) != COUNTED:
                 continue
-            rows = s.document.get(TABLE)
+            rows = value_at(s.document, spec.table)
             for item in rows if isinstance(rows, list) else []:
-                if not isinstance(item, dict) or not item.get("signatory"):
+                if not isinstance(item, dict) or not item.get(col["name"]):
                     continue
+
+                def given(role: str, row: dict[str, Any] = item) -> Any:
+                    return row.get(col[role]) if role in col else None
+
                 out.append(
                     Signatory(
-                        name=str(item.get("signatory", "")),
-                        role=str(item.get("role") or ""),
-                        organisation=str(item.get("organisation") or ""),
-                        date_signed=_date(item.get("date_signed")),
+                        name=str(given("name")),
+                        role=str(given("role") or ""),
+                        organisation=str(given("organisation") or ""),
+                        date_signed=_date(given("date_signed")),
                         team=t.team_name or s.team_id,
                         team_id=s.team_id,
                         cycle=cycle,
