@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TextIO, cast
 
-from . import explain
 from . import review as _review
 from .check import check_pack as _pack_problems
 from .demo import DemoResult, run_demo
@@ -34,6 +33,7 @@ from .examine import validate_files
 from .export import submissions, write_csv, write_jsonl
 from .generate import generate as generate_workbooks
 from .issues import Issue
+from .messages import Severity, is_notice
 from .pack import load_pack
 from .pipeline import Collected, Written, collect_and_report, rewrite_reports, written_beside
 from .rebuild import Rebuilt
@@ -156,7 +156,8 @@ class StatusIssue:
     @property
     def to_explain(self) -> bool:
         """A query the team is asked to explain (or correct), with no explanation yet."""
-        return explain.to_explain(self.as_json()) and self.explanation is None
+        asked = self.severity == Severity.QUERY and not is_notice(self.code)
+        return asked and self.explanation is None
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from openpyxl.formula import Tokenizer
 
 from . import live
 from .generate import IssueContext, build_workbook
-from .messages import CATALOGUE, Severity, render, severity
+from .messages import CATALOGUE, Code, Severity, render, severity
 from .pack import IDENTITY_FIELDS, Field, Form, Pack, _Schema
 from .place import Place, parse, sheet_name_allowed
 from .roster import Team
@@ -82,11 +82,15 @@ def pack_problems(pack: Pack) -> list[Problem]:
     return problems
 
 
+_CODES = frozenset(Code)
+
+
 def _explanations(pack: Pack) -> list[Problem]:
     """Each suggested explanation is for a query code of the catalogue, in plain text."""
     problems = []
     for code, text in pack.explanations.items():
-        if code not in CATALOGUE or CATALOGUE[code].severity is not Severity.QUERY:
+        known = CATALOGUE.get(Code(code)) if code in _CODES else None
+        if known is None or known.severity is not Severity.QUERY:
             problems.append(_problem("check.explanation_code", query=code))
         elif not isinstance(text, str) or not text.strip() or len(text) > 1000:
             problems.append(_problem("check.explanation_text", query=code))

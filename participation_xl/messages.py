@@ -142,6 +142,58 @@ class Code(StrEnum):
     REVIEW_REBUILD_UNPLACED = "review.rebuild_unplaced"
     REVIEW_REBUILD_UNREAD = "review.rebuild_unread"
     EMAIL_NO_DRAFT = "email.no_draft"
+    CONFIG_NOT_FOUND = "config.not_found"
+    CONFIG_UNREADABLE = "config.unreadable"
+    CONFIG_INVALID = "config.invalid"
+    CONFIG_FORMS_UNKNOWN = "config.forms_unknown"
+    CONFIG_TIMEZONE = "config.timezone"
+    CONFIG_DUE = "config.due"
+    CONFIG_CYCLE = "config.cycle"
+    CONFIG_DUE_BEFORE_CYCLE = "config.due_before_cycle"
+    CONFIG_COUNCIL_REQUIRED = "config.council_required"
+    CONFIG_RETURN_TO_TOO_LONG = "config.return_to_too_long"
+    CONFIG_RETURNS_MISSING = "config.returns_missing"
+    CONFIG_RETURNS_OVERLAP = "config.returns_overlap"
+    CONFIG_UNKNOWN_TEAM = "config.unknown_team"
+    DATE_NOT_A_DATE = "date.not_a_date"
+    DATE_NO_SUCH_PART = "date.no_such_part"
+    BUSY_RUNNING = "busy.running"
+    PACK_MISSING_BUILTIN = "pack.missing_builtin"
+    PACK_NOT_A_PACK = "pack.not_a_pack"
+    PACK_REF_NOT_LOCAL = "pack.ref_not_local"
+    PACK_REF_MISSING = "pack.ref_missing"
+    PACK_UNKNOWN_FIELD = "pack.unknown_field"
+    PACK_FIELD_TYPE = "pack.field_type"
+    PACK_CONDITION = "pack.condition"
+    PACK_RULE_CODE = "pack.rule_code"
+    PACK_RULE_FIELDS = "pack.rule_fields"
+    PACK_RULE_TABLE = "pack.rule_table"
+    PACK_BLOCK_TYPE = "pack.block_type"
+    CHECK_SCHEMA_INVALID = "check.schema_invalid"
+    CHECK_UNKNOWN_FORM = "check.unknown_form"
+    CHECK_EXPLANATION_CODE = "check.explanation_code"
+    CHECK_EXPLANATION_TEXT = "check.explanation_text"
+    CHECK_NO_VERSION = "check.no_version"
+    CHECK_NO_INPUT = "check.no_input"
+    CHECK_NOT_IN_SCHEMA = "check.not_in_schema"
+    CHECK_INPUTS = "check.inputs"
+    CHECK_SHEET_TWICE = "check.sheet_twice"
+    CHECK_SHEET_NAME = "check.sheet_name"
+    CHECK_SHARED_CELL = "check.shared_cell"
+    CHECK_TABLE_ROWS = "check.table_rows"
+    CHECK_TABLE_MIN = "check.table_min"
+    CHECK_DROPDOWN = "check.dropdown"
+    CHECK_UNPROTECTED = "check.unprotected"
+    CHECK_NO_NAME = "check.no_name"
+    CHECK_LOCKED = "check.locked"
+    CHECK_VALIDATIONS = "check.validations"
+    CHECK_VALIDATION_TYPE = "check.validation_type"
+    CHECK_BOUNDS = "check.bounds"
+    CHECK_RULE_CHECK = "check.rule_check"
+    CHECK_RULE_FORMULA = "check.rule_formula"
+    CHECK_IN_FORM = "check.in_form"
+    REPORT_NO_ACTION_PLAN = "report.no_action_plan"
+    REPORT_TARGET_PASSED = "report.target_passed"
 
 
 E, Q = Severity.ERROR, Severity.QUERY
@@ -553,127 +605,131 @@ CATALOGUE: dict[Code, Message] = {
     ),
     # --- place part ---
     # participation.toml and the command line (ConfigError; exit 2, nothing done)
-    "config.not_found": Message(
+    Code.CONFIG_NOT_FOUND: Message(
         E,
         "{path}: no {config} here or above. Run 'participation-xl init' first, or name the workspace with -w DIR.",
     ),
-    "config.unreadable": Message(
+    Code.CONFIG_UNREADABLE: Message(
         E, "{path}: cannot be read ({detail}). Fix the file and try again."
     ),
-    "config.invalid": Message(E, "{path}: {problems}. Fix the file and try again."),
-    "config.forms_unknown": Message(
+    Code.CONFIG_INVALID: Message(E, "{path}: {problems}. Fix the file and try again."),
+    Code.CONFIG_FORMS_UNKNOWN: Message(
         E,
         "{path}: [forms] {kind} names {unknown}, which the pack does not have. Use one of: {forms}.",
     ),
-    "config.timezone": Message(
+    Code.CONFIG_TIMEZONE: Message(
         E,
         "{path}: timezone: '{name}' is not a time zone this computer knows. Use a name like {default} (the default), or delete the line.",
     ),
-    "config.due": Message(E, "{path}: due: {detail} Fix the file and try again."),
-    "config.cycle": Message(
+    Code.CONFIG_DUE: Message(E, "{path}: due: {detail} Fix the file and try again."),
+    Code.CONFIG_CYCLE: Message(
         E, "Cycle '{cycle}' is not a year like 2026-27 (two consecutive years)."
     ),
-    "config.due_before_cycle": Message(
+    Code.CONFIG_DUE_BEFORE_CYCLE: Message(
         E,
         "The due date {due} is before cycle {cycle} starts ({start}: a cycle is the financial year from 1 April). Give a date in the cycle, like {example}.",
     ),
-    "config.council_required": Message(E, "--council must name the council."),
-    "config.return_to_too_long": Message(
+    Code.CONFIG_COUNCIL_REQUIRED: Message(E, "--council must name the council."),
+    Code.CONFIG_RETURN_TO_TOO_LONG: Message(
         E,
         "--return-to is {length} characters; keep it to {limit} (say where, briefly: a folder, a SharePoint site, an email address).",
     ),
-    "config.returns_missing": Message(
+    Code.CONFIG_RETURNS_MISSING: Message(
         E,
         "{path}: the returns folder does not exist. Check 'returns' in participation.toml.",
     ),
-    "config.returns_overlap": Message(
+    Code.CONFIG_RETURNS_OVERLAP: Message(
         E,
         "{path}: the returns folder overlaps the workspace ({root}), so collect would read the tool's own workbooks, reports or key as returns. Name a folder of its own for returns (the default is 'returns' in the workspace) in participation.toml, or on the command line.",
     ),
-    "config.unknown_team": Message(E, "--team {teams}: not on the roster. Check the team_id."),
-    "date.not_a_date": Message(E, "'{value}' is not a date: type it day first, like 31/03/2027."),
-    "date.no_such_part": Message(
+    Code.CONFIG_UNKNOWN_TEAM: Message(E, "--team {teams}: not on the roster. Check the team_id."),
+    Code.DATE_NOT_A_DATE: Message(
+        E, "'{value}' is not a date: type it day first, like 31/03/2027."
+    ),
+    Code.DATE_NO_SUCH_PART: Message(
         E, "'{value}': there is no {part}. Type the date day first, like 31/03/2027."
     ),
     # another run holds the workspace's lock (BusyError)
-    "busy.running": Message(
+    Code.BUSY_RUNNING: Message(
         E,
         "Another collect or report is running on this workspace ({holder}). Try again when it has finished.",
     ),
     # the template pack cannot be loaded (PackError; pack.layout and pack.schema above too)
-    "pack.missing_builtin": Message(
+    Code.PACK_MISSING_BUILTIN: Message(
         E, "The built-in template pack is missing from this installation. Install the tool again."
     ),
-    "pack.not_a_pack": Message(
+    Code.PACK_NOT_A_PACK: Message(
         E, "{path}: a template pack needs a workbook_templates/ and a schemas/ folder."
     ),
-    "pack.ref_not_local": Message(E, "{path}: only local $refs (#/$defs/...) are supported: {ref}"),
-    "pack.ref_missing": Message(E, "{path}: $ref {ref} points at nothing."),
-    "pack.unknown_field": Message(E, "{path}: the layout names '{field}', not in the schema."),
-    "pack.field_type": Message(
+    Code.PACK_REF_NOT_LOCAL: Message(
+        E, "{path}: only local $refs (#/$defs/...) are supported: {ref}"
+    ),
+    Code.PACK_REF_MISSING: Message(E, "{path}: $ref {ref} points at nothing."),
+    Code.PACK_UNKNOWN_FIELD: Message(E, "{path}: the layout names '{field}', not in the schema."),
+    Code.PACK_FIELD_TYPE: Message(
         E, "{path}: field '{field}' has a type the workbook cannot ask for."
     ),
-    "pack.condition": Message(
+    Code.PACK_CONDITION: Message(
         E,
         "{path}: a conditional rule must be 'if one sibling is one of some values, then these are required'; found {rule}",
     ),
-    "pack.rule_code": Message(E, "{path}: rule {spec} needs a code, one of {known}."),
-    "pack.rule_fields": Message(
+    Code.PACK_RULE_CODE: Message(E, "{path}: rule {spec} needs a code, one of {known}."),
+    Code.PACK_RULE_FIELDS: Message(
         E,
         "{path}: rule {rule} compares {fields}: each must be a field of this form of kind {kinds}.",
     ),
-    "pack.rule_table": Message(
+    Code.PACK_RULE_TABLE: Message(
         E,
         "{path}: rule {rule}: '{other}' is in a table, so '{field}' must be a column of the same table.",
     ),
-    "pack.block_type": Message(E, "{path}: unknown block type {kind} on sheet '{sheet}'."),
+    Code.PACK_BLOCK_TYPE: Message(E, "{path}: unknown block type {kind} on sheet '{sheet}'."),
     # pack check: where the layouts, schemas and a generated workbook disagree
-    "check.schema_invalid": Message(E, "{name} is not a valid JSON Schema 2020-12: {detail}"),
-    "check.unknown_form": Message(E, "pack.toml: [forms] {kind} names unknown form '{form}'"),
-    "check.explanation_code": Message(
+    Code.CHECK_SCHEMA_INVALID: Message(E, "{name} is not a valid JSON Schema 2020-12: {detail}"),
+    Code.CHECK_UNKNOWN_FORM: Message(E, "pack.toml: [forms] {kind} names unknown form '{form}'"),
+    Code.CHECK_EXPLANATION_CODE: Message(
         E,
         "pack.toml: [explanations] '{query}' is not a query code of the message catalogue (participation_xl/messages.py): only queries can be explained",
     ),
-    "check.explanation_text": Message(
+    Code.CHECK_EXPLANATION_TEXT: Message(
         E, "pack.toml: [explanations] '{query}' must be text of 1 to 1,000 characters"
     ),
-    "check.no_version": Message(E, "the schema needs an $id and an x-form-version"),
-    "check.no_input": Message(E, "schema field '{field}' has no input cell in the layout"),
-    "check.not_in_schema": Message(E, "layout field '{field}' is not in the schema"),
-    "check.inputs": Message(E, "field '{field}' has {count} input cells; it needs exactly one"),
-    "check.sheet_twice": Message(E, "sheet name '{sheet}' is used twice"),
-    "check.sheet_name": Message(
+    Code.CHECK_NO_VERSION: Message(E, "the schema needs an $id and an x-form-version"),
+    Code.CHECK_NO_INPUT: Message(E, "schema field '{field}' has no input cell in the layout"),
+    Code.CHECK_NOT_IN_SCHEMA: Message(E, "layout field '{field}' is not in the schema"),
+    Code.CHECK_INPUTS: Message(E, "field '{field}' has {count} input cells; it needs exactly one"),
+    Code.CHECK_SHEET_TWICE: Message(E, "sheet name '{sheet}' is used twice"),
+    Code.CHECK_SHEET_NAME: Message(
         E,
         "sheet name '{sheet}' is not allowed in Excel (1 to 31 characters, none of []:*?/\\, not beginning or ending with an apostrophe)",
     ),
-    "check.shared_cell": Message(E, "two inputs share {place}"),
-    "check.table_rows": Message(
+    Code.CHECK_SHARED_CELL: Message(E, "two inputs share {place}"),
+    Code.CHECK_TABLE_ROWS: Message(
         E, "table '{table}' has {rows} rows but the schema allows {allowed}"
     ),
-    "check.table_min": Message(E, "table '{table}' has fewer rows than minItems"),
-    "check.dropdown": Message(
+    Code.CHECK_TABLE_MIN: Message(E, "table '{table}' has fewer rows than minItems"),
+    Code.CHECK_DROPDOWN: Message(
         E, "dropdown {name} holds {found}, but the schema's enum is {expected}"
     ),
-    "check.unprotected": Message(E, "the workbook structure is not protected"),
-    "check.no_name": Message(E, "field '{field}' has no defined name in the workbook"),
-    "check.locked": Message(E, "'{field}' cell {cell} is locked"),
-    "check.validations": Message(E, "'{field}' has {count} validations; it needs exactly one"),
-    "check.validation_type": Message(
+    Code.CHECK_UNPROTECTED: Message(E, "the workbook structure is not protected"),
+    Code.CHECK_NO_NAME: Message(E, "field '{field}' has no defined name in the workbook"),
+    Code.CHECK_LOCKED: Message(E, "'{field}' cell {cell} is locked"),
+    Code.CHECK_VALIDATIONS: Message(E, "'{field}' has {count} validations; it needs exactly one"),
+    Code.CHECK_VALIDATION_TYPE: Message(
         E, "'{field}' is validated as {found}, but the schema says {kind}"
     ),
-    "check.bounds": Message(
+    Code.CHECK_BOUNDS: Message(
         E, "'{field}' validation bounds {found} differ from the schema's {expected}"
     ),
-    "check.rule_check": Message(E, "rule {rule} on '{field}': collect's check is wrong"),
-    "check.rule_formula": Message(
+    Code.CHECK_RULE_CHECK: Message(E, "rule {rule} on '{field}': collect's check is wrong"),
+    Code.CHECK_RULE_FORMULA: Message(
         E, "rule {rule} on '{field}': the workbook's live check lacks it"
     ),
-    "check.in_form": Message(E, "{form}: {problem}"),
+    Code.CHECK_IN_FORM: Message(E, "{form}: {problem}"),
     # --- packrep part -------------------------------------------------------------------
     # The compliance workbook's Exceptions: a rating short of met ([report.ratings] in
     # pack.toml) with no action plan, and an action whose target date has passed.
-    "report.no_action_plan": Message(Q, "{rating} with no {missing}."),
-    "report.target_passed": Message(Q, "The target date {date} has passed."),
+    Code.REPORT_NO_ACTION_PLAN: Message(Q, "{rating} with no {missing}."),
+    Code.REPORT_TARGET_PASSED: Message(Q, "The target date {date} has passed."),
 }
 
 

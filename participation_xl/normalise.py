@@ -160,7 +160,8 @@ def _excel_day(value: float, date1904: bool) -> dt.date | None:
     """The day an Excel serial number stands for, in the workbook's date system."""
     try:
         epoch = CALENDAR_MAC_1904 if date1904 else CALENDAR_WINDOWS_1900
-        return from_excel(value, epoch).date()
+        moment: dt.datetime = from_excel(value, epoch)  # openpyxl's stub says Any
+        return moment.date()
     except (ValueError, OverflowError, TypeError):
         return None
 
