@@ -378,7 +378,7 @@ class Ratings:
     met: tuple[str, ...]
     partly_met: tuple[str, ...]
     not_met: tuple[str, ...]
-    action_plan: dict[str, str]  # role (action, owner, target_date) -> field key in the row
+    action_plan: dict[str, str]  # role (action, owner, due) -> field key in the row
     provider: str = ""  # the field that names the provider (a dotted path), if any
 
     @property
@@ -434,7 +434,7 @@ class ReportSpec:
     ratings: Ratings | None = None
     self_ratings: SelfRatings | None = None
     logs: tuple[Log, ...] = ()
-    signatories: Signing | None = None
+    sign_up: Signing | None = None
 
 
 @dataclass(frozen=True)
@@ -497,9 +497,14 @@ def _report(data: dict[str, Any], forms: dict[str, Form], source: Path) -> Repor
         form = form_of("ratings", r)
         need("ratings", form, r["group"], "the group")
         prefix = len(r["group"].split("."))
-        rows = {f.parts[prefix] for f in form.fields if f.path.startswith(r["group"] + ".")}
+        # In the form's order, so the first row named in a message is always the same.
+        rows = list(
+            dict.fromkeys(
+                f.parts[prefix] for f in form.fields if f.path.startswith(r["group"] + ".")
+            )
+        )
         for key in rows:
-            need("ratings", form, f"{r['group']}.{key}.{r['rating']}", "the rating")
+            need("ratings", form, f"{r['group']}.{key}.{r['field']}", "the rating")
         for key in r.get("action_plan", {}).values():
             for row in rows:
                 need("ratings", form, f"{r['group']}.{row}.{key}", "the action plan field")
@@ -508,7 +513,7 @@ def _report(data: dict[str, Any], forms: dict[str, Form], source: Path) -> Repor
         ratings = Ratings(
             form=form.id,
             group=r["group"],
-            rating=r["rating"],
+            rating=r["field"],
             framework=r.get("framework") or form.short_name,
             labels=dict(r.get("labels", {})),
             met=tuple(r.get("met", ())),
@@ -523,7 +528,7 @@ def _report(data: dict[str, Any], forms: dict[str, Form], source: Path) -> Repor
         form = form_of("self_ratings", s)
         for group in s["groups"]:
             need("self_ratings", form, group, "the group")
-        self_ratings = SelfRatings(form.id, tuple(s["groups"]), s["rating"])
+        self_ratings = SelfRatings(form.id, tuple(s["groups"]), s["field"])
     logs = []
     for spec in data.get("logs", []):
         form = form_of("logs", spec)
@@ -535,11 +540,11 @@ def _report(data: dict[str, Any], forms: dict[str, Form], source: Path) -> Repor
         sheet = spec.get("sheet") or table.title or table.path
         logs.append(Log(form.id, table.path, sheet, tuple(spec.get("printed", ()))))
     signing = None
-    if "signatories" in data:
-        g = data["signatories"]
-        form = form_of("signatories", g)
+    if "sign_up" in data:
+        g = data["sign_up"]
+        form = form_of("sign_up", g)
         for key in g["columns"].values():
-            need("signatories", form, f"{g['table']}.{key}", "the column")
+            need("sign_up", form, f"{g['table']}.{key}", "the column")
         signing = Signing(form.id, g["table"], g.get("title", ""), dict(g["columns"]))
     for form_id in data.get("sheets", {}):
         form_of("sheets", {"form": form_id})

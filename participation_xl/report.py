@@ -653,7 +653,7 @@ def _write_register(snap: _Snapshot) -> Path:
     for log in spec.logs:
         title = names.sheet(log.sheet)
         _data_sheet(book, title, _table_name(title), *_log(snap, log))
-    if spec.signatories is not None:
+    if spec.sign_up is not None:
         title = names.sheet(SIGNATORIES_SHEET)
         _data_sheet(book, title, _table_name(title), *_signatory_table(snap, people, problems))
     issues = [*_issue_rows(snap), *_problem_rows(problems)]
@@ -990,7 +990,7 @@ def _signatory_register(
     snap: _Snapshot,
 ) -> tuple[list[sign.Signatory], list[Issue]]:
     """Everyone on the register of signatories, and the signatories.csv rows not used."""
-    spec = snap.ws.pack.report.signatories
+    spec = snap.ws.pack.report.sign_up
     cycles = [*snap.earlier, (snap.ws.cycle, snap.current)]
     found = sign.from_returns(cycles, snap.expected_of, spec) if spec else []
     added, problems = sign.read_csv(snap.ws.root / sign.CSV_NAME)
@@ -1013,7 +1013,7 @@ def _signatory_table(
     snap: _Snapshot, people: list[sign.Signatory], problems: list[Issue]
 ) -> tuple[list[Col], list[Row], _Page]:
     """The register of signatories: one row per person, across teams and cycles."""
-    spec = snap.ws.pack.report.signatories
+    spec = snap.ws.pack.report.sign_up
     assert spec is not None
     form = snap.form(spec.form)
     table = next((t for t in form.tables if t.path == spec.table), None) if form else None
@@ -1396,12 +1396,12 @@ def _standard_exceptions(snap: _Snapshot, e: Expected, stds: list[_Standard]) ->
     whose target date has passed while the row is not met ([report.ratings])."""
     s, spec = e.current, snap.ws.pack.report.ratings
     assert s is not None and spec is not None
-    plan = spec.action_plan  # role (action, owner, target_date) -> field key
+    plan = spec.action_plan  # role (action, owner, due) -> field key
     rows = []
     for std in stds:
         rating = _value_at(s.document, f"{std.path}.{spec.rating}")
         given = {role: _value_at(s.document, f"{std.path}.{k}") for role, k in plan.items()}
-        due = given.get("target_date")
+        due = given.get("due")
         target = _date(due) if isinstance(due, str) else None
         base = [e.team.team_id, e.team.team_name, e.team.service_area, e.form, std.short]
         tail = [rating, given.get("owner"), target or due, s.file_name]

@@ -1,7 +1,7 @@
 """The register of signatories (in the built-in pack, to the Participation Promise),
 across teams and cycles.
 
-People sign up in a form's sign-up table ([report.signatories] in the pack's pack.toml
+People sign up in a form's sign-up table ([report.sign_up] in the pack's pack.toml
 names the form, the table and its columns), and the coordinator can add people who signed
 outside the form in `signatories.csv` in the workspace. The register has one row per
 person: the same name and organisation (ignoring case and spacing) is one signatory,
@@ -76,7 +76,7 @@ def from_returns(
     expected_of: Callable[[Submission], Expected],
     spec: Signing,
 ) -> list[Signatory]:
-    """Every row of the sign-up table ([report.signatories] in pack.toml) of every return
+    """Every row of the sign-up table ([report.sign_up] in pack.toml) of every return
     that counts (the counting rule) in the given cycles. `expected_of(s)` is the submission
     as the rule sees it, with its team from the roster and its review."""
     out = []

@@ -214,7 +214,7 @@ def test_the_register_names_the_new_form(second):
     ("old", "new", "named"),
     [
         ('form = "six-standards"\ngroup', 'form = "nope"\ngroup', "no form 'nope'"),
-        ('rating = "rating"              #', 'rating = "score"  #', "standards.feedback.score"),
+        ('field = "rating"              #', 'field = "score"  #', "standards.feedback.score"),
         ('table = "you_said_we_did"', 'table = "said"', "'said' is not a table"),
         ('organisation = "organisation", date', 'organisation = "org", date', "signatories.org"),
         ("by {due}", "by {deadline}", "{deadline}"),
