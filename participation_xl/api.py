@@ -33,7 +33,7 @@ from .examine import validate_files
 from .export import submissions, write_csv, write_jsonl
 from .generate import generate as generate_workbooks
 from .issues import Issue
-from .messages import Severity, is_notice
+from .messages import Code, Severity, is_notice
 from .pack import load_pack
 from .pipeline import Collected, Written, collect_and_report, rewrite_reports, written_beside
 from .rebuild import Rebuilt
@@ -156,7 +156,7 @@ class StatusIssue:
     @property
     def to_explain(self) -> bool:
         """A query the team is asked to explain (or correct), with no explanation yet."""
-        asked = self.severity == Severity.QUERY and not is_notice(self.code)
+        asked = self.severity == Severity.QUERY and not is_notice(Code(self.code))
         return asked and self.explanation is None
 
 

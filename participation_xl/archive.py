@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .messages import Code
+
 # A return is ~50 KB; a workbook with pictures a few MB. Anything over this is not a return:
 # it is rejected without being copied, so junk cannot fill the archive (see README).
 MAX_FILE_BYTES = 32 * 1024 * 1024
@@ -42,7 +44,7 @@ class Copied:
 
     sha256: str = ""
     path: str = ""
-    problem: str = ""
+    problem: Code | None = None
 
 
 class Archive:
@@ -75,25 +77,25 @@ class Archive:
             with os.fdopen(fd, "rb", buffering=0) as src:
                 st = os.fstat(src.fileno())
                 if not stat.S_ISREG(st.st_mode):
-                    return Copied(problem="file.not_regular")
+                    return Copied(problem=Code.FILE_NOT_REGULAR)
                 if (st.st_dev, st.st_ino) in self.never:
-                    return Copied(problem="file.secret_key")
+                    return Copied(problem=Code.FILE_SECRET_KEY)
                 if st.st_size > MAX_FILE_BYTES:
-                    return Copied(problem="read.too_large")
+                    return Copied(problem=Code.READ_TOO_LARGE)
                 if (st.st_size, st.st_mtime_ns) != (size, mtime_ns):
-                    return Copied(problem="read.changing")  # still being written: next run
+                    return Copied(problem=Code.READ_CHANGING)  # still being written: next run
                 digest, total = hashlib.sha256(), 0
                 with open(tmp, "xb") as out:
                     # The cap holds whatever the scan said: a file that grows is stopped.
                     while chunk := src.read(min(1 << 20, MAX_FILE_BYTES + 1 - total)):
                         total += len(chunk)
                         if total > MAX_FILE_BYTES:
-                            return Copied(problem="read.too_large")
+                            return Copied(problem=Code.READ_TOO_LARGE)
                         digest.update(chunk)
                         out.write(chunk)
                 after = os.fstat(src.fileno())
             if (after.st_size, after.st_mtime_ns, total) != (size, mtime_ns, size):
-                return Copied(problem="read.changing")
+                return Copied(problem=Code.READ_CHANGING)
             sha = digest.hexdigest()
             target = self.path_for(sha, suffix_of(name), make=True)
             if not os.path.exists(target):
@@ -153,14 +155,14 @@ class Archive:
                         yield data
 
 
-def _open_problem(err: OSError) -> str:
+def _open_problem(err: OSError) -> Code:
     if err.errno == errno.ELOOP:
-        return "file.symlink"  # swapped for a link after the scan: never followed
+        return Code.FILE_SYMLINK  # swapped for a link after the scan: never followed
     if err.errno in (errno.EACCES, errno.EPERM):
-        return "read.no_permission"
+        return Code.READ_NO_PERMISSION
     if err.errno in (errno.ENXIO, errno.ENODEV, errno.EISDIR):
-        return "file.not_regular"
-    return "read.changing"  # gone, or moved, since the scan: looked at again next run
+        return Code.FILE_NOT_REGULAR
+    return Code.READ_CHANGING  # gone, or moved, since the scan: looked at again next run
 
 
 def suffix_of(name: str) -> str:

@@ -47,17 +47,17 @@ class Problem(NamedTuple):
     """One disagreement in the pack: a catalogue code, its values, and the form it is in
     ('' for the pack as a whole). It becomes words only at the edge (`text`)."""
 
-    code: str
+    code: Code
     values: dict[str, Any]
     form: str = ""
 
     @property
     def text(self) -> str:
         said = render(self.code, **self.values)
-        return render("check.in_form", form=self.form, problem=said) if self.form else said
+        return render(Code.CHECK_IN_FORM, form=self.form, problem=said) if self.form else said
 
 
-def _problem(code: str, /, **values: Any) -> Problem:
+def _problem(code: Code, /, **values: Any) -> Problem:
     return Problem(code, values)
 
 
@@ -74,7 +74,9 @@ def pack_problems(pack: Pack) -> list[Problem]:
         problems += _schema_problems(pack.schema(name), f"{name}.schema.json")
     for kind, forms in pack.forms_for_kind.items():
         problems += [
-            _problem("check.unknown_form", kind=kind, form=f) for f in forms if f not in pack.forms
+            _problem(Code.CHECK_UNKNOWN_FORM, kind=kind, form=f)
+            for f in forms
+            if f not in pack.forms
         ]
     problems += _explanations(pack)
     for form in pack.forms.values():
@@ -91,9 +93,9 @@ def _explanations(pack: Pack) -> list[Problem]:
     for code, text in pack.explanations.items():
         known = CATALOGUE.get(Code(code)) if code in _CODES else None
         if known is None or known.severity is not Severity.QUERY:
-            problems.append(_problem("check.explanation_code", query=code))
+            problems.append(_problem(Code.CHECK_EXPLANATION_CODE, query=code))
         elif not isinstance(text, str) or not text.strip() or len(text) > 1000:
-            problems.append(_problem("check.explanation_text", query=code))
+            problems.append(_problem(Code.CHECK_EXPLANATION_TEXT, query=code))
     return problems
 
 
@@ -101,7 +103,7 @@ def check_form(form: Form) -> list[Problem]:
     """The problems of one form: as data, then as a generated workbook."""
     problems = _schema_problems(form.schema, form.layout.get("schema", form.id))
     if not form.schema.get("$id") or not form.version:
-        problems.append(_problem("check.no_version"))
+        problems.append(_problem(Code.CHECK_NO_VERSION))
     problems += _coverage(form)
     problems += _sheets(form)
     problems += _tables(form)
@@ -122,11 +124,13 @@ def _rules(form: Form, wb: Any) -> list[Problem]:
         b: Any = dt.date(2027, 3, 31) if "date" in check.kinds else 10
         kept = check.example(b, random.Random(0))
         if not check.holds(kept, b) or all(check.holds(x, b) for x in _around(b)):
-            problems.append(_problem("check.rule_check", rule=rule.code, field=rule.field.path))
+            problems.append(_problem(Code.CHECK_RULE_CHECK, rule=rule.code, field=rule.field.path))
         spot = next(s for s in rows if s.field.path == rule.field.path)
         formula = checks.cell(rows[spot], live.ERROR + 1).value if checks else None
         if severity(rule.code) is Severity.ERROR and not _parses(formula, check.formula("", "")):
-            problems.append(_problem("check.rule_formula", rule=rule.code, field=rule.field.path))
+            problems.append(
+                _problem(Code.CHECK_RULE_FORMULA, rule=rule.code, field=rule.field.path)
+            )
     return problems
 
 
@@ -150,7 +154,7 @@ def _schema_problems(schema: dict[str, Any], name: str) -> list[Problem]:
     try:
         jsonschema.Draft202012Validator.check_schema(schema)
     except jsonschema.SchemaError as err:
-        return [_problem("check.schema_invalid", name=name, detail=err.message)]
+        return [_problem(Code.CHECK_SCHEMA_INVALID, name=name, detail=err.message)]
     return []
 
 
@@ -177,18 +181,24 @@ def schema_leaves(schema: dict[str, Any]) -> list[str]:
 def _coverage(form: Form) -> list[Problem]:
     placed = Counter(f.path for f in form.fields)
     leaves = set(schema_leaves(form.schema))
-    problems = [_problem("check.no_input", field=p) for p in sorted(leaves - set(placed))]
-    problems += [_problem("check.not_in_schema", field=p) for p in sorted(set(placed) - leaves)]
-    problems += [_problem("check.inputs", field=p, count=n) for p, n in placed.items() if n > 1]
+    problems = [_problem(Code.CHECK_NO_INPUT, field=p) for p in sorted(leaves - set(placed))]
+    problems += [_problem(Code.CHECK_NOT_IN_SCHEMA, field=p) for p in sorted(set(placed) - leaves)]
+    problems += [_problem(Code.CHECK_INPUTS, field=p, count=n) for p, n in placed.items() if n > 1]
     return problems
 
 
 def _sheets(form: Form) -> list[Problem]:
     names = [s.name for s in form.sheets]
-    problems = [_problem("check.sheet_twice", sheet=n) for n, c in Counter(names).items() if c > 1]
-    problems += [_problem("check.sheet_name", sheet=n) for n in names if not sheet_name_allowed(n)]
+    problems = [
+        _problem(Code.CHECK_SHEET_TWICE, sheet=n) for n, c in Counter(names).items() if c > 1
+    ]
+    problems += [
+        _problem(Code.CHECK_SHEET_NAME, sheet=n) for n in names if not sheet_name_allowed(n)
+    ]
     cells = Counter(Place(i.sheet, i.row, i.col) for i in form.inputs)
-    problems += [_problem("check.shared_cell", place=p.shown()) for p, c in cells.items() if c > 1]
+    problems += [
+        _problem(Code.CHECK_SHARED_CELL, place=p.shown()) for p, c in cells.items() if c > 1
+    ]
     return problems
 
 
@@ -199,9 +209,11 @@ def _tables(form: Form) -> list[Problem]:
         rows = t.last_row - t.first_row + 1
         if rows != node.get("maxItems", rows):
             allowed = node.get("maxItems")
-            problems.append(_problem("check.table_rows", table=t.path, rows=rows, allowed=allowed))
+            problems.append(
+                _problem(Code.CHECK_TABLE_ROWS, table=t.path, rows=rows, allowed=allowed)
+            )
         if rows < t.min_items:
-            problems.append(_problem("check.table_min", table=t.path))
+            problems.append(_problem(Code.CHECK_TABLE_MIN, table=t.path))
     return problems
 
 
@@ -215,10 +227,10 @@ def _workbook(form: Form) -> list[Problem]:
         found = [c.value for c in _cells(wb, name) or []]
         if found != list(values):
             problems.append(
-                _problem("check.dropdown", name=name, found=found, expected=list(values))
+                _problem(Code.CHECK_DROPDOWN, name=name, found=found, expected=list(values))
             )
     if not wb.security or not wb.security.lockStructure:
-        problems.append(_problem("check.unprotected"))
+        problems.append(_problem(Code.CHECK_UNPROTECTED))
     return problems + _rules(form, wb)
 
 
@@ -237,23 +249,25 @@ def _cells(wb: Any, name: str) -> list[Any] | None:
 def _field_in_workbook(wb: Any, f: Field) -> list[Problem]:
     cells = _cells(wb, f.path)
     if not cells:
-        return [_problem("check.no_name", field=f.path)]
+        return [_problem(Code.CHECK_NO_NAME, field=f.path)]
     problems = [
-        _problem("check.locked", field=f.path, cell=c.coordinate)
+        _problem(Code.CHECK_LOCKED, field=f.path, cell=c.coordinate)
         for c in cells
         if c.protection.locked
     ]
     ws = cells[0].parent
     dvs = [dv for dv in ws.data_validations.dataValidation if cells[0].coordinate in dv.sqref]
     if len(dvs) != 1:
-        return [*problems, _problem("check.validations", field=f.path, count=len(dvs))]
+        return [*problems, _problem(Code.CHECK_VALIDATIONS, field=f.path, count=len(dvs))]
     dv = dvs[0]
     if dv.type != _VALIDATION_TYPES[f.kind]:
-        problems.append(_problem("check.validation_type", field=f.path, found=dv.type, kind=f.kind))
+        problems.append(
+            _problem(Code.CHECK_VALIDATION_TYPE, field=f.path, found=dv.type, kind=f.kind)
+        )
     expected = _expected_bounds(f)
     found = (dv.formula1, dv.formula2) if f.kind != "choice" else (dv.formula1,)
     if expected is not None and not _same_bounds(found, expected):
-        problems.append(_problem("check.bounds", field=f.path, found=found, expected=expected))
+        problems.append(_problem(Code.CHECK_BOUNDS, field=f.path, found=found, expected=expected))
     return problems
 
 

@@ -21,7 +21,7 @@ import click
 from . import __version__, api
 from .api import Decided, TeamStatus, Workspace
 from .errors import ParticipationError, RosterError
-from .messages import render
+from .messages import Code, render
 from .terminal import shown
 from .workspace import REGISTER_NAME, STATE_DIR, find_root, parse_date
 
@@ -80,7 +80,7 @@ def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
 def os_message(err: OSError) -> str:
     """An OS error as a message that names the file and says what to do."""
     where = f"{err.filename}: " if err.filename else ""
-    return render("os.failed", path=where, detail=err.strerror or str(err) or type(err).__name__)
+    return render(Code.OS_FAILED, path=where, detail=err.strerror or str(err) or type(err).__name__)
 
 
 def register_message(err: sqlite3.DatabaseError) -> str:
@@ -91,7 +91,7 @@ def register_message(err: sqlite3.DatabaseError) -> str:
         path: Path | str = root / STATE_DIR / REGISTER_NAME
     except ParticipationError:
         path = f"{STATE_DIR}/{REGISTER_NAME}"
-    code = "register.read_only" if "unable to open" in str(err) else "register.unusable"
+    code = Code.REGISTER_READ_ONLY if "unable to open" in str(err) else Code.REGISTER_UNUSABLE
     return render(code, path=path, detail=str(err) or type(err).__name__)
 
 

@@ -129,7 +129,7 @@ class Found:
     folder: str
     size: int
     mtime_ns: int
-    ignore: str  # the catalogue code of why the file is not read, or ""
+    ignore: Code | None  # the catalogue code of why the file is not read, if it is not
 
 
 MAX_DEPTH = 64  # folders deeper than this are recorded, not looked into
@@ -151,7 +151,7 @@ def scan(folder: Path) -> list[Found]:
         except OSError:
             if not rel_dir:
                 raise  # the returns folder itself: the CLI says what to do
-            out.append(_folder(top, rel_dir, "folder.unreadable"))
+            out.append(_folder(top, rel_dir, Code.FOLDER_UNREADABLE))
             continue
         subfolders: list[str] = []
         for entry in entries:
@@ -161,26 +161,28 @@ def scan(folder: Path) -> list[Found]:
             except OSError:
                 continue  # gone between listing and looking: it will be seen next run
             if not _is_text(rel):
-                out.append(Found(safe_name(rel), top, st.st_size, st.st_mtime_ns, "file.bad_name"))
+                out.append(
+                    Found(safe_name(rel), top, st.st_size, st.st_mtime_ns, Code.FILE_BAD_NAME)
+                )
             elif stat.S_ISDIR(st.st_mode):
                 if entry.name.startswith("."):
                     continue
                 if depth + 1 > MAX_DEPTH:
-                    out.append(_folder(top, rel, "folder.too_deep"))
+                    out.append(_folder(top, rel, Code.FOLDER_TOO_DEEP))
                 else:
                     subfolders.append(rel)
             else:
                 why = _ignore_reason(entry.name)
                 if not why and stat.S_ISLNK(st.st_mode):
-                    why = "file.symlink"  # could lead anywhere: out of the folder, /dev/zero
+                    why = Code.FILE_SYMLINK  # could lead anywhere: out of the folder, /dev/zero
                 elif not why and not stat.S_ISREG(st.st_mode):
-                    why = "file.not_regular"
+                    why = Code.FILE_NOT_REGULAR
                 out.append(Found(rel, top, st.st_size, st.st_mtime_ns, why))
         stack.extend((sub, depth + 1) for sub in reversed(subfolders))
     return out
 
 
-def _folder(top: str, rel: str, code: str) -> Found:
+def _folder(top: str, rel: str, code: Code) -> Found:
     """A folder recorded instead of its files (its path ends in '/')."""
     try:
         mtime = os.lstat(os.path.join(top, rel)).st_mtime_ns
@@ -204,22 +206,22 @@ def safe_name(name: str) -> str:
     return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
-def _ignore_reason(name: str) -> str:
+def _ignore_reason(name: str) -> Code | None:
     lower = name.lower()
     if name.startswith("~$") or (name.startswith(".~lock.") and name.endswith("#")):
-        return "file.office_lock"
+        return Code.FILE_OFFICE_LOCK
     if name.startswith(".") or lower in _IGNORED_NAMES:
-        return "file.hidden"
+        return Code.FILE_HIDDEN
     if lower.endswith((".tmp", ".part", ".crdownload", ".partial")) or name.startswith("~"):
-        return "file.temporary"
-    return ""
+        return Code.FILE_TEMPORARY
+    return None
 
 
 # What a file that was not taken is recorded as: a problem code from the archive -> outcome.
 _PROBLEM_OUTCOMES = {
-    "read.changing": "pending",
-    "read.too_large": "rejected",
-    "read.no_permission": "rejected",
+    Code.READ_CHANGING: "pending",
+    Code.READ_TOO_LARGE: "rejected",
+    Code.READ_NO_PERMISSION: "rejected",
 }
 
 
@@ -271,7 +273,7 @@ class _Run:
             path = self.archive.find(record.sha256)
             if path is None or path in self.in_flight:
                 continue  # no copy (never archived), or the same bytes already going
-            f = Found(record.path, "", record.size, record.mtime_ns, "")
+            f = Found(record.path, "", record.size, record.mtime_ns, None)
             self.in_flight[path] = (f, record.sha256, record)
             yield path
 
@@ -309,8 +311,8 @@ class _Run:
                 earlier = record.path if record else None
             if earlier:
                 if record is None or not self._resent(f, sha, record):
-                    reason = render("file.duplicate", first=earlier)
-                    self._record(f, sha, "duplicate", reason, "file.duplicate")
+                    reason = render(Code.FILE_DUPLICATE, first=earlier)
+                    self._record(f, sha, "duplicate", reason, Code.FILE_DUPLICATE)
                 continue
             self.first_of[sha] = f.rel
             self.in_flight[archived] = (f, sha, None)
@@ -344,8 +346,8 @@ class _Run:
             current = self.reg.current_submission(*key)
             if current is None or current.sha256 == sha:
                 return False
-        reason = render("file.resent", first=record.path)
-        file_id = self._record(f, sha, "accepted", reason, "file.resent")
+        reason = render(Code.FILE_RESENT, first=record.path)
+        file_id = self._record(f, sha, "accepted", reason, Code.FILE_RESENT)
         ex = Examined(
             "accepted",
             identity={
@@ -360,7 +362,7 @@ class _Run:
         ex.issues.append(issue(Code.FILE_RESENT, f.rel, first=record.path))
         received = _received(f)
         if received <= dt.datetime.fromisoformat(current.received_at):
-            f = Found(f.rel, f.folder, f.size, _ns(self.now), "")  # received when first seen
+            f = Found(f.rel, f.folder, f.size, _ns(self.now), None)  # received when first seen
         _submit(self.reg, self.ws, f, sha, file_id, ex, self.now)
         self.touched.add(key)
         return True

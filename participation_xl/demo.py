@@ -22,7 +22,7 @@ from typing import Any
 
 from .errors import ConfigError, PackError
 from .generate import generate, outbox_path
-from .messages import render
+from .messages import Code, render
 from .pack import Form
 from .pipeline import Collected, collect_and_report
 from .roster import Team, read_roster, write_starter_roster
@@ -181,12 +181,14 @@ def _check_empty(folder: Path) -> None:
         names = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
     except OSError as err:
         raise ConfigError(
-            render("os.failed", path=f"{folder}: ", detail=err.strerror or str(err)), "os.failed"
+            render(Code.OS_FAILED, path=f"{folder}: ", detail=err.strerror or str(err)),
+            Code.OS_FAILED,
         ) from err
     if names:
         shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
         raise ConfigError(
-            render("workspace.not_empty", path=folder.resolve(), names=shown), "workspace.not_empty"
+            render(Code.WORKSPACE_NOT_EMPTY, path=folder.resolve(), names=shown),
+            Code.WORKSPACE_NOT_EMPTY,
         )
 
 
@@ -205,8 +207,8 @@ def scenario(pack_dir: Path) -> dict[str, Any]:
                 return tomllib.load(fh)
         except (OSError, tomllib.TOMLDecodeError) as err:
             problem = f"it cannot be read as TOML ({err})"
-            raise PackError(render("pack.layout", path=path, problem=problem),
-                            "pack.layout") from err  # fmt: skip
+            raise PackError(render(Code.PACK_LAYOUT, path=path, problem=problem),
+                            Code.PACK_LAYOUT) from err  # fmt: skip
     teams = [row[0] for row in ROSTER]
     return {
         "returns": [

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .generate import issued_form, safe_name
 from .issues import Issue
-from .messages import render
+from .messages import Code, render
 from .outputs import as_written, atomic_write_bytes, remove_output
 from .review import coordinator_name
 from .roster import Team
@@ -107,7 +107,7 @@ def write_issue_drafts(
                 team.contact_name, team.contact_email, subject, _issue_body(ws, team, books), books
             )
         except ValueError as err:
-            warnings.append(render("email.no_draft", team=team.team_id, detail=str(err)))
+            warnings.append(render(Code.EMAIL_NO_DRAFT, team=team.team_id, detail=str(err)))
             continue
         written.append(_write(folder, team, msg))
     return written, warnings
@@ -297,7 +297,7 @@ def write_chaser_drafts(
         try:
             msg = draft(team.contact_name, team.contact_email, subject, body, attachments)
         except ValueError as err:
-            warnings.append(render("email.no_draft", team=team.team_id, detail=str(err)))
+            warnings.append(render(Code.EMAIL_NO_DRAFT, team=team.team_id, detail=str(err)))
             continue
         written.append(_write(folder, team, msg))
     ours = {draft_name(e.team) for e in expected}

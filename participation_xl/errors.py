@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Self
 
-from .messages import render
+from .messages import Code, render
 
 
 class ParticipationError(Exception):
@@ -18,7 +18,7 @@ class ParticipationError(Exception):
         self.code = code
 
     @classmethod
-    def of(cls, code: str, /, **values: object) -> Self:
+    def of(cls, code: Code, /, **values: object) -> Self:
         """The error for a catalogue code, its words rendered from the catalogue."""
         return cls(render(code, **values), code)
 
@@ -38,14 +38,14 @@ class RosterError(ParticipationError):
         self.path = path
         self.problems = problems
         super().__init__(self.describe("the command stopped before doing anything"))
-        self.code = "roster.problems"
+        self.code = Code.ROSTER_PROBLEMS
 
     def describe(self, not_done: str) -> str:
         """The message, saying what was not done: that depends on the command that read
         the roster (the CLI knows), so `status` never claims that nothing was generated."""
         lines = "\n".join(f"  - {p}" for p in self.problems)
         head = render(
-            "roster.problems", path=self.path, count=len(self.problems), not_done=not_done
+            Code.ROSTER_PROBLEMS, path=self.path, count=len(self.problems), not_done=not_done
         )
         return f"{head}\n{lines}"
 
@@ -71,5 +71,5 @@ class ReviewError(ParticipationError):
         super().__init__(message, code)
 
     @classmethod
-    def of(cls, code: str, /, **values: object) -> Self:
+    def of(cls, code: Code, /, **values: object) -> Self:
         return cls(code, render(code, **values))

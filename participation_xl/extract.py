@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from .identify import Rejection
+from .messages import Code
 from .pack import Field, Form, Table
 from .place import cell_name, parse
 from .read import Cell, RawWorkbook
@@ -69,7 +70,9 @@ def extract(raw: RawWorkbook, form: Form) -> Extracted | Rejection:
         elif _label_ok(raw, i.sheet, i.row, i.label_col, i.label):
             row, col = i.row, i.col
         else:
-            return Rejection("identify.moved", {"sheet": i.sheet, "cell": cell_name(i.row, i.col)})
+            return Rejection(
+                Code.IDENTIFY_MOVED, {"sheet": i.sheet, "cell": cell_name(i.row, i.col)}
+            )
         inputs.append(Located(i.field, i.sheet, row, col, _cell(raw, i.sheet, row, col)))
     tables, first = {}, {}
     for t in form.tables:
@@ -99,7 +102,7 @@ def _table_columns(raw: RawWorkbook, t: Table) -> dict[str, tuple[int, int]] | R
         )
         if spot is None:
             cell = cell_name(t.header_row, t.col_of(c.key))
-            return Rejection("identify.moved", {"sheet": t.sheet, "cell": cell})
+            return Rejection(Code.IDENTIFY_MOVED, {"sheet": t.sheet, "cell": cell})
         cols[c.key] = spot
     return cols
 

@@ -32,6 +32,7 @@ from .live import (
     verdict,
     written_cell,
 )
+from .messages import Code
 from .outputs import SAFE_WORKBOOK_OPTIONS, atomic_write_bytes
 from .pack import (
     BANNER_ROW,
@@ -211,7 +212,7 @@ def generate(
     wanted = list(team_ids)
     unknown = sorted(set(wanted) - {t.team_id for t in teams})
     if unknown:
-        raise ConfigError.of("config.unknown_team", teams=", ".join(unknown))
+        raise ConfigError.of(Code.CONFIG_UNKNOWN_TEAM, teams=", ".join(unknown))
     chosen = [t for t in teams if not wanted or t.team_id in wanted]
     jobs = [(t, f) for t in chosen for f in ws.forms_for(t.kind)]
     ctx = IssueContext.of(ws)

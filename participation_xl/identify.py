@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 from . import identity
+from .messages import Code
 from .pack import META_SHEET, Form, Pack
 from .read import RawWorkbook
 
@@ -24,7 +25,7 @@ class Rejection:
     team and form the file claims to be, when its identity could be read (even unsigned
     or from another cycle), so that every view can say that this team sent something."""
 
-    code: str
+    code: Code
     values: dict[str, str]
     claimed: tuple[str, str] | None = None  # (team_id, form)
 
@@ -75,37 +76,37 @@ def identify(
     cycle or roster: pass None for each and only the form and its sheets are checked."""
     found = read_identity(raw)
     if found is None:
-        return Rejection("identify.no_identity", {})
+        return Rejection(Code.IDENTIFY_NO_IDENTITY, {})
     claimed = (found.get("team_id", "")[:CLAIM_LIMIT], found.get("form", "")[:CLAIM_LIMIT])
 
-    def rejected(code: str, **values: str) -> Rejection:
+    def rejected(code: Code, **values: str) -> Rejection:
         return Rejection(code, values, claimed)
 
     hints = _hints(raw)
     if secret is not None and not identity.verify(found, found.get(identity.SIGNATURE, ""), secret):
         other_key = hints.get(identity.KEY_ID) not in (None, identity.key_id(secret))
-        return rejected("identify.other_workspace" if other_key else "identify.bad_signature")
+        return rejected(Code.IDENTIFY_OTHER_WORKSPACE if other_key else Code.IDENTIFY_BAD_SIGNATURE)
     if any(not found.get(k) for k in ("form", "form_version", "cycle", "team_id")):
-        return rejected("identify.bad_signature")  # only possible unsigned: a part is gone
+        return rejected(Code.IDENTIFY_BAD_SIGNATURE)  # only possible unsigned: a part is gone
     if cycle is not None and found.get("cycle") != cycle:
-        return rejected("identify.other_cycle", found=found.get("cycle", ""), expected=cycle)
+        return rejected(Code.IDENTIFY_OTHER_CYCLE, found=found.get("cycle", ""), expected=cycle)
     form = pack.forms.get(found.get("form", ""))
     issued = {"form": found.get("form", ""), "version": found.get("form_version", "")}
     if form is None and secret is not None:  # signed by us, so issued from our pack
-        return rejected("identify.pack_changed", **issued, now=NO_SUCH_FORM)
+        return rejected(Code.IDENTIFY_PACK_CHANGED, **issued, now=NO_SUCH_FORM)
     if form is None:
-        return rejected("identify.unknown_form", **issued)
+        return rejected(Code.IDENTIFY_UNKNOWN_FORM, **issued)
     if form.version != found.get("form_version"):  # the pack moved on: not the team's doing
-        return rejected("identify.pack_changed", **issued, now=f"version {form.version}")
+        return rejected(Code.IDENTIFY_PACK_CHANGED, **issued, now=f"version {form.version}")
     stale = hints.get(identity.FORM_DIGEST) not in (None, form.digest)
     if team_ids is not None and found.get("team_id") not in team_ids:
-        return rejected("identify.unknown_team", team=found.get("team_id", ""))
+        return rejected(Code.IDENTIFY_UNKNOWN_TEAM, team=found.get("team_id", ""))
     names = {s.name for s in raw.sheets}
     for plan in form.sheets:
         if plan.name not in names:
             if stale:
-                return rejected("identify.pack_changed", **issued, now=SAME_VERSION_CHANGED)
-            return rejected("identify.sheet_missing", sheet=plan.name)
+                return rejected(Code.IDENTIFY_PACK_CHANGED, **issued, now=SAME_VERSION_CHANGED)
+            return rejected(Code.IDENTIFY_SHEET_MISSING, sheet=plan.name)
     return Identified({k: found[k] for k in identity.KEYS if k in found}, form, stale)
 
 
@@ -116,14 +117,14 @@ NO_SUCH_FORM = "no form of that name"
 def blame(rejection: Rejection, who: Identified) -> Rejection:
     """A workbook whose answers are not where the form says: the team moved them, unless
     the form was laid out differently when the workbook was issued (the pack changed)."""
-    if not who.stale or rejection.code != "identify.moved":
+    if not who.stale or rejection.code != Code.IDENTIFY_MOVED:
         return rejection
     values = {
         "form": who.identity.get("form", ""),
         "version": who.identity.get("form_version", ""),
         "now": SAME_VERSION_CHANGED,
     }
-    return Rejection("identify.pack_changed", values, rejection.claimed)
+    return Rejection(Code.IDENTIFY_PACK_CHANGED, values, rejection.claimed)
 
 
 def _hints(raw: RawWorkbook) -> dict[str, str]:

@@ -121,7 +121,7 @@ def _unpickle(
 
 
 def issue(
-    code: Code | str,
+    code: Code,
     file: str,
     sheet: str = "",
     cell: str = "",

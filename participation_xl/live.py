@@ -22,7 +22,7 @@ from typing import Any
 
 from .examine import answers
 from .extract import Extracted, Located
-from .messages import Severity, severity
+from .messages import Code, Severity, severity
 from .normalise import FIRST_DAY, LAST_DAY, NOT_APPLICABLE, normalise
 from .pack import Field, Form, Table
 from .place import Place, cell_name, ref
@@ -124,7 +124,7 @@ def verdict(
     for s in where if where is not None else answer_spots(form):
         cell = cells.get((s.sheet, s.row, s.col))
         codes = errors.get((s.sheet, s.a1), set())
-        own = {c for c in codes if not c.startswith("rule.") and c != "answer.min_rows"}
+        own = {c for c in codes if not c.startswith("rule.") and c != Code.ANSWER_MIN_ROWS}
         value, notes = normalise(s.field, cell) if cell else (None, ())
         bad = any(severity(n.code) is Severity.ERROR for n in notes)
         state = State(value is None and not bad, bool(own), bool(codes))

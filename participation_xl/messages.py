@@ -733,17 +733,17 @@ CATALOGUE: dict[Code, Message] = {
 }
 
 
-def render(code: Code | str, **values: object) -> str:
+def render(code: Code, **values: object) -> str:
     """The plain-English text for a catalogue code, with the place and values filled in.
     (A Code is a str, so a code read back as text looks up the same entry.)"""
-    return CATALOGUE[code].template.format(**values)  # type: ignore[index]
+    return CATALOGUE[code].template.format(**values)
 
 
-def severity(code: Code | str) -> Severity:
-    return CATALOGUE[code].severity  # type: ignore[index]
+def severity(code: Code) -> Severity:
+    return CATALOGUE[code].severity
 
 
-def is_notice(code: Code | str) -> bool:
+def is_notice(code: Code) -> bool:
     """A query about what the tool itself did: the team is not asked to explain it."""
-    message = CATALOGUE.get(code)  # type: ignore[arg-type]
+    message = CATALOGUE.get(code)
     return bool(message and message.notice)

@@ -16,6 +16,7 @@ from typing import Any
 
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
 
+from .messages import Code
 from .pack import Field
 from .read import Cell
 
@@ -49,7 +50,7 @@ _PERSONAL_WORDS = {"email": "an email address", "phone": "a phone number", "dob"
 class Note:
     """A query or error about one cell's value: a catalogue code and its values."""
 
-    code: str
+    code: Code
     values: dict[str, Any]
 
 
@@ -75,7 +76,7 @@ def normalise(
         if isinstance(day, dt.date) and FIRST_DAY <= day <= LAST_DAY:
             return day.isoformat(), _NO_NOTES
     if cell.kind == "e":  # an error value (#N/A, #VALUE!) is not an answer
-        return None, [Note("answer.error_value", {"value": value})]
+        return None, [Note(Code.ANSWER_ERROR_VALUE, {"value": value})]
     value, notes = _as_typed(cell, date1904)
     if isinstance(value, str):
         value, more = _clean_text(value)
@@ -99,7 +100,7 @@ def _too_long_as_typed(field: Field, typed: Any, value: Any) -> list[Note]:
         return []
     if isinstance(value, str) and len(value) > limit:
         return []  # the schema says so already
-    return [Note("answer.too_long", {"length": len(typed), "limit": limit})]
+    return [Note(Code.ANSWER_TOO_LONG, {"length": len(typed), "limit": limit})]
 
 
 def _untouched(text: str) -> bool:
@@ -118,7 +119,7 @@ def _formula(cell: Cell) -> tuple[Any, list[Note]]:
     text = "=" + str(cell.formula).lstrip("=")
     shown = text if len(text) <= 60 else text[:57] + "..."
     dde = "|" in text or re.search(r"\b(?:DDE|DDEAUTO|CALL|REGISTER|EXEC)\b", text, re.I)
-    return None, [Note("content.dde" if dde else "content.formula", {"formula": shown})]
+    return None, [Note(Code.CONTENT_DDE if dde else Code.CONTENT_FORMULA, {"formula": shown})]
 
 
 def _as_typed(cell: Cell, date1904: bool) -> tuple[Any, list[Note]]:
@@ -128,7 +129,7 @@ def _as_typed(cell: Cell, date1904: bool) -> tuple[Any, list[Note]]:
         return _iso(str(value)), []
     if cell.kind == "b" or isinstance(value, bool):
         return ("Yes" if value else "No"), [
-            Note("normalise.case", {"value": value, "fixed": "Yes" if value else "No"})
+            Note(Code.NORMALISE_CASE, {"value": value, "fixed": "Yes" if value else "No"})
         ]
     if cell.kind == "n" and cell.is_date_format and isinstance(value, int | float):
         # The day the team sees, even outside the years a form takes: the range check
@@ -145,7 +146,9 @@ def _serial(value: float, date1904: bool) -> tuple[Any, list[Note]]:
     if day is None:
         return value, []  # not plausibly a date: validation will say so
     return day, [
-        Note("normalise.date_serial", {"value": _plain(float(value)), "fixed": f"{day:%d/%m/%Y}"})
+        Note(
+            Code.NORMALISE_DATE_SERIAL, {"value": _plain(float(value)), "fixed": f"{day:%d/%m/%Y}"}
+        )
     ]
 
 
@@ -179,14 +182,14 @@ def _clean_text(value: str) -> tuple[str | None, list[Note]]:
     notes: list[Note] = []
     if not value.isprintable() and _CONTROL.search(value):  # isprintable: a fast "no"
         value = _CONTROL.sub("", value)
-        notes.append(Note("answer.control_chars", {}))
+        notes.append(Note(Code.ANSWER_CONTROL_CHARS, {}))
     if len(value) > EXCEL_CELL_LIMIT:
-        notes.append(Note("answer.excel_limit", {"length": len(value)}))
+        notes.append(Note(Code.ANSWER_EXCEL_LIMIT, {"length": len(value)}))
     stripped = value.strip()
     if stripped != value and stripped:
-        notes.append(Note("normalise.trimmed", {}))
+        notes.append(Note(Code.NORMALISE_TRIMMED, {}))
     if " ".join(stripped.split()).casefold() in NOT_APPLICABLE:
-        return None, [*notes, Note("normalise.not_applicable", {"value": stripped})]
+        return None, [*notes, Note(Code.NORMALISE_NOT_APPLICABLE, {"value": stripped})]
     return (stripped or None), notes
 
 
@@ -194,7 +197,7 @@ def _choice(field: Field, value: Any) -> tuple[Any, list[Note]]:
     text = " ".join(str(value).split())
     if text in field.choices:  # a line break or a double space inside is said, as all tidying
         return text, (
-            [] if text == value else [Note("normalise.case", {"value": value, "fixed": text})]
+            [] if text == value else [Note(Code.NORMALISE_CASE, {"value": value, "fixed": text})]
         )
     by_fold = {c.casefold(): c for c in field.choices}
     fixed = by_fold.get(text.casefold())
@@ -202,7 +205,7 @@ def _choice(field: Field, value: Any) -> tuple[Any, list[Note]]:
         fixed = {"y": "Yes", "n": "No"}.get(text.casefold())
     if fixed is None:
         return text, []
-    return fixed, [Note("normalise.case", {"value": value, "fixed": fixed})]
+    return fixed, [Note(Code.NORMALISE_CASE, {"value": value, "fixed": fixed})]
 
 
 def _number(field: Field, value: Any) -> tuple[Any, list[Note]]:
@@ -212,7 +215,7 @@ def _number(field: Field, value: Any) -> tuple[Any, list[Note]]:
         if not (_WHOLE if field.kind == "integer" else _DECIMAL).fullmatch(cleaned):
             return value, []
         number: float = float(cleaned)
-        notes.append(Note("normalise.number_text", {"value": value, "fixed": _plain(number)}))
+        notes.append(Note(Code.NORMALISE_NUMBER_TEXT, {"value": value, "fixed": _plain(number)}))
         value = number
     if isinstance(value, float) and value.is_integer():
         value = int(value)
@@ -236,7 +239,7 @@ def _date(field: Field, value: Any) -> tuple[Any, list[Note]]:
             return value, []  # not a date: validation will say so
         notes = []
         if value.strip() != day.isoformat():
-            notes = [Note("normalise.date_text", {"value": value, "fixed": f"{day:%d/%m/%Y}"})]
+            notes = [Note(Code.NORMALISE_DATE_TEXT, {"value": value, "fixed": f"{day:%d/%m/%Y}"})]
         return _in_range(day, value, notes)
     return _plain(value) if isinstance(value, float) else value, []  # a bare number: invalid
 
@@ -244,7 +247,7 @@ def _date(field: Field, value: Any) -> tuple[Any, list[Note]]:
 def _in_range(day: dt.date, shown: str, notes: list[Note]) -> tuple[Any, list[Note]]:
     if FIRST_DAY <= day <= LAST_DAY:
         return day.isoformat(), notes
-    return None, [Note("answer.date_range", {"value": shown})]
+    return None, [Note(Code.ANSWER_DATE_RANGE, {"value": shown})]
 
 
 def _date_text(text: str) -> dt.date | None:
@@ -288,7 +291,7 @@ def _privacy(value: str) -> list[Note]:
         if not found:
             return []  # most text
     return [
-        Note("privacy.personal_data", {"what": _PERSONAL_WORDS[k]})
+        Note(Code.PRIVACY_PERSONAL_DATA, {"what": _PERSONAL_WORDS[k]})
         for k in _PERSONAL_WORDS
         if k in found
     ]

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import OutputError
-from .messages import render
+from .messages import Code, render
 
 # XlsxWriter turns strings that start with "=" into formulas and URL-like strings into
 # links by default. User text must stay inert text in every workbook we write.
@@ -210,10 +210,10 @@ def output_error(err: OSError, folder: Path) -> OutputError:
     path = Path(err.filename) if err.filename else folder
     blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
     if isinstance(err, (FileExistsError, NotADirectoryError)) and blocker is not None:
-        code, path = "output.is_a_file", blocker
+        code, path = Code.OUTPUT_IS_A_FILE, blocker
     elif isinstance(err, IsADirectoryError):
-        code = "output.is_a_folder"
+        code = Code.OUTPUT_IS_A_FOLDER
     else:
-        code = "output.failed"
+        code = Code.OUTPUT_FAILED
     detail = err.strerror or str(err) or type(err).__name__
     return OutputError(render(code, path=path, detail=detail), code)

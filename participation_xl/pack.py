@@ -23,7 +23,7 @@ import fastjsonschema
 import jsonschema
 
 from .errors import PackError
-from .messages import CATALOGUE
+from .messages import CATALOGUE, Code
 from .rules import CHECKS
 
 IDENTITY_FIELDS = ("form", "form_version", "cycle", "team_id")
@@ -111,7 +111,7 @@ def builtin_pack_dir() -> Path:
     for candidate in (here / "_pack", here.parent):
         if (candidate / "schemas").is_dir() and (candidate / "workbook_templates").is_dir():
             return candidate
-    raise PackError.of("pack.missing_builtin")
+    raise PackError.of(Code.PACK_MISSING_BUILTIN)
 
 
 @dataclass(frozen=True)
@@ -174,7 +174,7 @@ def short(text: str, limit: int = 60) -> str:
 class Rule:
     """A rule relating one answer to another (pack data; the check is in rules.CHECKS)."""
 
-    code: str
+    code: Code
     field: Field
     other: Field | None  # None: the field is compared with today
     table: str = ""  # the table `field` is a column of, if any
@@ -334,7 +334,7 @@ def load_pack(directory: str | Path | None = None) -> Pack:
     root = Path(directory) if directory else builtin_pack_dir()
     templates, schemas = root / "workbook_templates", root / "schemas"
     if not templates.is_dir() or not schemas.is_dir():
-        raise PackError.of("pack.not_a_pack", path=root)
+        raise PackError.of(Code.PACK_NOT_A_PACK, path=root)
     meta = _load_toml(templates / "pack.toml")
     _check_shape(templates / "pack.toml", meta, "pack")
     forms = {}
@@ -347,7 +347,7 @@ def load_pack(directory: str | Path | None = None) -> Pack:
         schema = _load_json(schema_path)
         if not isinstance(schema, dict):
             problem = f"it holds a JSON {type(schema).__name__}, not an object"
-            raise PackError.of("pack.schema", path=schema_path, problem=problem)
+            raise PackError.of(Code.PACK_SCHEMA, path=schema_path, problem=problem)
         forms[layout["form"]] = _built(layout, schema, path, schema_path)
     return Pack(
         dir=root,
@@ -468,7 +468,7 @@ def _sections(data: dict[str, Any], source: Path) -> tuple[Section, ...]:
                     + ", ".join(f"{{{p}}}" for p in PLACEHOLDERS)
                     + " (write a brace as {{ or }})"
                 )
-                raise PackError.of("pack.layout", path=source, problem=problem)
+                raise PackError.of(Code.PACK_LAYOUT, path=source, problem=problem)
         out.append(Section(s["heading"], tuple((x["label"], x["text"]) for x in s["lines"])))
     return tuple(out)
 
@@ -483,7 +483,7 @@ def _report(data: dict[str, Any], forms: dict[str, Form], source: Path) -> Repor
         return form
 
     def fail(part: str, problem: str) -> PackError:
-        return PackError.of("pack.layout", path=source, problem=f"report.{part}: {problem}")
+        return PackError.of(Code.PACK_LAYOUT, path=source, problem=f"report.{part}: {problem}")
 
     def need(part: str, form: Form, path: str, what: str) -> None:
         parts = [f.parts for f in form.fields]
@@ -560,7 +560,7 @@ def _check_shape(path: Path, data: dict[str, Any], what: str) -> None:
     if error is not None:
         where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.path)
         problem = f"{where.lstrip('.') or 'the file'}: {error.message}"
-        raise PackError.of("pack.layout", path=path, problem=problem)
+        raise PackError.of(Code.PACK_LAYOUT, path=path, problem=problem)
 
 
 def _error_order(error: jsonschema.ValidationError) -> tuple[str, ...]:
@@ -579,12 +579,12 @@ def _built(layout: dict[str, Any], schema: dict[str, Any], source: Path, schema_
             jsonschema.Draft202012Validator.check_schema(schema)
         except jsonschema.SchemaError as bad:
             problem = f"it is not a valid JSON Schema 2020-12 ({bad.message})"
-            raise PackError.of("pack.schema", path=schema_path, problem=problem) from err
+            raise PackError.of(Code.PACK_SCHEMA, path=schema_path, problem=problem) from err
         problem = (
             f"the layout and schema {schema_path.name} cannot be laid out together "
             f"({type(err).__name__}: {err})"
         )
-        raise PackError.of("pack.layout", path=source, problem=problem) from err
+        raise PackError.of(Code.PACK_LAYOUT, path=source, problem=problem) from err
 
 
 _LOADED: dict[str, Pack] = {}
@@ -605,7 +605,7 @@ def _load_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(fh)
     except (OSError, tomllib.TOMLDecodeError) as err:
         problem = f"it cannot be read as TOML ({err})"
-        raise PackError.of("pack.layout", path=path, problem=problem) from err
+        raise PackError.of(Code.PACK_LAYOUT, path=path, problem=problem) from err
 
 
 def _load_json(path: Path) -> dict[str, Any]:
@@ -614,7 +614,7 @@ def _load_json(path: Path) -> dict[str, Any]:
         return loaded
     except (OSError, ValueError) as err:
         problem = f"it cannot be read as JSON ({err})"
-        raise PackError.of("pack.schema", path=path, problem=problem) from err
+        raise PackError.of(Code.PACK_SCHEMA, path=path, problem=problem) from err
 
 
 # --- deriving fields from the schema -------------------------------------------------
@@ -633,10 +633,10 @@ class _Schema:
         if not ref:
             return node
         if not ref.startswith("#/$defs/"):
-            raise PackError.of("pack.ref_not_local", path=self.source, ref=ref)
+            raise PackError.of(Code.PACK_REF_NOT_LOCAL, path=self.source, ref=ref)
         target = self.root.get("$defs", {}).get(ref.removeprefix("#/$defs/"))
         if target is None:
-            raise PackError.of("pack.ref_missing", path=self.source, ref=ref)
+            raise PackError.of(Code.PACK_REF_MISSING, path=self.source, ref=ref)
         merged = {**self.deref(target), **{k: v for k, v in node.items() if k != "$ref"}}
         merged.setdefault("x-list-name", ref.removeprefix("#/$defs/"))
         return merged
@@ -646,7 +646,7 @@ class _Schema:
         for part in path.split("."):
             node = self.deref(node).get("properties", {}).get(part)
             if node is None:
-                raise PackError.of("pack.unknown_field", path=self.source, field=path)
+                raise PackError.of(Code.PACK_UNKNOWN_FIELD, path=self.source, field=path)
         return self.deref(node)
 
     def fields_of(self, path: str, keys: list[str] | None = None) -> list[Field]:
@@ -659,7 +659,7 @@ class _Schema:
         unknown = [k for k in chosen if k not in props]
         if unknown:
             field = f"{path}.{unknown[0]}"
-            raise PackError.of("pack.unknown_field", path=self.source, field=field)
+            raise PackError.of(Code.PACK_UNKNOWN_FIELD, path=self.source, field=field)
         return [
             self.field(f"{path}.{k}", props[k], k in required, conditions.get(k)) for k in chosen
         ]
@@ -699,7 +699,7 @@ def _kind(node: dict[str, Any], source: Path, path: str) -> str:
         return kind
     if node.get("type") == "string":
         return {"date": "date", "email": "email"}.get(node.get("format", ""), "text")
-    raise PackError.of("pack.field_type", path=source, field=path)
+    raise PackError.of(Code.PACK_FIELD_TYPE, path=source, field=path)
 
 
 def _conditions(obj: dict[str, Any], source: Path) -> dict[str, tuple[str, tuple[str, ...]]]:
@@ -709,7 +709,7 @@ def _conditions(obj: dict[str, Any], source: Path) -> dict[str, tuple[str, tuple
         cond = rule.get("if", {}).get("properties", {})
         then = rule.get("then", {}).get("required", [])
         if len(cond) != 1 or not then or set(rule) - {"if", "then"}:
-            raise PackError.of("pack.condition", path=source, rule=json.dumps(rule)[:120])
+            raise PackError.of(Code.PACK_CONDITION, path=source, rule=json.dumps(rule)[:120])
         ((sibling, test),) = cond.items()
         values = (test["const"],) if "const" in test else tuple(test.get("enum", ()))
         for key in then:
@@ -756,22 +756,24 @@ def _rule(form: Form, spec: dict[str, Any], source: Path) -> Rule:
     check = CHECKS.get(code) if isinstance(code, str) else None
     if check is None or code not in CATALOGUE:
         known = ", ".join(sorted(CHECKS))
-        raise PackError.of("pack.rule_code", path=source, spec=repr(spec), known=known)
+        raise PackError.of(Code.PACK_RULE_CODE, path=source, spec=repr(spec), known=known)
     by_path = {f.path: f for f in form.fields}
     tables = {c.path: t.path for t in form.tables for c in t.columns}
     names = [spec.get("field"), spec.get("other")] if check.compares else [spec.get("field")]
     found = [by_path.get(n) if isinstance(n, str) else None for n in names]
     if None in found or any(f.kind not in check.kinds for f in found if f):
         fields, kinds = " and ".join(map(str, names)), " or ".join(sorted(check.kinds))
-        raise PackError.of("pack.rule_fields", path=source, rule=code, fields=fields, kinds=kinds)
+        raise PackError.of(
+            Code.PACK_RULE_FIELDS, path=source, rule=code, fields=fields, kinds=kinds
+        )
     first, other = found[0], (found[1] if check.compares else None)
     assert first is not None
     table = tables.get(first.path, "")
     if other is not None and other.path in tables and tables[other.path] != table:
         raise PackError.of(
-            "pack.rule_table", path=source, rule=code, other=other.path, field=first.path
+            Code.PACK_RULE_TABLE, path=source, rule=code, other=other.path, field=first.path
         )
-    return Rule(code, first, other, table)
+    return Rule(Code(code), first, other, table)
 
 
 def _block_end(block: Block) -> int:
@@ -786,7 +788,7 @@ def _place(nav: _Schema, sheet: str, spec: dict[str, Any], row: int) -> Block:
         kind or ""
     )
     if placer is None:
-        raise PackError.of("pack.block_type", path=nav.source, kind=repr(kind), sheet=sheet)
+        raise PackError.of(Code.PACK_BLOCK_TYPE, path=nav.source, kind=repr(kind), sheet=sheet)
     return placer(nav, sheet, spec, row)
 
 

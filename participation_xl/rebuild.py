@@ -21,7 +21,7 @@ from typing import Any
 from .archive import Archive, Copied
 from .collect import Found, Summary, _Run, fingerprint
 from .examine import Context
-from .messages import render
+from .messages import Code, render
 from .recovery import backup_register
 from .register import Register
 from .review import ensure_table
@@ -92,7 +92,7 @@ def _carry_reviews(reg: Register, aside: Path) -> list[str]:
     except sqlite3.Error as err:
         if "no such table" in str(err):
             return []  # a register from before reviews: nothing to carry
-        return [render("review.rebuild_unread", aside=aside, detail=err)]
+        return [render(Code.REVIEW_REBUILD_UNREAD, aside=aside, detail=err)]
     ensure_table(reg)
     warnings = []
     with reg.transaction():
@@ -105,7 +105,7 @@ def _carry_reviews(reg: Register, aside: Path) -> list[str]:
             if new is None:
                 warnings.append(
                     render(
-                        "review.rebuild_unplaced",
+                        Code.REVIEW_REBUILD_UNPLACED,
                         action=action,
                         by=by,
                         at=at,
@@ -166,7 +166,7 @@ class _Replay(_Run):
         self.copies: dict[tuple[str, int, int], Copied] = {}
         found = []
         for seen, sha in items:
-            f = Found(seen["path"], "", seen["size"], seen["mtime_ns"], "")
+            f = Found(seen["path"], "", seen["size"], seen["mtime_ns"], None)
             self.copies[(f.rel, f.size, f.mtime_ns)] = Copied(sha, archive.find(sha) or "")
             found.append(f)
         return found

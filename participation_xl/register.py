@@ -104,7 +104,7 @@ _OLDER = {
 }
 # Outcomes that may change with nothing about the file changing (its permissions, a
 # folder's): looked at again on every collect, and recorded again only if they differ.
-RETRY_CODES = ("read.no_permission", "folder.unreadable")
+RETRY_CODES = (Code.READ_NO_PERMISSION, Code.FOLDER_UNREADABLE)
 INDEXES = "CREATE INDEX IF NOT EXISTS files_claim ON files(cycle, claimed_team, claimed_form);"
 
 
@@ -662,9 +662,9 @@ def damaged(path: Path, detail: str) -> RegisterError:
 
     backup = newest_backup(path.parent)
     how = (
-        render("register.restore", backup=backup, register=path)
+        render(Code.REGISTER_RESTORE, backup=backup, register=path)
         if backup
-        else render("register.no_backup")
+        else render(Code.REGISTER_NO_BACKUP)
     )
-    message = render("register.damaged", register=path, detail=detail) + " " + how
-    return RegisterError(message, "register.damaged")
+    message = render(Code.REGISTER_DAMAGED, register=path, detail=detail) + " " + how
+    return RegisterError(message, Code.REGISTER_DAMAGED)

@@ -47,7 +47,7 @@ from .emails import write_chaser_drafts
 from .export import neutralise
 from .generate import IssueContext, Mark, build_workbook
 from .issues import Issue
-from .messages import render
+from .messages import Code, render
 from .outputs import (
     SAFE_WORKBOOK_OPTIONS,
     all_or_nothing,
@@ -1409,11 +1409,11 @@ def _standard_exceptions(snap: _Snapshot, e: Expected, stds: list[_Standard]) ->
             missing = [_title_of(std, k) for k in plan.values() if _blank(_value_at(
                 s.document, f"{std.path}.{k}"))]  # fmt: skip
             if missing:
-                detail = render("report.no_action_plan", rating=rating,
+                detail = render(Code.REPORT_NO_ACTION_PLAN, rating=rating,
                                 missing=", ".join(missing))  # fmt: skip
                 rows.append([*base, NO_ACTION_PLAN, detail, *tail])
         if target and target < snap.today and rating not in spec.met:
-            detail = render("report.target_passed", date=_date_text(target))
+            detail = render(Code.REPORT_TARGET_PASSED, date=_date_text(target))
             rows.append([*base, TARGET_PASSED, detail, *tail])
     return rows
 

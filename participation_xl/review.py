@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import ReviewError
-from .messages import render
+from .messages import Code, render
 from .register import Register
 from .roster import read_roster
 from .workspace import Workspace
@@ -182,22 +182,24 @@ def decide(
     _check_expected(ws, team_id, form)
     note = (note or "").strip()
     if action == "return" and not note:
-        raise ReviewError("review.note_required", render("review.note_required"))
+        raise ReviewError(Code.REVIEW_NOTE_REQUIRED, render(Code.REVIEW_NOTE_REQUIRED))
     if len(note) > NOTE_LIMIT:
         raise ReviewError(
-            "review.note_too_long",
-            render("review.note_too_long", length=len(note), limit=NOTE_LIMIT),
+            Code.REVIEW_NOTE_TOO_LONG,
+            render(Code.REVIEW_NOTE_TOO_LONG, length=len(note), limit=NOTE_LIMIT),
         )
     with reg.transaction():
         current = _current(reg, ws.cycle, team_id, form)
         if current is None:
             raise ReviewError(
-                "review.no_submission", render("review.no_submission", team=team_id, form=form)
+                Code.REVIEW_NO_SUBMISSION,
+                render(Code.REVIEW_NO_SUBMISSION, team=team_id, form=form),
             )
         target = (submission_id, _sha(reg, submission_id)) if submission_id else current
         if action == "undo" and standing(_history(reg, target[0])) is None:
             raise ReviewError(
-                "review.nothing_to_undo", render("review.nothing_to_undo", team=team_id, form=form)
+                Code.REVIEW_NOTHING_TO_UNDO,
+                render(Code.REVIEW_NOTHING_TO_UNDO, team=team_id, form=form),
             )
         reg.db.execute(
             "INSERT INTO reviews (cycle, team_id, form, submission_id, sha256, action, note, "
@@ -221,12 +223,12 @@ def decide(
 def _check_expected(ws: Workspace, team_id: str, form: str) -> None:
     team = next((t for t in read_roster(ws.roster_path) if t.team_id == team_id), None)
     if team is None:
-        raise ReviewError("review.unknown_team", render("review.unknown_team", team=team_id))
+        raise ReviewError(Code.REVIEW_UNKNOWN_TEAM, render(Code.REVIEW_UNKNOWN_TEAM, team=team_id))
     forms = ws.forms_for(team.kind)
     if form not in forms:
         raise ReviewError(
-            "review.unknown_form",
-            render("review.unknown_form", team=team_id, form=form, forms=", ".join(forms)),
+            Code.REVIEW_UNKNOWN_FORM,
+            render(Code.REVIEW_UNKNOWN_FORM, team=team_id, form=form, forms=", ".join(forms)),
         )
 
 

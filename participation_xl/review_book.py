@@ -40,7 +40,7 @@ import openpyxl
 import xlsxwriter
 
 from .errors import ReviewError
-from .messages import render
+from .messages import Code, render
 from .outputs import SAFE_WORKBOOK_OPTIONS, atomic_write_bytes
 from .place import cell_name
 from .register import Register
@@ -138,13 +138,13 @@ def read_back(ws: Workspace, reg: Register) -> ReadBack:
             raise ValueError("it is far larger than a review workbook can be")
         data = path.read_bytes()
     except (OSError, ValueError) as err:
-        return ReadBack(False, [render("review.book_unread", path=path, detail=_detail(err))])
+        return ReadBack(False, [render(Code.REVIEW_BOOK_UNREAD, path=path, detail=_detail(err))])
     if hashlib.sha256(data).hexdigest() == state.get("sha256") and lock is None:
         return ReadBack()  # unchanged since written: nothing typed
     try:
         rows = _parse(data)
     except Exception as err:  # any damage: keep the file, and say so
-        return ReadBack(False, [render("review.book_unread", path=path, detail=_detail(err))])
+        return ReadBack(False, [render(Code.REVIEW_BOOK_UNREAD, path=path, detail=_detail(err))])
     back = _record(ws, reg, path, rows, state.get("rows") or {})
     if back.recorded:
         # The register has committed them: remember so now, outside the staged report set,
@@ -153,7 +153,7 @@ def read_back(ws: Workspace, reg: Register) -> ReadBack:
         _save_state(ws, state)
     if lock is not None:
         back.may_write = False
-        back.warnings.append(render("review.book_open", path=path, lock=lock.name))
+        back.warnings.append(render(Code.REVIEW_BOOK_OPEN, path=path, lock=lock.name))
     return back
 
 
@@ -233,7 +233,7 @@ def _record(
                 team, form = _text(row.get("Team ID")), _text(row.get("Form"))
                 back.warnings.append(
                     render(
-                        "review.book_stale_row",
+                        Code.REVIEW_BOOK_STALE_ROW,
                         path=path,
                         cell=cell,
                         team=team or "?",
@@ -250,7 +250,7 @@ def _record(
         before = cast(list[str], was) if ok else now  # ok: `was` is a pair of strings
         if raw and not action:
             back.warnings.append(
-                render("review.book_bad_decision", path=path, cell=cell, value=raw)
+                render(Code.REVIEW_BOOK_BAD_DECISION, path=path, cell=cell, value=raw)
             )
             back.kept[sub_id] = (raw, note)
             continue
@@ -263,7 +263,7 @@ def _record(
         elif [action, note] == list(now):
             continue  # already standing (recorded by a run whose reports failed): not twice
         if action == "return" and not note:
-            back.warnings.append(render("review.book_note_required", path=path, cell=cell))
+            back.warnings.append(render(Code.REVIEW_BOOK_NOTE_REQUIRED, path=path, cell=cell))
             back.kept[sub_id] = (raw, note)
             continue
         back.warnings += _apply(ws, reg, path, cell, sub_id, action, note, back)
@@ -327,7 +327,7 @@ def _apply(
         back.kept[sub_id] = (CHOICE_OF.get(action, ""), note)
         return [f"{path}: 'Review'!{cell}: {err}"]
     if not current:
-        return [render("review.book_superseded", path=path, cell=cell, team=team, form=form)]
+        return [render(Code.REVIEW_BOOK_SUPERSEDED, path=path, cell=cell, team=team, form=form)]
     return []
 
 

@@ -19,7 +19,7 @@ import openpyxl
 import xlsxwriter
 
 from .errors import RosterError
-from .messages import render
+from .messages import Code, render
 from .outputs import SAFE_WORKBOOK_OPTIONS, atomic_write_bytes
 from .pack import builtin_schema, compile_check, explainer
 from .validate import schema_problems
@@ -86,7 +86,7 @@ def read_roster(path: str | Path) -> list[Team]:
         data = path.read_bytes()
     except OSError as err:
         raise RosterError(
-            str(path), [render("roster.unreadable", detail=str(err) or type(err).__name__)]
+            str(path), [render(Code.ROSTER_UNREADABLE, detail=str(err) or type(err).__name__)]
         ) from err
     return list(_read_roster(path, data))
 
@@ -115,13 +115,13 @@ def _read_rows(path: Path, data: bytes) -> Iterator[tuple[int, dict[str, Any]]]:
         table = _csv_table(data) if path.suffix.lower() == ".csv" else _xlsx_table(data)
         first = next(table, None)
         if first is None:
-            raise RosterError(str(path), [render("roster.empty")])
+            raise RosterError(str(path), [render(Code.ROSTER_EMPTY)])
         header = [str(h or "").strip().lower() for h in first]
         known = columns()
         missing = [c for c in known if c not in header and c != "provider"]
         if missing:
             raise RosterError(
-                str(path), [render("roster.missing_column", column=c) for c in missing]
+                str(path), [render(Code.ROSTER_MISSING_COLUMN, column=c) for c in missing]
             )
         for number, raw in enumerate(table, start=2):
             values = {h: _clean(v) for h, v in zip(header, raw, strict=False) if h in known}
@@ -132,10 +132,10 @@ def _read_rows(path: Path, data: bytes) -> Iterator[tuple[int, dict[str, Any]]]:
         raise
     except Exception as err:  # any unreadable roster (zip, XML, encoding) gets one message
         raise RosterError(
-            str(path), [render("roster.unreadable", detail=str(err) or type(err).__name__)]
+            str(path), [render(Code.ROSTER_UNREADABLE, detail=str(err) or type(err).__name__)]
         ) from err
     if not found:
-        raise RosterError(str(path), [render("roster.empty")])
+        raise RosterError(str(path), [render(Code.ROSTER_EMPTY)])
 
 
 def _clean(value: Any) -> str:
@@ -178,18 +178,20 @@ def _problems(
     for p in [] if is_valid(values) else schema_problems(validator, values):
         column = str(p.path[0]) if p.path else "?"
         text = render(p.code, **{**_DEFAULTS, "label": column, "other": "kind", **p.values})
-        problems.append(render("roster.value", row=number, column=column, problem=text.rstrip(".")))
+        problems.append(
+            render(Code.ROSTER_VALUE, row=number, column=column, problem=text.rstrip("."))
+        )
     team_id = values.get("team_id", "")
     if team_id in first_seen:
         problems.append(
-            render("roster.duplicate_id", row=number, value=team_id, first=first_seen[team_id])
+            render(Code.ROSTER_DUPLICATE_ID, row=number, value=team_id, first=first_seen[team_id])
         )
     elif team_id.casefold() in folded:
         # EH01 and eh01 name the same folder and files on a case-insensitive share
         # (Windows, SharePoint, macOS): one team's workbooks would overwrite the other's.
         first, other = folded[team_id.casefold()]
         problems.append(
-            render("roster.case_clash", row=number, value=team_id, other=other, first=first)
+            render(Code.ROSTER_CASE_CLASH, row=number, value=team_id, other=other, first=first)
         )
     first_seen.setdefault(team_id, number)
     folded.setdefault(team_id.casefold(), (number, team_id))

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .messages import Code
+
 Value = int | float | dt.date
 
 
@@ -48,12 +50,14 @@ _DATES = frozenset({"date"})
 
 CHECKS: dict[str, Check] = {
     # the field can be no more than the other (trained staff <= total staff)
-    "rule.more_than": Check(_NUMBERS, True, lambda a, b: a <= b, lambda a, b: f"{a}>{b}", _at_most),
+    Code.RULE_MORE_THAN: Check(
+        _NUMBERS, True, lambda a, b: a <= b, lambda a, b: f"{a}>{b}", _at_most
+    ),
     # a date that has happened cannot be after today (today: the collect date, live TODAY())
-    "rule.in_future": Check(_DATES, False, lambda a, b: a <= b, lambda a, b: f"{a}>{b}", _up_to),
+    Code.RULE_IN_FUTURE: Check(_DATES, False, lambda a, b: a <= b, lambda a, b: f"{a}>{b}", _up_to),
     # a later date must be after the earlier one (a contract ends after it starts)
-    "rule.not_after": Check(_DATES, True, lambda a, b: a > b, lambda a, b: f"{a}<={b}", _later),
-    "rule.not_after_query": Check(
+    Code.RULE_NOT_AFTER: Check(_DATES, True, lambda a, b: a > b, lambda a, b: f"{a}<={b}", _later),
+    Code.RULE_NOT_AFTER_QUERY: Check(
         _DATES, True, lambda a, b: a > b, lambda a, b: f"{a}<={b}", _later
     ),
 }

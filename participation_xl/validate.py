@@ -12,18 +12,20 @@ from typing import Any, cast
 
 import jsonschema
 
+from .messages import Code
+
 
 @dataclass(frozen=True)
 class SchemaProblem:
     """One schema error: where (a path of keys and indexes), which code, and its values."""
 
     path: tuple[str | int, ...]
-    code: str
+    code: Code
     values: dict[str, Any]
 
 
-_TYPE_CODES = {"integer": "answer.integer", "number": "answer.number"}
-_FORMAT_CODES = {"date": "answer.date", "email": "answer.email"}
+_TYPE_CODES = {"integer": Code.ANSWER_INTEGER, "number": Code.ANSWER_NUMBER}
+_FORMAT_CODES = {"date": Code.ANSWER_DATE, "email": Code.ANSWER_EMAIL}
 
 
 def schema_problems(
@@ -45,7 +47,7 @@ def _translate(error: jsonschema.ValidationError, root: dict[str, Any]) -> Itera
     if error.validator == "required":
         conditional = "then" in error.absolute_schema_path
         values = {"other": _condition_field(error, root)} if conditional else {}
-        code = "answer.required_when" if conditional else "answer.required"
+        code = Code.ANSWER_REQUIRED_WHEN if conditional else Code.ANSWER_REQUIRED
         for key in cast(list[str], error.validator_value):  # `required` lists names
             if isinstance(error.instance, dict) and key not in error.instance:
                 yield SchemaProblem((*path, key), code, values)
@@ -69,38 +71,38 @@ def _condition_field(error: jsonschema.ValidationError, root: dict[str, Any]) ->
     return next(iter(node.get("if", {}).get("properties", {})), "")
 
 
-def _simple(error: jsonschema.ValidationError) -> tuple[str, dict[str, Any]]:
+def _simple(error: jsonschema.ValidationError) -> tuple[Code, dict[str, Any]]:
     # The stubs allow Unset for errors built by hand; iter_errors always sets these.
     value: Any = error.instance
     limit: Any = error.validator_value
     kind = error.validator
     if kind in ("enum", "const"):
         options = limit if kind == "enum" else [limit]
-        return "answer.choice", {"value": value, "options": ", ".join(map(str, options))}
+        return Code.ANSWER_CHOICE, {"value": value, "options": ", ".join(map(str, options))}
     if kind == "type":
         expected = error.validator_value
         code = _TYPE_CODES.get(expected if isinstance(expected, str) else "")
         if code is None and isinstance(error.schema, dict):  # 5 where a date is asked: no date
             code = _FORMAT_CODES.get(error.schema.get("format", ""))
-        return code or "answer.invalid", {"value": value, "detail": error.message}
+        return code or Code.ANSWER_INVALID, {"value": value, "detail": error.message}
     if kind == "format":
-        code = _FORMAT_CODES.get(limit, "answer.invalid")
+        code = _FORMAT_CODES.get(limit, Code.ANSWER_INVALID)
         return code, {"value": value, "detail": error.message}
     if kind in ("minimum", "exclusiveMinimum"):
-        return "answer.too_small", {"value": value, "limit": error.validator_value}
+        return Code.ANSWER_TOO_SMALL, {"value": value, "limit": error.validator_value}
     if kind in ("maximum", "exclusiveMaximum"):
-        return "answer.too_large", {"value": value, "limit": error.validator_value}
+        return Code.ANSWER_TOO_LARGE, {"value": value, "limit": error.validator_value}
     if kind == "maxLength":
-        return "answer.too_long", {"length": len(value), "limit": error.validator_value}
+        return Code.ANSWER_TOO_LONG, {"length": len(value), "limit": error.validator_value}
     if kind == "pattern":
         schema = cast(Mapping[str, Any], error.schema)  # a `pattern`'s own is an object
         email = schema.get("format") == "email"
         hint = schema.get("description", "")
-        return ("answer.email" if email else "answer.pattern"), {"value": value, "hint": hint}
+        return (Code.ANSWER_EMAIL if email else Code.ANSWER_PATTERN), {"value": value, "hint": hint}
     if kind == "minLength":
-        return "answer.required", {}
+        return Code.ANSWER_REQUIRED, {}
     if kind == "minItems":
-        return "answer.min_rows", {"limit": error.validator_value}
+        return Code.ANSWER_MIN_ROWS, {"limit": error.validator_value}
     if kind == "maxItems":
-        return "answer.too_many_rows", {"limit": error.validator_value}
-    return "answer.invalid", {"detail": error.message}
+        return Code.ANSWER_TOO_MANY_ROWS, {"limit": error.validator_value}
+    return Code.ANSWER_INVALID, {"detail": error.message}

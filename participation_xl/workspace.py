@@ -24,7 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import BusyError, ConfigError
-from .messages import render
+from .messages import Code, render
 from .pack import Pack, builtin_schema, explainer, load_pack
 from .roster import write_starter_roster
 
@@ -84,7 +84,7 @@ class Workspace:
         unknown = [f for f in forms if f not in self.pack.forms]
         if unknown:
             raise ConfigError.of(
-                "config.forms_unknown",
+                Code.CONFIG_FORMS_UNKNOWN,
                 path=self.root / CONFIG_NAME,
                 kind=kind,
                 unknown=", ".join(unknown),
@@ -120,7 +120,7 @@ def read_secret(path: Path) -> bytes:
             problem = "its bytes repeat, so it was not made at random"
         else:
             return key
-    raise ConfigError.of("key.damaged", path=path, problem=problem)
+    raise ConfigError.of(Code.KEY_DAMAGED, path=path, problem=problem)
 
 
 def find_root(start: str | Path | None = None) -> Path:
@@ -129,7 +129,7 @@ def find_root(start: str | Path | None = None) -> Path:
     for folder in (here, *here.parents):
         if (folder / CONFIG_NAME).is_file():
             return folder
-    raise ConfigError.of("config.not_found", path=here, config=CONFIG_NAME)
+    raise ConfigError.of(Code.CONFIG_NOT_FOUND, path=here, config=CONFIG_NAME)
 
 
 def load_workspace(start: str | Path | None = None) -> Workspace:
@@ -140,7 +140,7 @@ def load_workspace(start: str | Path | None = None) -> Workspace:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
     except (OSError, tomllib.TOMLDecodeError) as err:
-        raise ConfigError.of("config.unreadable", path=path, detail=err) from err
+        raise ConfigError.of(Code.CONFIG_UNREADABLE, path=path, detail=err) from err
     _check_config(path, data)
     pack = data.get("pack") or None
     return Workspace(
@@ -166,7 +166,7 @@ def _config_timezone(path: Path, data: dict[str, Any]) -> str:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as err:
         raise ConfigError.of(
-            "config.timezone", path=path, name=name, default=DEFAULT_TIMEZONE
+            Code.CONFIG_TIMEZONE, path=path, name=name, default=DEFAULT_TIMEZONE
         ) from err
     return name
 
@@ -178,7 +178,7 @@ def _check_config(path: Path, data: dict[str, Any]) -> None:
         for e in validator.iter_errors(data)
     ]
     if problems:
-        raise ConfigError.of("config.invalid", path=path, problems="; ".join(problems))
+        raise ConfigError.of(Code.CONFIG_INVALID, path=path, problems="; ".join(problems))
     check_cycle(data["cycle"])
 
 
@@ -187,7 +187,7 @@ def _config_due(path: Path, data: dict[str, Any]) -> dt.date:
         due = parse_date(data["due"])
         check_due(data["cycle"], due)
     except (ValueError, ConfigError) as err:
-        raise ConfigError.of("config.due", path=path, detail=err) from err
+        raise ConfigError.of(Code.CONFIG_DUE, path=path, detail=err) from err
     return due
 
 
@@ -195,7 +195,7 @@ def check_cycle(cycle: str) -> None:
     """A cycle is two consecutive years, like 2026-27."""
     m = re.fullmatch(r"(\d{4})-(\d{2})", cycle)
     if not m or (int(m.group(1)) + 1) % 100 != int(m.group(2)):
-        raise ConfigError.of("config.cycle", cycle=cycle)
+        raise ConfigError.of(Code.CONFIG_CYCLE, cycle=cycle)
 
 
 def cycle_start(cycle: str) -> dt.date:
@@ -210,7 +210,7 @@ def check_due(cycle: str, due: dt.date) -> None:
     start = cycle_start(cycle)
     if due < start:
         raise ConfigError.of(
-            "config.due_before_cycle",
+            Code.CONFIG_DUE_BEFORE_CYCLE,
             due=f"{due:%d/%m/%Y}",
             cycle=cycle,
             start=f"{start:%d/%m/%Y}",
@@ -231,7 +231,7 @@ def parse_date(text: str) -> dt.date:
         return _day(value, int(day_first[3]), int(day_first[2]), int(day_first[1]))
     if iso:
         return _day(value, int(iso[1]), int(iso[2]), int(iso[3]))
-    raise ValueError(render("date.not_a_date", value=value))
+    raise ValueError(render(Code.DATE_NOT_A_DATE, value=value))
 
 
 def _day(text: str, year: int, month: int, day: int) -> dt.date:
@@ -242,7 +242,7 @@ def _day(text: str, year: int, month: int, day: int) -> dt.date:
         pass
     if not 1 <= month <= 12 or year < 1:
         part = f"month {month} (months are 1 to 12)" if year >= 1 else "year 0"
-        raise ValueError(render("date.no_such_part", value=text, part=part)) from None
+        raise ValueError(render(Code.DATE_NO_SUCH_PART, value=text, part=part)) from None
     last = calendar.monthrange(year, month)[1]
     name = f"{calendar.month_name[month]} {year}"
     why = (
@@ -252,7 +252,7 @@ def _day(text: str, year: int, month: int, day: int) -> dt.date:
     )
     example = f"{min(max(day, 1), last):02d}/{month:02d}/{year}"
     raise ValueError(
-        render("date.no_such_day", value=text, day=f"{day} {name}", why=why, example=example)
+        render(Code.DATE_NO_SUCH_DAY, value=text, day=f"{day} {name}", why=why, example=example)
     ) from None
 
 
@@ -274,11 +274,11 @@ def init_workspace(
     check_cycle(cycle)
     check_due(cycle, due)
     if not council.strip():
-        raise ConfigError.of("config.council_required")
+        raise ConfigError.of(Code.CONFIG_COUNCIL_REQUIRED)
     return_to = " ".join(return_to.split())  # one line: it is a sentence on the workbook
     limit = builtin_schema("config")["properties"]["return_to"]["maxLength"]
     if len(return_to) > limit:
-        raise ConfigError.of("config.return_to_too_long", length=len(return_to), limit=limit)
+        raise ConfigError.of(Code.CONFIG_RETURN_TO_TOO_LONG, length=len(return_to), limit=limit)
     root.mkdir(parents=True, exist_ok=True)
     state = root / STATE_DIR
     state.mkdir(exist_ok=True)
@@ -310,10 +310,10 @@ def check_free(root: Path, command: str) -> None:
     """Refuse, before anything is written, a folder where `command` (init, demo) would
     write over something: a coordinator's roster, settings or key is never replaced."""
     if _present(root) and not root.is_dir():
-        raise ConfigError.of("workspace.exists", paths=root, command=command)
+        raise ConfigError.of(Code.WORKSPACE_EXISTS, paths=root, command=command)
     key = root / STATE_DIR / SECRET_NAME
     if _present(key) and not _present(root / CONFIG_NAME):
-        raise ConfigError.of("workspace.orphan_key", path=key)
+        raise ConfigError.of(Code.WORKSPACE_ORPHAN_KEY, path=key)
     taken = [root / name for name in (CONFIG_NAME, STARTER_ROSTER, STATE_DIR + "/" + SECRET_NAME)]
     taken = [p for p in taken if _present(p)]
     taken += [
@@ -323,7 +323,7 @@ def check_free(root: Path, command: str) -> None:
     ]
     if taken:
         paths = ", ".join(str(p) for p in taken)
-        raise ConfigError.of("workspace.exists", paths=paths, command=command)
+        raise ConfigError.of(Code.WORKSPACE_EXISTS, paths=paths, command=command)
 
 
 def _present(path: Path) -> bool:
@@ -362,10 +362,11 @@ pack = {q(v["pack"])}
 # Stops accidental edits to locked cells. It is not security: the signed identity is.
 sheet_password = {q(v["sheet_password"])}
 
-# Which forms go to which kind of team.
-[forms]
-internal = ["audit"]
-commissioned = ["audit", "six-standards"]
+# Which forms go to which kind of team: the pack's own [forms] (in its pack.toml) unless
+# you name them here, for example:
+# [forms]
+# internal = ["form id", ...]
+# commissioned = ["form id", ...]
 
 # The coordinator's review (participation-xl review, or reports/review.xlsx).
 [review]
@@ -383,11 +384,11 @@ def returns_folder(ws: Workspace, folder: str | Path | None = None) -> Path:
     (the default is ./returns)."""
     source = Path(folder) if folder else ws.returns_dir
     if not source.is_dir():
-        raise ConfigError.of("config.returns_missing", path=source)
+        raise ConfigError.of(Code.CONFIG_RETURNS_MISSING, path=source)
     real, root = source.resolve(), ws.root.resolve()
     own = [root / STATE_DIR, ws.outbox.resolve(), ws.reports_dir.resolve()]
     if real == root or real in root.parents or any(_within(real, p) for p in own):
-        raise ConfigError.of("config.returns_overlap", path=source, root=root)
+        raise ConfigError.of(Code.CONFIG_RETURNS_OVERLAP, path=source, root=root)
     return source
 
 
@@ -420,7 +421,7 @@ def run_lock(ws: Workspace, wait: float = 30.0) -> Iterator[None]:
                 if time.monotonic() > deadline:
                     fh.seek(0)
                     holder = fh.read().strip() or "another process"
-                    raise BusyError.of("busy.running", holder=holder) from err
+                    raise BusyError.of(Code.BUSY_RUNNING, holder=holder) from err
                 time.sleep(0.2)
         _sweep(ws)
         fh.seek(0)
