@@ -194,6 +194,9 @@ class Code(StrEnum):
     CHECK_IN_FORM = "check.in_form"
     REPORT_NO_ACTION_PLAN = "report.no_action_plan"
     REPORT_TARGET_PASSED = "report.target_passed"
+    REPORT_MISSING = "report.missing"
+    REPORT_INVALID_OVERDUE = "report.invalid_overdue"
+    REPORT_RECEIVED_LATE = "report.received_late"
 
 
 E, Q = Severity.ERROR, Severity.QUERY
@@ -730,6 +733,12 @@ CATALOGUE: dict[Code, Message] = {
     # pack.toml) with no action plan, and an action whose target date has passed.
     Code.REPORT_NO_ACTION_PLAN: Message(Q, "{rating} with no {missing}."),
     Code.REPORT_TARGET_PASSED: Message(Q, "The target date {date} has passed."),
+    Code.REPORT_MISSING: Message(E, "No return received; it was due {due}."),
+    Code.REPORT_INVALID_OVERDUE: Message(
+        E, "The return has {errors} problem(s) to fix; it was due {due}."
+    ),
+    # Lateness as collect judged it when it recorded the return (the submission's `late`).
+    Code.REPORT_RECEIVED_LATE: Message(Q, "Received {received}, after the due date {due}."),
 }
 
 

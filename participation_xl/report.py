@@ -1100,8 +1100,9 @@ def _write_compliance(snap: _Snapshot) -> Path:
         f"Exceptions to follow up, cycle {cycle}",
         f"{_plural(_row_header(snap))} rated {_or(_short_of_met(snap))} with no action "
         f"plan, and target dates that have passed, from the current {what} returns (valid "
-        "or invalid); after the due date, also every return that is missing, rejected or "
-        "invalid.",
+        "or invalid); every valid return received after the due date (as collect judged "
+        "it when it recorded the return); and after the due date, every return that is "
+        "missing, rejected or invalid.",
         key_cols=2,
     )
     _data_sheet(book, "Exceptions", "Exceptions", _exception_cols(snap),
@@ -1379,6 +1380,7 @@ def _exception_cols(snap: _Snapshot) -> list[Col]:
 
 NO_ACTION_PLAN = "No action plan"
 TARGET_PASSED = "Target date passed"
+MISSING, INVALID, RECEIVED_LATE = "Missing return", "Invalid return", "Received late"
 
 
 def _exceptions(snap: _Snapshot, stds: list[_Standard]) -> list[Row]:
@@ -1386,8 +1388,12 @@ def _exceptions(snap: _Snapshot, stds: list[_Standard]) -> list[Row]:
     for e in _services(snap):
         if e.current:
             rows += _standard_exceptions(snap, e, stds)
-    if snap.today > snap.ws.due:
-        rows += [_late_row(snap, e) for e in snap.expected if e.status != "valid"]
+    overdue = snap.today > snap.ws.due  # still not valid now: judged today
+    # A valid return received after the due date: as collect judged it when it recorded
+    # the return (the submission's `late`), never judged again by today's date.
+    received_late = [e for e in snap.expected if e.late and e.status == "valid"]
+    not_valid = [e for e in snap.expected if overdue and e.status != "valid"]
+    rows += [_late_row(snap, e) for e in not_valid + received_late]
     return rows
 
 
@@ -1429,11 +1435,15 @@ def _title_of(std: _Standard, key: str) -> str:
 def _late_row(snap: _Snapshot, e: Expected) -> Row:
     due = _date_text(snap.ws.due)
     if e.current is None:
-        kind, detail, file = "Missing return", f"No return received; it was due {due}.", None
-    else:
+        kind, detail, file = MISSING, render(Code.REPORT_MISSING, due=due), None
+    elif e.status != "valid":
         errors = e.current.errors
-        kind, file = "Invalid return", e.current.file_name
-        detail = f"The return has {errors} problem(s) to fix; it was due {due}."
+        kind, file = INVALID, e.current.file_name
+        detail = render(Code.REPORT_INVALID_OVERDUE, errors=errors, due=due)
+    else:
+        kind, file = RECEIVED_LATE, e.current.file_name
+        when = dt.datetime.fromisoformat(e.current.received_at).astimezone(snap.ws.tz)
+        detail = render(Code.REPORT_RECEIVED_LATE, received=f"{when:%d/%m/%Y %H:%M}", due=due)
     t = e.team
     return [
         t.team_id,

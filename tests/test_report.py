@@ -27,6 +27,7 @@ from participation_xl import report
 from participation_xl.collect import collect
 from participation_xl.examine import issue
 from participation_xl.generate import generate, issued_form
+from participation_xl.messages import Code
 from participation_xl.register import Register
 from participation_xl.report import (
     CUT_MARKER,
@@ -439,6 +440,22 @@ def test_exceptions_before_the_due_date_do_not_chase_returns(known):
         write_compliance(ws, reg, today=BEFORE_DUE)
     rows = _rows(_reports(ws) / "compliance.xlsx", "Exceptions")
     assert [(r["Standard"], r["Exception"]) for r in rows] == [("Standard 1", "No action plan")]
+
+
+def test_a_valid_return_received_late_is_an_exception_as_collect_judged_it(known):
+    """Lateness is the submission's `late`, frozen when collect recorded the return: the
+    report does not judge it again by today's date or the due date in force now."""
+    ws, _, _ = known
+    late = [issue(Code.STATUS_LATE, "SW02 audit.xlsx", received="02/04/2027", due="31/03/2027")]
+    _submit(ws, "SW02", "audit", _doc(ws, "SW02", "audit", seed=2), late, received=LATE)
+    for today in (BEFORE_DUE, AFTER_DUE):
+        with Register(register_path(ws)) as reg:
+            write_compliance(ws, reg, today=today)
+        rows = _rows(_reports(ws) / "compliance.xlsx", "Exceptions")
+        (row,) = [r for r in rows if r["Team ID"] == "SW02"]
+        assert row["Exception"] == "Received late"
+        assert "after the due date" in row["Detail"]
+        assert not [r for r in rows if r["Team ID"] == "EH01"]  # valid and on time
 
 
 def test_trend_says_when_no_earlier_cycle_is_recorded(known):
