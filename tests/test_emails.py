@@ -4,7 +4,6 @@ back with the standard library as a mail program would read it."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import random
 from email import policy
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
+from recorded import record_return
 
 from participation_xl.cli import main
 from participation_xl.emails import draft
@@ -147,34 +147,10 @@ def _doc(ws, team: str, form: str, seed: int = 1) -> dict[str, Any]:
     return head | sample_answers(f, random.Random(seed), rows=2)
 
 
-def _late(issues) -> bool:
-    """Late as collect judges it: it adds the status.late query to a late return."""
-    return any(i.code == "status.late" for i in issues)
-
-
 def _submit(ws, team, form, issues=(), seed=1) -> None:
-    doc = _doc(ws, team, form, seed)
-    name = f"{team} {form} {seed}.xlsx"
     received = f"2027-03-{10 + seed:02d}T09:30:00+00:00"
-    identity = {"team_id": team, "form": form, "form_version": "1.0", "cycle": ws.cycle}
-    sha = hashlib.sha256(json.dumps([name, doc]).encode()).hexdigest()
-    valid = not any(i.is_error for i in issues)
-    now = dt.datetime.now(dt.UTC).isoformat()
-    with Register(register_path(ws)) as reg, reg.transaction():
-        file_id = reg.add_file(name, 1, 1, sha, "accepted", "", "", now)
-        reg.add_submission(
-            file_id,
-            sha,
-            name,
-            identity,
-            valid,
-            doc,
-            list(issues),
-            received,
-            now,
-            late=_late(issues),
-        )
-        reg.refresh_current(ws.cycle, team, form)
+    doc = _doc(ws, team, form, seed)
+    record_return(ws, team, form, doc, issues, received, name=f"{team} {form} {seed}.xlsx")
 
 
 def _chasers(ws) -> dict[str, EmailMessage]:

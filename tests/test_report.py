@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import io
-import json
 import os
 import random
 import re
@@ -22,6 +20,7 @@ from typing import Any
 import openpyxl
 import pytest
 from openxml_audit import OpenXmlValidator
+from recorded import record_return
 
 from participation_xl import report
 from participation_xl.collect import collect
@@ -65,34 +64,9 @@ def _doc(ws, team: str, form: str, seed: int = 1, rows: int = 2) -> dict[str, An
     return head | sample_answers(f, random.Random(seed), rows=rows)
 
 
-def _late(issues) -> bool:
-    """Late as collect judges it: it adds the status.late query to a late return."""
-    return any(i.code == "status.late" for i in issues)
-
-
 def _submit(ws, team, form, doc, issues=(), received=ON_TIME, cycle=None, name=None) -> None:
     """Record one return as collect would: a file, its submission, and which is current."""
-    cycle = cycle or ws.cycle
-    name = name or f"{team} {form}.xlsx"
-    identity = {"team_id": team, "form": form, "form_version": "1.0", "cycle": cycle}
-    sha = hashlib.sha256(json.dumps([name, received, doc]).encode()).hexdigest()
-    valid = not any(i.is_error for i in issues)
-    now = dt.datetime.now(dt.UTC).isoformat()
-    with Register(register_path(ws)) as reg, reg.transaction():
-        file_id = reg.add_file(name, 1, 1, sha, "accepted", "", "", now)
-        reg.add_submission(
-            file_id,
-            sha,
-            name,
-            identity,
-            valid,
-            doc,
-            list(issues),
-            received,
-            now,
-            late=_late(issues),
-        )
-        reg.refresh_current(cycle, team, form)
+    record_return(ws, team, form, doc, issues, received, cycle, name)
 
 
 def _standards_doc(ws) -> dict[str, Any]:

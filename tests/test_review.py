@@ -4,7 +4,6 @@ the counting rule, and decisions typed in reports/review.xlsx."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 import random
@@ -14,6 +13,7 @@ from typing import Any
 import openpyxl
 import pytest
 from click.testing import CliRunner
+from recorded import record_return
 
 from participation_xl.cli import main
 from participation_xl.collect import collect
@@ -39,35 +39,10 @@ def _doc(ws, team: str, form: str, seed: int = 1) -> dict[str, Any]:
     return head | sample_answers(f, random.Random(seed), rows=2)
 
 
-def _late(issues) -> bool:
-    """Late as collect judges it: it adds the status.late query to a late return."""
-    return any(i.code == "status.late" for i in issues)
-
-
 def _submit(ws, team, form, issues=(), received=ON_TIME, seed=1) -> int:
     """Record one return as collect would; returns its submission id."""
     doc = _doc(ws, team, form, seed)
-    name = f"{team} {form} {seed}.xlsx"
-    identity = {"team_id": team, "form": form, "form_version": "1.0", "cycle": ws.cycle}
-    sha = hashlib.sha256(json.dumps([name, received, doc]).encode()).hexdigest()
-    valid = not any(i.is_error for i in issues)
-    now = dt.datetime.now(dt.UTC).isoformat()
-    with Register(register_path(ws)) as reg, reg.transaction():
-        file_id = reg.add_file(name, 1, 1, sha, "accepted", "", "", now)
-        sub = reg.add_submission(
-            file_id,
-            sha,
-            name,
-            identity,
-            valid,
-            doc,
-            list(issues),
-            received,
-            now,
-            late=_late(issues),
-        )
-        reg.refresh_current(ws.cycle, team, form)
-    return sub
+    return record_return(ws, team, form, doc, issues, received, name=f"{team} {form} {seed}.xlsx")
 
 
 def _cli(ws, *args, code=0):
