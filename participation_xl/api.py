@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TextIO, cast
@@ -33,7 +33,6 @@ from .examine import validate_files
 from .export import submissions, write_csv, write_jsonl
 from .generate import generate as generate_workbooks
 from .issues import Issue
-from .messages import Code, Severity, is_notice
 from .pack import load_pack
 from .pipeline import Collected, Written, collect_and_report, rewrite_reports, written_beside
 from .rebuild import Rebuilt
@@ -41,8 +40,7 @@ from .rebuild import rebuild as _rebuild
 from .recovery import backup_register
 from .register import Register
 from .roster import read_roster
-from .status import ISSUE_KEYS
-from .status import status as status_document
+from .status import FileStatus, Review, Status, StatusIssue, TeamStatus, status_of
 from .workspace import Workspace as Settings
 from .workspace import find_root, init_workspace, load_workspace, register_path, run_lock
 
@@ -131,169 +129,6 @@ class Validation:
 
     def as_json(self) -> list[dict[str, Any]]:
         return [v.as_json() for v in self.files]
-
-
-@dataclass(frozen=True)
-class StatusIssue:
-    """One issue of a team's return, as `status --json` gives it."""
-
-    code: str
-    file: str
-    sheet: str
-    cell: str
-    field: str  # the question in words
-    message: str
-    severity: str  # error | query
-    explanation: str | None  # the team's explanation of a query, if it gave one
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> StatusIssue:
-        return cls(**{k: data[k] for k in ISSUE_KEYS})
-
-    def as_json(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ISSUE_KEYS}
-
-    @property
-    def to_explain(self) -> bool:
-        """A query the team is asked to explain (or correct), with no explanation yet."""
-        asked = self.severity == Severity.QUERY and not is_notice(Code(self.code))
-        return asked and self.explanation is None
-
-
-@dataclass(frozen=True)
-class Review:
-    """The coordinator's decision standing on a team's current return."""
-
-    state: str  # approved | returned
-    note: str | None
-    by: str
-    at: str  # ISO time, UTC
-    history: list[dict[str, Any]]  # every decision on the return, undos included
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any] | None) -> Review | None:
-        return cls(**data) if data else None
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "state": self.state,
-            "note": self.note,
-            "by": self.by,
-            "at": self.at,
-            "history": self.history,
-        }
-
-    @property
-    def word(self) -> str:
-        """Approved, or Sent back."""
-        return _review.WORD_OF[self.state]
-
-
-@dataclass(frozen=True)
-class TeamStatus:
-    """Where one team stands on one form: an entry of `status --json`'s `teams`."""
-
-    team_id: str
-    team_name: str
-    form: str
-    status: str  # missing | rejected | invalid | valid
-    late: bool
-    file: str | None
-    review: Review | None
-    issues: list[StatusIssue]
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> TeamStatus:
-        return cls(
-            data["team_id"],
-            data["team_name"],
-            data["form"],
-            data["status"],
-            data["late"],
-            data["file"],
-            Review.from_json(data["review"]),
-            [StatusIssue.from_json(i) for i in data["issues"]],
-        )
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "team_id": self.team_id,
-            "team_name": self.team_name,
-            "form": self.form,
-            "status": self.status,
-            "late": self.late,
-            "file": self.file,
-            "review": self.review.as_json() if self.review else None,
-            "issues": [i.as_json() for i in self.issues],
-        }
-
-    @property
-    def returned(self) -> bool:
-        """A return was accepted (valid or invalid): it has errors and queries to count."""
-        return self.status in ("valid", "invalid")
-
-    @property
-    def errors(self) -> int | None:
-        """The current return's errors; None when no return was accepted."""
-        return sum(i.severity == "error" for i in self.issues) if self.returned else None
-
-    @property
-    def queries(self) -> int | None:
-        """The current return's queries; None when no return was accepted."""
-        return sum(i.severity != "error" for i in self.issues) if self.returned else None
-
-    @property
-    def to_explain(self) -> int:
-        """A valid return's queries still to explain (they keep it on the chasers list)."""
-        return sum(i.to_explain for i in self.issues) if self.status == "valid" else 0
-
-    @property
-    def rejected_reason(self) -> str:
-        """Why the team's latest file was refused, when nothing of it was accepted."""
-        return self.issues[0].message if self.status == "rejected" and self.issues else ""
-
-
-@dataclass(frozen=True)
-class FileStatus:
-    """A file collect has seen: an entry of `status --json`'s `files`."""
-
-    path: str
-    sha256: str | None
-    outcome: str  # accepted | rejected | duplicate | ignored | pending
-    reason: str
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "sha256": self.sha256,
-            "outcome": self.outcome,
-            "reason": self.reason,
-        }
-
-
-@dataclass(frozen=True)
-class Status:
-    """Where every team stands, and every file ever seen (`status --json`, typed)."""
-
-    teams: list[TeamStatus]
-    files: list[FileStatus]
-
-    @classmethod
-    def from_json(cls, doc: Mapping[str, Any]) -> Status:
-        return cls(
-            [TeamStatus.from_json(t) for t in doc["teams"]],
-            [FileStatus(**f) for f in doc["files"]],
-        )
-
-    def as_json(self) -> dict[str, list[dict[str, Any]]]:
-        """The document `status --json` prints."""
-        return {
-            "teams": [t.as_json() for t in self.teams],
-            "files": [f.as_json() for f in self.files],
-        }
-
-    def team(self, team_id: str, form: str) -> TeamStatus | None:
-        return next((t for t in self.teams if (t.team_id, t.form) == (team_id, form)), None)
 
 
 @dataclass(frozen=True)
@@ -400,7 +235,7 @@ class Workspace:
     def status(self) -> Status:
         """Where every team stands, and every file seen (`status`); reads only."""
         with Register.read_only(register_path(self.settings)) as reg:
-            return Status.from_json(status_document(self.settings, reg))
+            return status_of(self.settings, reg)
 
     def export(
         self,

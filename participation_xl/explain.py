@@ -71,16 +71,9 @@ def to_explain(issue: Issue) -> bool:
     return is_query(issue) and not is_notice(issue.code)
 
 
-def with_explanations(
-    issues: Iterable[Issue], explained: Mapping[tuple[str, str, str], str]
-) -> list[dict[str, Any]]:
-    """Each issue as `status --json` gives it, with its `explanation`: the team's text
-    for a query, else None."""
-    out = []
-    for i in issues:
-        text = explained.get(key_of(i)) if is_query(i) else None
-        out.append({**i.as_json(), "explanation": text})
-    return out
+def explanation_of(issue: Issue, explained: Mapping[tuple[str, str, str], str]) -> str | None:
+    """The team's explanation of a query, if it gave one; None for anything else."""
+    return explained.get(key_of(issue)) if is_query(issue) else None
 
 
 def unexplained(
@@ -289,6 +282,5 @@ __all__ = [
     "queries_to_ask",
     "read_explanations",
     "unexplained",
-    "with_explanations",
     "write_sheet",
 ]

@@ -10,8 +10,8 @@ from . import explain
 from .issues import Issue
 from .messages import Code
 from .register import FileRecord, Register, Submission
+from .review import WORD_OF, current_reviews
 from .review import counts as review_counts
-from .review import current_reviews
 from .roster import Team, read_roster
 from .workspace import Workspace
 
@@ -139,29 +139,170 @@ def standing(ws: Workspace, reg: Register) -> dict[str, int]:
     return counts
 
 
+@dataclass(frozen=True)
+class StatusIssue:
+    """One issue of a team's return, as `status` gives it: the Issue itself, and the
+    team's explanation of a query, if it gave one. Words are made only in `as_json`."""
+
+    issue: Issue
+    explanation: str | None
+
+    @property
+    def code(self) -> Code:
+        return self.issue.code
+
+    @property
+    def severity(self) -> str:  # error | query
+        return self.issue.severity.value
+
+    @property
+    def message(self) -> str:
+        return self.issue.message
+
+    def as_json(self) -> dict[str, Any]:
+        found = {**self.issue.as_json(), "explanation": self.explanation}
+        return {k: found[k] for k in ISSUE_KEYS}
+
+    @property
+    def to_explain(self) -> bool:
+        """A query the team is asked to explain (or correct), with no explanation yet."""
+        return explain.to_explain(self.issue) and self.explanation is None
+
+
+@dataclass(frozen=True)
+class Review:
+    """The coordinator's decision standing on a team's current return."""
+
+    state: str  # approved | returned
+    note: str | None
+    by: str
+    at: str  # ISO time, UTC
+    history: list[dict[str, Any]]  # every decision on the return, undos included
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> Review | None:
+        return cls(**data) if data else None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "note": self.note,
+            "by": self.by,
+            "at": self.at,
+            "history": self.history,
+        }
+
+    @property
+    def word(self) -> str:
+        """Approved, or Sent back."""
+        return WORD_OF[self.state]
+
+
+@dataclass(frozen=True)
+class TeamStatus:
+    """Where one team stands on one form: an entry of `status --json`'s `teams`."""
+
+    team_id: str
+    team_name: str
+    form: str
+    status: str  # missing | rejected | invalid | valid
+    late: bool
+    file: str | None
+    review: Review | None
+    issues: list[StatusIssue]
+
+    @classmethod
+    def of(cls, r: Expected) -> TeamStatus:
+        issues = [StatusIssue(i, explain.explanation_of(i, r.explained)) for i in issues_of(r)]
+        t = r.team
+        review = Review.from_json(r.review)
+        return cls(t.team_id, t.team_name, r.form, r.status, r.late, r.file, review, issues)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "team_id": self.team_id,
+            "team_name": self.team_name,
+            "form": self.form,
+            "status": self.status,
+            "late": self.late,
+            "file": self.file,
+            "review": self.review.as_json() if self.review else None,
+            "issues": [i.as_json() for i in self.issues],
+        }
+
+    @property
+    def returned(self) -> bool:
+        """A return was accepted (valid or invalid): it has errors and queries to count."""
+        return self.status in ("valid", "invalid")
+
+    @property
+    def errors(self) -> int | None:
+        """The current return's errors; None when no return was accepted."""
+        return sum(i.severity == "error" for i in self.issues) if self.returned else None
+
+    @property
+    def queries(self) -> int | None:
+        """The current return's queries; None when no return was accepted."""
+        return sum(i.severity != "error" for i in self.issues) if self.returned else None
+
+    @property
+    def to_explain(self) -> int:
+        """A valid return's queries still to explain (they keep it on the chasers list)."""
+        return sum(i.to_explain for i in self.issues) if self.status == "valid" else 0
+
+    @property
+    def rejected_reason(self) -> str:
+        """Why the team's latest file was refused, when nothing of it was accepted."""
+        return self.issues[0].message if self.status == "rejected" and self.issues else ""
+
+
+@dataclass(frozen=True)
+class FileStatus:
+    """A file collect has seen: an entry of `status --json`'s `files`."""
+
+    path: str
+    sha256: str | None
+    outcome: str  # accepted | rejected | duplicate | ignored | pending
+    reason: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "sha256": self.sha256,
+            "outcome": self.outcome,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class Status:
+    """Where every team stands, and every file ever seen (`status --json`, typed)."""
+
+    teams: list[TeamStatus]
+    files: list[FileStatus]
+
+    def as_json(self) -> dict[str, list[dict[str, Any]]]:
+        """The document `status --json` prints."""
+        return {
+            "teams": [t.as_json() for t in self.teams],
+            "files": [f.as_json() for f in self.files],
+        }
+
+    def team(self, team_id: str, form: str) -> TeamStatus | None:
+        return next((t for t in self.teams if (t.team_id, t.form) == (team_id, form)), None)
+
+
+def status_of(ws: Workspace, reg: Register) -> Status:
+    """Where every team stands on every form it is expected to return, and every file
+    ever seen: `status`, typed (the Python API gives it; the CLI prints it)."""
+    teams = [TeamStatus.of(r) for r in expected_returns(ws, reg)]
+    files = [FileStatus(f.path, f.sha256, f.outcome, f.reason) for f in reg.files()]
+    return Status(teams, files)
+
+
 def status(ws: Workspace, reg: Register) -> dict[str, list[dict[str, Any]]]:
     """The `status --json` document: one entry per team and form, one per file ever seen."""
-    teams = [
-        {
-            "team_id": r.team.team_id,
-            "team_name": r.team.team_name,
-            "form": r.form,
-            "status": r.status,
-            "late": r.late,
-            "file": r.file,
-            "review": r.review,
-            "issues": [
-                {k: i[k] for k in ISSUE_KEYS}
-                for i in explain.with_explanations(issues_of(r), r.explained)
-            ],
-        }
-        for r in expected_returns(ws, reg)
-    ]
-    files = [
-        {"path": f.path, "sha256": f.sha256, "outcome": f.outcome, "reason": f.reason}
-        for f in reg.files()
-    ]
-    return {"teams": teams, "files": files}
+    return status_of(ws, reg).as_json()
 
 
 def issues_of(r: Expected) -> list[Issue]:

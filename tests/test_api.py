@@ -339,3 +339,20 @@ def test_find_is_none_outside_a_workspace_and_open_says_what_to_do(demo, tmp_pat
     found = Workspace.find(inner)
     assert found is not None and found.root == demo.resolve()
     assert repr(found) == f"Workspace({str(demo.resolve())!r})"
+
+
+def test_a_scripts_status_carries_the_issues_themselves(demo):
+    """The API gives a script the one Issue type (its Code and Place), not the JSON's words."""
+    from participation_xl.issues import Issue
+    from participation_xl.messages import Code
+    from participation_xl.place import Place
+
+    now = Workspace.open(demo).status()
+    found = [i for t in now.teams for i in t.issues]
+    assert found and all(isinstance(i.issue, Issue) for i in found)
+    assert all(isinstance(i.code, Code) and isinstance(i.issue.place, Place) for i in found)
+    placed = [i for i in found if i.issue.place.cell]
+    assert placed
+    for i in placed:
+        as_json = i.as_json()
+        assert (as_json["sheet"], as_json["cell"]) == (i.issue.place.sheet, i.issue.place.cell)

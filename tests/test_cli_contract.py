@@ -455,7 +455,7 @@ def test_an_unexpected_error_is_a_message_not_a_traceback(workspace, monkeypatch
         raise KeyError("surprise")
 
     monkeypatch.delenv("PXL_DEBUG", raising=False)
-    monkeypatch.setattr(api_module, "status_document", broken)
+    monkeypatch.setattr(api_module, "status_of", broken)
     result = cli("status", ws=workspace)
     _no_traceback(result)
     assert "KeyError" in result.output

@@ -428,7 +428,7 @@ def test_a_generic_sqlite_error_still_names_the_register(collected, monkeypatch)
     def broken(*_args, **_kwargs):
         raise sqlite3.DatabaseError("database disk image is malformed")
 
-    monkeypatch.setattr(api, "status_document", broken)
+    monkeypatch.setattr(api, "status_of", broken)
     result = run("status", "--json", ws=collected)
     assert result.exit_code == 2
     assert str(collected / ".participation" / "register.sqlite") in result.output
