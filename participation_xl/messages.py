@@ -197,6 +197,16 @@ class Code(StrEnum):
     REPORT_MISSING = "report.missing"
     REPORT_INVALID_OVERDUE = "report.invalid_overdue"
     REPORT_RECEIVED_LATE = "report.received_late"
+    # --- fix A ---
+    PACK_META_TOML = "pack.meta_toml"
+    PACK_META_SHAPE = "pack.meta_shape"
+    PACK_META_PLACEHOLDER = "pack.meta_placeholder"
+    PACK_META_NO_FORM = "pack.meta_no_form"
+    PACK_META_NOT_A_FIELD = "pack.meta_not_a_field"
+    PACK_META_NOT_A_TABLE = "pack.meta_not_a_table"
+    PACK_META_RATING_WORD = "pack.meta_rating_word"
+    PACK_META_LABEL_ROW = "pack.meta_label_row"
+    REPORT_REJECTED = "report.rejected"
 
 
 E, Q = Severity.ERROR, Severity.QUERY
@@ -739,6 +749,38 @@ CATALOGUE: dict[Code, Message] = {
     ),
     # Lateness as collect judged it when it recorded the return (the submission's `late`).
     Code.REPORT_RECEIVED_LATE: Message(Q, "Received {received}, after the due date {due}."),
+    # --- fix A ---
+    # pack.toml (the pack's [report], [instructions] and the rest): each problem names the
+    # file, the part and the word, and says to fix pack.toml (not a form's layout).
+    Code.PACK_META_TOML: Message(E, "{path}: it cannot be read as TOML ({detail}). Fix pack.toml."),
+    Code.PACK_META_SHAPE: Message(
+        E,
+        "{path}: {where}: {detail}. Fix pack.toml (see docs/architecture.md, the template pack).",
+    ),
+    Code.PACK_META_PLACEHOLDER: Message(
+        E,
+        "{path}: instructions: '{label}' holds {{{name}}}; the text may hold {known} (write a brace as {{{{ or }}}}). Fix pack.toml.",
+    ),
+    Code.PACK_META_NO_FORM: Message(
+        E, "{path}: report.{part}: the pack has no form '{form}'. Fix pack.toml."
+    ),
+    Code.PACK_META_NOT_A_FIELD: Message(
+        E,
+        "{path}: report.{part}: {key} names '{field}', which is not a field of form '{form}'. Fix pack.toml.",
+    ),
+    Code.PACK_META_NOT_A_TABLE: Message(
+        E, "{path}: report.{part}: '{table}' is not a table of form '{form}'. Fix pack.toml."
+    ),
+    Code.PACK_META_RATING_WORD: Message(
+        E,
+        "{path}: report.ratings: {key} holds '{word}', which is not a rating '{field}' can take ({choices}). Fix pack.toml: use the schema's words exactly.",
+    ),
+    Code.PACK_META_LABEL_ROW: Message(
+        E,
+        "{path}: report.ratings: labels names '{row}', which is not a row of '{group}' ({rows}). Fix pack.toml.",
+    ),
+    # The compliance Exceptions: a team whose every file was refused has no return.
+    Code.REPORT_REJECTED: Message(E, "Every file sent was refused: {reason}"),
 }
 
 

@@ -463,12 +463,14 @@ def _sections(data: dict[str, Any], source: Path) -> tuple[Section, ...]:
                 names = [f"an unmatched brace ({err})"]
             unknown = [n for n in names if n not in PLACEHOLDERS]
             if unknown:
-                problem = (
-                    f"instructions: '{line['label']}' holds {{{unknown[0]}}}; the text may hold "
-                    + ", ".join(f"{{{p}}}" for p in PLACEHOLDERS)
-                    + " (write a brace as {{ or }})"
+                known = ", ".join(f"{{{p}}}" for p in PLACEHOLDERS)
+                raise PackError.of(
+                    Code.PACK_META_PLACEHOLDER,
+                    path=source,
+                    label=line["label"],
+                    name=unknown[0],
+                    known=known,
                 )
-                raise PackError.of(Code.PACK_LAYOUT, path=source, problem=problem)
         out.append(Section(s["heading"], tuple((x["label"], x["text"]) for x in s["lines"])))
     return tuple(out)
 
@@ -479,37 +481,44 @@ def _report(data: dict[str, Any], forms: dict[str, Form], source: Path) -> Repor
     def form_of(part: str, spec: dict[str, Any]) -> Form:
         form = forms.get(spec["form"])
         if form is None:
-            raise fail(part, f"the pack has no form '{spec['form']}'")
+            raise PackError.of(Code.PACK_META_NO_FORM, path=source, part=part, form=spec["form"])
         return form
 
-    def fail(part: str, problem: str) -> PackError:
-        return PackError.of(Code.PACK_LAYOUT, path=source, problem=f"report.{part}: {problem}")
-
-    def need(part: str, form: Form, path: str, what: str) -> None:
+    def need(part: str, form: Form, path: str, key: str) -> None:
+        """`key` is the pack.toml key that names the field, so the message quotes it."""
         parts = [f.parts for f in form.fields]
         known = {".".join(p[:n]) for p in parts for n in range(1, len(p) + 1)}
         if path not in known:
-            raise fail(part, f"{what} '{path}' is not a field of form '{form.id}'")
+            raise PackError.of(
+                Code.PACK_META_NOT_A_FIELD,
+                path=source,
+                part=part,
+                key=key,
+                field=path,
+                form=form.id,
+            )
+
+    def rows_of(form: Form, group: str) -> list[str]:
+        # In the form's order, so the first row named in a message is always the same.
+        prefix = len(group.split("."))
+        return list(
+            dict.fromkeys(f.parts[prefix] for f in form.fields if f.path.startswith(group + "."))
+        )
 
     ratings = None
     if "ratings" in data:
         r = data["ratings"]
         form = form_of("ratings", r)
-        need("ratings", form, r["group"], "the group")
-        prefix = len(r["group"].split("."))
-        # In the form's order, so the first row named in a message is always the same.
-        rows = list(
-            dict.fromkeys(
-                f.parts[prefix] for f in form.fields if f.path.startswith(r["group"] + ".")
-            )
-        )
+        need("ratings", form, r["group"], "group")
+        rows = rows_of(form, r["group"])
         for key in rows:
-            need("ratings", form, f"{r['group']}.{key}.{r['field']}", "the rating")
+            need("ratings", form, f"{r['group']}.{key}.{r['field']}", "field")
+        _check_scale(r, form, rows, source)
         for key in r.get("action_plan", {}).values():
             for row in rows:
-                need("ratings", form, f"{r['group']}.{row}.{key}", "the action plan field")
+                need("ratings", form, f"{r['group']}.{row}.{key}", "action_plan")
         if r.get("provider"):
-            need("ratings", form, r["provider"], "the provider field")
+            need("ratings", form, r["provider"], "provider")
         ratings = Ratings(
             form=form.id,
             group=r["group"],
@@ -527,16 +536,25 @@ def _report(data: dict[str, Any], forms: dict[str, Form], source: Path) -> Repor
         s = data["self_ratings"]
         form = form_of("self_ratings", s)
         for group in s["groups"]:
-            need("self_ratings", form, group, "the group")
+            need("self_ratings", form, group, "groups")
+            # Every row of the group must hold the field, as the Dashboard reads each one.
+            for row in rows_of(form, group):
+                need("self_ratings", form, f"{group}.{row}.{s['field']}", "field")
         self_ratings = SelfRatings(form.id, tuple(s["groups"]), s["field"])
     logs = []
     for spec in data.get("logs", []):
         form = form_of("logs", spec)
         table = next((t for t in form.tables if t.path == spec["table"]), None)
         if table is None:
-            raise fail("logs", f"'{spec['table']}' is not a table of form '{form.id}'")
+            raise PackError.of(
+                Code.PACK_META_NOT_A_TABLE,
+                path=source,
+                part="logs",
+                table=spec["table"],
+                form=form.id,
+            )
         for key in spec.get("printed", []):
-            need("logs", form, f"{table.path}.{key}", "the printed column")
+            need("logs", form, f"{table.path}.{key}", "printed")
         sheet = spec.get("sheet") or table.title or table.path
         logs.append(Log(form.id, table.path, sheet, tuple(spec.get("printed", ()))))
     signing = None
@@ -544,11 +562,39 @@ def _report(data: dict[str, Any], forms: dict[str, Form], source: Path) -> Repor
         g = data["sign_up"]
         form = form_of("sign_up", g)
         for key in g["columns"].values():
-            need("sign_up", form, f"{g['table']}.{key}", "the column")
+            need("sign_up", form, f"{g['table']}.{key}", "columns")
         signing = Signing(form.id, g["table"], g.get("title", ""), dict(g["columns"]))
     for form_id in data.get("sheets", {}):
         form_of("sheets", {"form": form_id})
     return ReportSpec(dict(data.get("sheets", {})), ratings, self_ratings, tuple(logs), signing)
+
+
+def _check_scale(r: dict[str, Any], form: Form, rows: list[str], source: Path) -> None:
+    """[report.ratings]: each scale word is one every row's rating can take (else the
+    Matrix and Dashboard would count nothing as met), and each label names a row."""
+    by_path = {f.path: f for f in form.fields}
+    for key in ("met", "partly_met", "not_met"):
+        for word in r.get(key, ()):
+            for row in rows:
+                field = by_path[f"{r['group']}.{row}.{r['field']}"]
+                if word not in field.choices:
+                    raise PackError.of(
+                        Code.PACK_META_RATING_WORD,
+                        path=source,
+                        key=key,
+                        word=word,
+                        field=field.path,
+                        choices=", ".join(f"'{c}'" for c in field.choices) or "no fixed list",
+                    )
+    for row in r.get("labels", {}):
+        if row not in rows:
+            raise PackError.of(
+                Code.PACK_META_LABEL_ROW,
+                path=source,
+                row=row,
+                group=r["group"],
+                rows=", ".join(rows),
+            )
 
 
 def _check_shape(path: Path, data: dict[str, Any], what: str) -> None:
@@ -559,7 +605,10 @@ def _check_shape(path: Path, data: dict[str, Any], what: str) -> None:
     error = next(iter(sorted(explainer(schema).iter_errors(data), key=_error_order)), None)
     if error is not None:
         where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.path)
-        problem = f"{where.lstrip('.') or 'the file'}: {error.message}"
+        where = where.lstrip(".") or "the file"
+        if what != "layout":
+            raise PackError.of(Code.PACK_META_SHAPE, path=path, where=where, detail=error.message)
+        problem = f"{where}: {error.message}"
         raise PackError.of(Code.PACK_LAYOUT, path=path, problem=problem)
 
 
@@ -604,6 +653,8 @@ def _load_toml(path: Path) -> dict[str, Any]:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except (OSError, tomllib.TOMLDecodeError) as err:
+        if path.name == "pack.toml":  # the pack's own settings, not a form's layout
+            raise PackError.of(Code.PACK_META_TOML, path=path, detail=err) from err
         problem = f"it cannot be read as TOML ({err})"
         raise PackError.of(Code.PACK_LAYOUT, path=path, problem=problem) from err
 

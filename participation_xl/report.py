@@ -1070,7 +1070,18 @@ def _issue_rows(snap: _Snapshot, form: str | None = None) -> list[Row]:
 def _problem_rows(problems: list[Issue]) -> list[Row]:
     """signatories.csv problems as Issues rows: the file and cell, what to do."""
     return [
-        [None, None, None, p.file, None, p.place.cell, None, p.message, "Error", str(p.code)]
+        [
+            None,
+            None,
+            None,
+            p.file,
+            None,
+            p.place.cell,
+            None,
+            p.message,
+            p.severity.value.capitalize(),
+            str(p.code),
+        ]
         for p in problems
     ]
 
@@ -1381,6 +1392,7 @@ def _exception_cols(snap: _Snapshot) -> list[Col]:
 NO_ACTION_PLAN = "No action plan"
 TARGET_PASSED = "Target date passed"
 MISSING, INVALID, RECEIVED_LATE = "Missing return", "Invalid return", "Received late"
+REJECTED = "Rejected return"
 
 
 def _exceptions(snap: _Snapshot, stds: list[_Standard]) -> list[Row]:
@@ -1434,7 +1446,11 @@ def _title_of(std: _Standard, key: str) -> str:
 
 def _late_row(snap: _Snapshot, e: Expected) -> Row:
     due = _date_text(snap.ws.due)
-    if e.current is None:
+    if e.current is None and e.rejected is not None:
+        # The team did send something: chasing it as missing would tell them nothing came.
+        kind, file = REJECTED, e.rejected.path
+        detail = render(Code.REPORT_REJECTED, reason=e.rejected.reason)
+    elif e.current is None:
         kind, detail, file = MISSING, render(Code.REPORT_MISSING, due=due), None
     elif e.status != "valid":
         errors = e.current.errors

@@ -11,6 +11,8 @@ Each runs `pack check`, `generate`, filling as a team would, `collect`, `report`
 `export`, and the reports are checked against the pack's words and a recount of the export.
 """
 
+# ruff: noqa: E501 (the table of pack.toml faults reads best one fault a line)
+
 from __future__ import annotations
 
 import json
@@ -26,7 +28,9 @@ import pytest
 from click.testing import CliRunner
 
 from participation_xl.cli import main
+from participation_xl.errors import PackError
 from participation_xl.generate import outbox_path
+from participation_xl.messages import Code
 from participation_xl.pack import builtin_pack_dir, load_pack
 from participation_xl.roster import read_roster, write_starter_roster
 from participation_xl.sample import fill_workbook, sample_answers
@@ -210,26 +214,40 @@ def test_the_register_names_the_new_form(second):
 # --- the pack's [report] is checked against its forms ------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("old", "new", "named"),
-    [
-        ('form = "six-standards"\ngroup', 'form = "nope"\ngroup', "no form 'nope'"),
-        ('field = "rating"              #', 'field = "score"  #', "standards.feedback.score"),
-        ('table = "you_said_we_did"', 'table = "said"', "'said' is not a table"),
-        ('organisation = "organisation", date', 'organisation = "org", date', "signatories.org"),
-        ("by {due}", "by {deadline}", "{deadline}"),
-    ],
-)
+# A table: what a council writes in pack.toml, the code pack check answers, and the word it
+# names. Each would otherwise break the reports silently (a scale word no rating can take
+# counts nothing as met; a label or self-rating field that names nothing shows nothing).
+PACK_TOML_FAULTS = [
+    # old                                      new                                   code                         named
+    ('form = "six-standards"\ngroup',           'form = "nope"\ngroup',                Code.PACK_META_NO_FORM,      "no form 'nope'"),
+    ('field = "rating"              #',         'field = "score"  #',                 Code.PACK_META_NOT_A_FIELD,  "standards.feedback.score"),
+    ('table = "you_said_we_did"',               'table = "said"',                     Code.PACK_META_NOT_A_TABLE,  "'said' is not a table"),
+    ('organisation = "organisation", date',     'organisation = "org", date',         Code.PACK_META_NOT_A_FIELD,  "signatories.org"),
+    ("by {due}",                                "by {deadline}",                      Code.PACK_META_PLACEHOLDER,  "{deadline}"),
+    ('met = ["Met"]',                           'met = ["Fully met"]',                Code.PACK_META_RATING_WORD,  "'Fully met'"),
+    ('partly_met = ["Partially met"]',          'partly_met = ["Partly"]',            Code.PACK_META_RATING_WORD,  "partly_met holds 'Partly'"),
+    ('labels = { feedback',                     'labels = { nope = "X", feedback',    Code.PACK_META_LABEL_ROW,    "'nope'"),
+    ('groups = ["promises", "rights"]\nfield = "rating"', 'groups = ["promises", "rights"]\nfield = "ratingz"', Code.PACK_META_NOT_A_FIELD, ".ratingz"),
+    ("[report.ratings]\nform",                 "[report.ratings]\nshape = 1\nform",   Code.PACK_META_SHAPE,        "report.ratings"),
+    ("[report.ratings]\nform",                 "[report.ratings\nform",               Code.PACK_META_TOML,         "TOML"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("old", "new", "code", "named"), PACK_TOML_FAULTS)
 def test_pack_check_names_a_report_or_instructions_part_that_points_at_nothing(
-    pack_copy, old, new, named
+    pack_copy, old, new, code, named
 ):
     meta = pack_copy / "workbook_templates" / "pack.toml"
     text = meta.read_text(encoding="utf-8")
     assert old in text
     meta.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(PackError) as raised:
+        load_pack(pack_copy)
+    assert raised.value.code == code
     result = CliRunner().invoke(main, ["pack", "check", str(pack_copy)])
     assert result.exit_code == 2, result.output
     assert "pack.toml" in result.output and named in result.output
+    assert "Fix pack.toml" in result.output and "Fix the layout" not in result.output
 
 
 def test_a_pack_without_a_report_section_still_gets_reports(tmp_path, pack_copy):

@@ -26,7 +26,8 @@ from participation_xl import report
 from participation_xl.collect import collect
 from participation_xl.examine import issue
 from participation_xl.generate import generate, issued_form
-from participation_xl.messages import Code
+from participation_xl.issues import Issue
+from participation_xl.messages import Code, render
 from participation_xl.register import Register
 from participation_xl.report import (
     CUT_MARKER,
@@ -406,6 +407,46 @@ def test_exceptions_after_the_due_date(known):
     ]
     assert rows[0]["Detail"] == "Not met with no improvement action."
     assert rows[1]["Target date"] == dt.datetime(2027, 1, 15)
+
+
+def test_a_team_whose_every_file_was_refused_is_a_rejected_return(known):
+    """The counting rule lists missing, rejected or invalid returns: a team that sent a
+    file that was refused is not told that nothing came, but why it was refused."""
+    ws, _, _ = known
+    reason = "The workbook is password-protected. Save it without a password."
+    now = dt.datetime.now(dt.UTC).isoformat()
+    with Register(register_path(ws)) as reg, reg.transaction():
+        reg.add_file("SW02 audit.xlsx", 1, 1, "ab" * 32, "rejected", reason,
+                     str(Code.READ_ENCRYPTED), now, ws.cycle, "SW02", "audit")  # fmt: skip
+    with Register(register_path(ws)) as reg:
+        write_compliance(ws, reg, today=AFTER_DUE)
+    rows = _rows(_reports(ws) / "compliance.xlsx", "Exceptions")
+    kinds = {(r["Team ID"], r["Form"]): (r["Exception"], r["Detail"]) for r in rows
+             if r["Standard"] is None}  # fmt: skip
+    due, late = "31/03/2027", Code.REPORT_INVALID_OVERDUE
+    # team, form                | exception          | detail (from the catalogue)
+    assert kinds == {
+        ("SW02", "audit"):         ("Rejected return", render(Code.REPORT_REJECTED, reason=reason)),
+        ("ADV1", "audit"):         ("Missing return",  render(Code.REPORT_MISSING, due=due)),
+        ("ADV1", "six-standards"): ("Invalid return",  render(late, errors=1, due=due)),
+    }  # fmt: skip
+    (sw02,) = [r for r in rows if r["Team ID"] == "SW02"]
+    assert sw02["File"] == "SW02 audit.xlsx"
+
+
+# The Issues sheet's severity is the issue's own, from the catalogue (a query is a query).
+PROBLEM_SEVERITIES = [
+    # code                              | severity shown
+    (Code.SIGNATORIES_UNREADABLE,         "Error"),
+    (Code.NORMALISE_TRIMMED,              "Query"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("code", "shown"), PROBLEM_SEVERITIES)
+def test_the_issues_sheet_shows_each_problems_own_severity(code, shown):
+    found = Issue(code, file="signatories.csv", values={"detail": "it is empty"})
+    (row,) = report._problem_rows([found])
+    assert row[8] == shown and row[9] == str(code)
 
 
 def test_exceptions_before_the_due_date_do_not_chase_returns(known):
