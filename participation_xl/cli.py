@@ -370,7 +370,7 @@ def validate(ctx: click.Context, files: tuple[str, ...], as_json: bool) -> None:
             reason = f": {shown(v.reason)}" if v.reason else ""
             click.echo(f"{shown(v.file)}: {v.verdict}{reason}")
             for i in v.issues:
-                where = f"'{shown(i.place.sheet)}'!{i.place.cell}: " if i.place.cell else ""
+                where = f"{shown(i.place.shown())}: " if i.place.cell else ""
                 click.echo(f"  {i.severity}: {where}{shown(i.message)}")
     if checked.invalid:
         ctx.exit(1)

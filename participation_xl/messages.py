@@ -335,7 +335,7 @@ CATALOGUE: dict[Code, Message] = {
     ),
     Code.IDENTIFY_MOVED: Message(
         E,
-        "'{sheet}'!{cell}: the answers on this sheet have moved (rows inserted or deleted). Copy your answers into a fresh copy of the workbook.",
+        "{place}: the answers on this sheet have moved (rows inserted or deleted). Copy your answers into a fresh copy of the workbook.",
     ),
     Code.IDENTIFY_UNVERIFIED: Message(
         Q,
@@ -580,19 +580,19 @@ CATALOGUE: dict[Code, Message] = {
     ),
     Code.REVIEW_BOOK_BAD_DECISION: Message(
         Q,
-        "{path}: 'Review'!{cell}: '{value}' is not a decision, so it was not recorded (it is kept in the file). Choose Approve or Send back, or leave it blank.",
+        "{path}: Review, cell {cell}: '{value}' is not a decision, so it was not recorded (it is kept in the file). Choose Approve or Send back, or leave it blank.",
     ),
     Code.REVIEW_BOOK_NOTE_REQUIRED: Message(
         Q,
-        "{path}: 'Review'!{cell}: Send back needs a note that tells the team what to change, so it was not recorded yet (it is kept in the file). Type the note beside it.",
+        "{path}: Review, cell {cell}: Send back needs a note that tells the team what to change, so it was not recorded yet (it is kept in the file). Type the note beside it.",
     ),
     Code.REVIEW_BOOK_SUPERSEDED: Message(
         Q,
-        "{path}: 'Review'!{cell}: a newer return from {team} ({form}) arrived after this decision was typed. It was recorded for the earlier return; the new one waits for your review.",
+        "{path}: Review, cell {cell}: a newer return from {team} ({form}) arrived after this decision was typed. It was recorded for the earlier return; the new one waits for your review.",
     ),
     Code.REVIEW_BOOK_STALE_ROW: Message(
         Q,
-        "{path}: 'Review'!{cell}: this row was written for {team} ({form}) but return no. {number} is now another return (the register was rebuilt, or the row was copied), so '{value}' was not recorded. Type your decision again in the new reports/review.xlsx, or use 'participation-xl review'.",
+        "{path}: Review, cell {cell}: this row was written for {team} ({form}) but return no. {number} is now another return (the register was rebuilt, or the row was copied), so '{value}' was not recorded. Type your decision again in the new reports/review.xlsx, or use 'participation-xl review'.",
     ),
     Code.REVIEW_REBUILD_UNPLACED: Message(
         Q,

@@ -42,7 +42,7 @@ import xlsxwriter
 from .errors import ReviewError
 from .messages import Code, render
 from .outputs import SAFE_WORKBOOK_OPTIONS, atomic_write_bytes
-from .place import cell_name
+from .place import cell_name, shown_at
 from .register import Register
 from .review import STATE_OF, decide, ensure_table, standing
 from .review import history_of as _history
@@ -325,7 +325,7 @@ def _apply(
         )
     except ReviewError as err:
         back.kept[sub_id] = (CHOICE_OF.get(action, ""), note)
-        return [f"{path}: 'Review'!{cell}: {err}"]
+        return [f"{path}: {shown_at(SHEET, cell)}: {err}"]
     if not current:
         return [render(Code.REVIEW_BOOK_SUPERSEDED, path=path, cell=cell, team=team, form=form)]
     return []
