@@ -197,6 +197,20 @@ class Code(StrEnum):
     REPORT_MISSING = "report.missing"
     REPORT_INVALID_OVERDUE = "report.invalid_overdue"
     REPORT_RECEIVED_LATE = "report.received_late"
+    # --- fix B ---
+    SIGNATORIES_BLANK = "signatories.blank"
+    SIGNATORIES_NOT_A_DATE = "signatories.not_a_date"
+    PACK_CHECK_FAILED = "pack.check_failed"
+    CLI_UNEXPECTED = "cli.unexpected"
+    EXPORT_FORMAT = "export.format"
+    REVIEW_BOOK_TOO_LARGE = "review.book_too_large"
+    REVIEW_BOOK_NO_SHEET = "review.book_no_sheet"
+    REVIEW_BOOK_NO_HEADINGS = "review.book_no_headings"
+    REVIEW_BOOK_NO_COLUMNS = "review.book_no_columns"
+    REVIEW_BOOK_LOCKED = "review.book_locked"
+    REVIEW_BOOK_DAMAGED = "review.book_damaged"
+    VALIDATE_NO_WORKSPACE = "validate.no_workspace"
+    EXPORT_WROTE = "export.wrote"
 
 
 E, Q = Severity.ERROR, Severity.QUERY
@@ -739,6 +753,35 @@ CATALOGUE: dict[Code, Message] = {
     ),
     # Lateness as collect judged it when it recorded the return (the submission's `late`).
     Code.REPORT_RECEIVED_LATE: Message(Q, "Received {received}, after the due date {due}."),
+    # --- fix B ---
+    Code.SIGNATORIES_BLANK: Message(
+        E,
+        "Row {row}, column {column}: it is blank. Correct it in signatories.csv; the row is left off the register until then.",
+    ),
+    Code.SIGNATORIES_NOT_A_DATE: Message(
+        E,
+        "Row {row}, column {column}: '{value}' is not a date. Correct it in signatories.csv; the row is left off the register until then.",
+    ),
+    Code.PACK_CHECK_FAILED: Message(E, "{directory}: {count} problem(s) in the template pack."),
+    Code.CLI_UNEXPECTED: Message(
+        E,
+        "Something went wrong that participation-xl did not expect ({kind}: {detail}). Nothing more was done. Please report this, with the command you ran.",
+    ),
+    Code.EXPORT_FORMAT: Message(E, "export format {fmt}: use one of {formats}"),
+    # Why reports/review.xlsx could not be read: the {detail} of review.book_unread.
+    Code.REVIEW_BOOK_TOO_LARGE: Message(E, "it is far larger than a review workbook can be"),
+    Code.REVIEW_BOOK_NO_SHEET: Message(E, "it has no sheet named '{sheet}'"),
+    Code.REVIEW_BOOK_NO_HEADINGS: Message(E, "its '{sheet}' sheet has no heading row"),
+    Code.REVIEW_BOOK_NO_COLUMNS: Message(E, "its Decision, Note or Return no. column is missing"),
+    Code.REVIEW_BOOK_LOCKED: Message(E, "it is locked, perhaps open in Excel"),
+    Code.REVIEW_BOOK_DAMAGED: Message(E, "it is not a workbook any more, or it is damaged"),
+    # Notes the CLI writes on standard error about what it did (nothing to fix).
+    Code.VALIDATE_NO_WORKSPACE: Message(
+        Q,
+        "Note: no workspace here, so each file is checked against the built-in pack, but its signature is not checked (use -w DIR to name the workspace).",
+        notice=True,
+    ),
+    Code.EXPORT_WROTE: Message(Q, "Wrote {count} submission(s) to {output}.", notice=True),
 }
 
 
