@@ -242,7 +242,15 @@ def test_a_pack_with_an_odd_sheet_name_works_from_check_to_feedback(workspace, p
     feedback = openpyxl.load_workbook(ws.reports_dir / "feedback" / "SW02-audit.xlsx")
     assert feedback[sheet].cell(role.row, role.col).comment is not None
     listed = [c.value for row in feedback["Instructions"].iter_rows() for c in row if c.value]
-    assert Place(sheet, role.row, role.col).shown() in listed
+    shown = Place(sheet, role.row, role.col).shown()
+    assert shown in listed
+    # The same words wherever the place is shown: chasers.csv and `validate`.
+    chasers = (ws.reports_dir / "chasers.csv").read_text(encoding="utf-8-sig")
+    assert f"first, {shown}: " in chasers
+    said = CliRunner().invoke(
+        main, ["-w", str(ws.root), "validate", str(ws.returns_dir / "SW02 audit.xlsx")]
+    )
+    assert f"error: {shown}: " in said.output, said.output
     # The feedback's own defined names resolve to the renamed sheet.
     named = parse(feedback.defined_names["about.role"].attr_text)
     assert named == (sheet, role.row, role.col, role.row, role.col)
