@@ -84,7 +84,7 @@ from openpyxl.styles.fills import GradientFill, PatternFill
 from openpyxl.worksheet.cell_range import CellRange
 from openpyxl.worksheet.worksheet import Worksheet
 
-from .place import cell_name, column_number
+from .place import cell_name, column_number, shown_at
 
 MIN_CONTRAST = 4.5
 BLACK, WHITE = "000000", "FFFFFF"
@@ -122,7 +122,6 @@ THEME_SLOTS = (
 SCHEME_ALIASES = {"tx1": "dk1", "bg1": "lt1", "tx2": "dk2", "bg2": "lt2"}
 DEFAULT_NAME = re.compile(r"(sheet|chart|macro|dialog)\s*\d*|[\d\s.,_-]*", re.IGNORECASE)
 CELL_REF = re.compile(r"(?<![A-Za-z_.])\$?([A-Z]{1,3})\$?[0-9]+(?![\w(])")
-PLAIN_REF = re.compile(r"\$?[A-Z]{1,3}\$?[0-9]+(:\$?[A-Z]{1,3}\$?[0-9]+)?")
 # XlsxWriter, and Excel before 2016, fill in a picture's file name when no description is given.
 FILE_NAME = re.compile(r"[^\\/]*\.(png|jpe?g|gif|bmp|svg|emf|wmf|tiff?)", re.IGNORECASE)
 OBJECT_KINDS = {"pic": "Picture", "graphicFrame": "Chart", "sp": "Shape", "grpSp": "Group"}
@@ -143,11 +142,7 @@ class Finding:
         return CRITERIA[self.code]
 
     def __str__(self) -> str:
-        where = f"'{self.sheet}'" + (
-            f"!{self.cell}"
-            if PLAIN_REF.fullmatch(self.cell)
-            else f", {self.cell}" * bool(self.cell)
-        )
+        where = shown_at(self.sheet, self.cell)
         return f"{where}: {self.message} [{self.code}, WCAG {self.criterion}]"
 
 

@@ -28,11 +28,12 @@ from . import review as _review
 from .check import check_pack as _pack_problems
 from .demo import DemoResult, run_demo
 from .emails import ISSUE_DIR, write_issue_drafts
-from .errors import ParticipationError
+from .errors import ExportFormatError, ParticipationError
 from .examine import validate_files
 from .export import submissions, write_csv, write_jsonl
 from .generate import generate as generate_workbooks
 from .issues import Issue
+from .messages import Code
 from .pack import load_pack
 from .pipeline import Collected, Written, collect_and_report, rewrite_reports, written_beside
 from .rebuild import Rebuilt
@@ -202,11 +203,16 @@ class Workspace:
         return self.settings.due
 
     def generate(
-        self, teams: Iterable[str] = (), roster: str | Path | None = None, emails: bool = False
+        self,
+        teams: str | Iterable[str] = (),
+        roster: str | Path | None = None,
+        emails: bool = False,
     ) -> Generated:
-        """Write the locked workbooks for every team on the roster, or only `teams`; with
-        `emails`, also one draft email per team, its workbooks attached."""
-        ws, wanted = self.settings, list(teams)
+        """Write the locked workbooks for every team on the roster, or only `teams` (one
+        team's id, or several); with `emails`, also one draft email per team, its workbooks
+        attached."""
+        ws = self.settings
+        wanted = [teams] if isinstance(teams, str) else list(teams)
         paths = generate_workbooks(ws, roster, wanted)
         if not emails:
             return Generated(paths, ws.outbox)
@@ -247,7 +253,9 @@ class Workspace:
         one) as `jsonl` (one schema-valid document a line) or `csv` (one row per team
         and form), to a file, a text stream, or standard output."""
         if fmt not in EXPORT_FORMATS:
-            raise ValueError(f"export format {fmt!r}: use one of {', '.join(EXPORT_FORMATS)}")
+            raise ExportFormatError.of(
+                Code.EXPORT_FORMAT, fmt=repr(fmt), formats=", ".join(EXPORT_FORMATS)
+            )
         ws = self.settings
         with Register.read_only(register_path(ws)) as reg:  # export never writes the register
             subs = submissions(ws, reg, include_invalid)

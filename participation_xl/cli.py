@@ -23,7 +23,7 @@ from .api import Decided, TeamStatus, Workspace
 from .errors import ParticipationError, RosterError
 from .messages import Code, render
 from .terminal import shown
-from .workspace import REGISTER_NAME, STATE_DIR, find_root, parse_date
+from .workspace import load_workspace, parse_date, register_path
 
 
 class Failure(click.ClickException):
@@ -68,11 +68,7 @@ def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
         except Exception as err:  # a bug: still a message, never a traceback
             if os.environ.get("PXL_DEBUG"):
                 raise  # a developer asked for the traceback
-            raise Failure(
-                f"Something went wrong that participation-xl did not expect "
-                f"({type(err).__name__}: {err}). Nothing more was done. Please report this, "
-                "with the command you ran."
-            ) from err
+            raise Failure(render(Code.CLI_UNEXPECTED, kind=type(err).__name__, detail=err)) from err
 
     return wrapper
 
@@ -87,10 +83,11 @@ def register_message(err: sqlite3.DatabaseError) -> str:
     """An SQLite error that reached the command line, naming the register file."""
     ctx = click.get_current_context(silent=True)
     try:
-        root = find_root(ctx.obj.get("workspace") if ctx and ctx.obj else None)
-        path: Path | str = root / STATE_DIR / REGISTER_NAME
-    except ParticipationError:
-        path = f"{STATE_DIR}/{REGISTER_NAME}"
+        path: Path | str = register_path(
+            load_workspace(ctx.obj.get("workspace") if ctx and ctx.obj else None)
+        )
+    except ParticipationError:  # no workspace to name (the register is always in one)
+        path = "the workspace's register"
     code = Code.REGISTER_READ_ONLY if "unable to open" in str(err) else Code.REGISTER_UNUSABLE
     return render(code, path=path, detail=str(err) or type(err).__name__)
 
@@ -258,7 +255,7 @@ def pack_check(ctx: click.Context, directory: Path | None) -> None:
         click.echo(f"  - {p}", err=True)
     if not checked.ok:
         raise Failure(
-            f"{checked.directory}: {len(checked.problems)} problem(s) in the template pack."
+            render(Code.PACK_CHECK_FAILED, directory=checked.directory, count=len(checked.problems))
         )
     click.echo(
         f"{checked.name} {checked.version}: {len(checked.forms)} form(s), layouts and schemas "
@@ -357,11 +354,7 @@ def validate(ctx: click.Context, files: tuple[str, ...], as_json: bool) -> None:
     # The workspace -w names (which must be one), else the one here or above, if any.
     ws = _workspace(ctx) if ctx.obj.get("workspace") else Workspace.find()
     if ws is None and not as_json:
-        click.echo(
-            "Note: no workspace here, so each file is checked against the built-in pack, "
-            "but its signature is not checked (use -w DIR to name the workspace).",
-            err=True,
-        )
+        click.echo(render(Code.VALIDATE_NO_WORKSPACE), err=True)
     checked = api.validate_returns(files, ws)
     if as_json:
         click.echo(json.dumps(checked.as_json(), indent=2, ensure_ascii=False))
@@ -370,7 +363,7 @@ def validate(ctx: click.Context, files: tuple[str, ...], as_json: bool) -> None:
             reason = f": {shown(v.reason)}" if v.reason else ""
             click.echo(f"{shown(v.file)}: {v.verdict}{reason}")
             for i in v.issues:
-                where = f"'{shown(i.place.sheet)}'!{i.place.cell}: " if i.place.cell else ""
+                where = f"{shown(i.place.shown())}: " if i.place.cell else ""
                 click.echo(f"  {i.severity}: {where}{shown(i.message)}")
     if checked.invalid:
         ctx.exit(1)
@@ -453,7 +446,7 @@ def export(ctx: click.Context, fmt: str, include_invalid: bool, output: Path | N
     ws = _workspace(ctx)
     if output:
         done = ws.export(fmt, include_invalid, output)
-        click.echo(f"Wrote {done.count} submission(s) to {output}.", err=True)
+        click.echo(render(Code.EXPORT_WROTE, count=done.count, output=output), err=True)
     else:
         with _Echo() as out:
             ws.export(fmt, include_invalid, out)

@@ -252,7 +252,7 @@ def _listed(issues: list[Issue]) -> str:
     """Each problem on its own item, place first, wrapped with a hanging indent."""
     lines = []
     for i in issues[:MAX_LISTED]:
-        where = f"'{i.sheet}'!{i.cell}: " if i.sheet and i.cell else ""
+        where = f"{i.place.shown()}: " if i.sheet and i.cell else ""
         lines.append(_item(f"{where}{one_line(i.message)}"))
     if len(issues) > MAX_LISTED:
         more = len(issues) - MAX_LISTED

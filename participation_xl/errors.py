@@ -64,6 +64,10 @@ class RegisterError(ParticipationError):
     read; the message says how to restore or rebuild it."""
 
 
+class ExportFormatError(ParticipationError, ValueError):
+    """An export format the library does not write (a ValueError too, as it always was)."""
+
+
 class ReviewError(ParticipationError):
     """A review decision cannot be recorded (unknown team or form, nothing to review)."""
 

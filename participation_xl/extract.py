@@ -14,7 +14,7 @@ from typing import NamedTuple
 from .identify import Rejection
 from .messages import Code
 from .pack import Field, Form, Table
-from .place import cell_name, parse
+from .place import Place, parse
 from .read import Cell, RawWorkbook
 
 
@@ -70,9 +70,7 @@ def extract(raw: RawWorkbook, form: Form) -> Extracted | Rejection:
         elif _label_ok(raw, i.sheet, i.row, i.label_col, i.label):
             row, col = i.row, i.col
         else:
-            return Rejection(
-                Code.IDENTIFY_MOVED, {"sheet": i.sheet, "cell": cell_name(i.row, i.col)}
-            )
+            return Rejection(Code.IDENTIFY_MOVED, _moved(Place(i.sheet, i.row, i.col)))
         inputs.append(Located(i.field, i.sheet, row, col, _cell(raw, i.sheet, row, col)))
     tables, first = {}, {}
     for t in form.tables:
@@ -83,6 +81,11 @@ def extract(raw: RawWorkbook, form: Form) -> Extracted | Rejection:
         c = t.columns[0]
         first[t.path] = Located(c, t.sheet, *cols[c.key], _cell(raw, t.sheet, *cols[c.key]))
     return Extracted(inputs, tables, first)
+
+
+def _moved(place: Place) -> dict[str, str]:
+    """identify.moved's values: the place in words, and its sheet and cell as data."""
+    return {"sheet": place.sheet, "cell": place.cell, "place": place.shown()}
 
 
 def _table_columns(raw: RawWorkbook, t: Table) -> dict[str, tuple[int, int]] | Rejection:
@@ -101,8 +104,8 @@ def _table_columns(raw: RawWorkbook, t: Table) -> dict[str, tuple[int, int]] | R
             (rc for rc in spots if _label_ok(raw, t.sheet, rc[0] - 1, rc[1], c.title)), None
         )
         if spot is None:
-            cell = cell_name(t.header_row, t.col_of(c.key))
-            return Rejection(Code.IDENTIFY_MOVED, {"sheet": t.sheet, "cell": cell})
+            place = Place(t.sheet, t.header_row, t.col_of(c.key))
+            return Rejection(Code.IDENTIFY_MOVED, _moved(place))
         cols[c.key] = spot
     return cols
 

@@ -629,8 +629,10 @@ class _Builder:
             row = self._fix_list(ws, row)
         if self.queries and all(m.severity == "error" for m in self.marks):
             # Only queries about the whole return (a late one): point at the sheet.
+            n = len(self.queries)
             text = (
-                f"{len(self.queries)} query(ies) about this return. Please explain each on "
+                f"{n} {'query' if n == 1 else 'queries'} about this return. Please explain "
+                f"{'it' if n == 1 else 'each'} on "
                 f"the sheet '{explain.SHEET}', or correct what it is about."
             )
             ws.write_string(row, 0, "Please check", self.f["fixhead"])

@@ -126,7 +126,6 @@ class Code(StrEnum):
     OS_FAILED = "os.failed"
     SIGNATORIES_UNREADABLE = "signatories.unreadable"
     SIGNATORIES_MISSING_COLUMN = "signatories.missing_column"
-    SIGNATORIES_VALUE = "signatories.value"
     REVIEW_UNKNOWN_TEAM = "review.unknown_team"
     REVIEW_UNKNOWN_FORM = "review.unknown_form"
     REVIEW_NO_SUBMISSION = "review.no_submission"
@@ -207,6 +206,20 @@ class Code(StrEnum):
     PACK_META_RATING_WORD = "pack.meta_rating_word"
     PACK_META_LABEL_ROW = "pack.meta_label_row"
     REPORT_REJECTED = "report.rejected"
+    # --- fix B ---
+    SIGNATORIES_BLANK = "signatories.blank"
+    SIGNATORIES_NOT_A_DATE = "signatories.not_a_date"
+    PACK_CHECK_FAILED = "pack.check_failed"
+    CLI_UNEXPECTED = "cli.unexpected"
+    EXPORT_FORMAT = "export.format"
+    REVIEW_BOOK_TOO_LARGE = "review.book_too_large"
+    REVIEW_BOOK_NO_SHEET = "review.book_no_sheet"
+    REVIEW_BOOK_NO_HEADINGS = "review.book_no_headings"
+    REVIEW_BOOK_NO_COLUMNS = "review.book_no_columns"
+    REVIEW_BOOK_LOCKED = "review.book_locked"
+    REVIEW_BOOK_DAMAGED = "review.book_damaged"
+    VALIDATE_NO_WORKSPACE = "validate.no_workspace"
+    EXPORT_WROTE = "export.wrote"
 
 
 E, Q = Severity.ERROR, Severity.QUERY
@@ -345,7 +358,7 @@ CATALOGUE: dict[Code, Message] = {
     ),
     Code.IDENTIFY_MOVED: Message(
         E,
-        "'{sheet}'!{cell}: the answers on this sheet have moved (rows inserted or deleted). Copy your answers into a fresh copy of the workbook.",
+        "{place}: the answers on this sheet have moved (rows inserted or deleted). Copy your answers into a fresh copy of the workbook.",
     ),
     Code.IDENTIFY_UNVERIFIED: Message(
         Q,
@@ -555,10 +568,6 @@ CATALOGUE: dict[Code, Message] = {
         E,
         "Column '{column}' is missing. Add a column headed '{column}' (columns: name, role, organisation, date_signed).",
     ),
-    Code.SIGNATORIES_VALUE: Message(
-        E,
-        "Row {row}, column {column}: {problem}. Correct it in signatories.csv; the row is left off the register until then.",
-    ),
     # --- the coordinator's review (participation-xl review, reports/review.xlsx) -------
     Code.REVIEW_UNKNOWN_TEAM: Message(
         E,
@@ -590,19 +599,19 @@ CATALOGUE: dict[Code, Message] = {
     ),
     Code.REVIEW_BOOK_BAD_DECISION: Message(
         Q,
-        "{path}: 'Review'!{cell}: '{value}' is not a decision, so it was not recorded (it is kept in the file). Choose Approve or Send back, or leave it blank.",
+        "{path}: Review, cell {cell}: '{value}' is not a decision, so it was not recorded (it is kept in the file). Choose Approve or Send back, or leave it blank.",
     ),
     Code.REVIEW_BOOK_NOTE_REQUIRED: Message(
         Q,
-        "{path}: 'Review'!{cell}: Send back needs a note that tells the team what to change, so it was not recorded yet (it is kept in the file). Type the note beside it.",
+        "{path}: Review, cell {cell}: Send back needs a note that tells the team what to change, so it was not recorded yet (it is kept in the file). Type the note beside it.",
     ),
     Code.REVIEW_BOOK_SUPERSEDED: Message(
         Q,
-        "{path}: 'Review'!{cell}: a newer return from {team} ({form}) arrived after this decision was typed. It was recorded for the earlier return; the new one waits for your review.",
+        "{path}: Review, cell {cell}: a newer return from {team} ({form}) arrived after this decision was typed. It was recorded for the earlier return; the new one waits for your review.",
     ),
     Code.REVIEW_BOOK_STALE_ROW: Message(
         Q,
-        "{path}: 'Review'!{cell}: this row was written for {team} ({form}) but return no. {number} is now another return (the register was rebuilt, or the row was copied), so '{value}' was not recorded. Type your decision again in the new reports/review.xlsx, or use 'participation-xl review'.",
+        "{path}: Review, cell {cell}: this row was written for {team} ({form}) but return no. {number} is now another return (the register was rebuilt, or the row was copied), so '{value}' was not recorded. Type your decision again in the new reports/review.xlsx, or use 'participation-xl review'.",
     ),
     Code.REVIEW_REBUILD_UNPLACED: Message(
         Q,
@@ -781,6 +790,35 @@ CATALOGUE: dict[Code, Message] = {
     ),
     # The compliance Exceptions: a team whose every file was refused has no return.
     Code.REPORT_REJECTED: Message(E, "Every file sent was refused: {reason}"),
+    # --- fix B ---
+    Code.SIGNATORIES_BLANK: Message(
+        E,
+        "Row {row}, column {column}: it is blank. Correct it in signatories.csv; the row is left off the register until then.",
+    ),
+    Code.SIGNATORIES_NOT_A_DATE: Message(
+        E,
+        "Row {row}, column {column}: '{value}' is not a date. Correct it in signatories.csv; the row is left off the register until then.",
+    ),
+    Code.PACK_CHECK_FAILED: Message(E, "{directory}: {count} problem(s) in the template pack."),
+    Code.CLI_UNEXPECTED: Message(
+        E,
+        "Something went wrong that participation-xl did not expect ({kind}: {detail}). Nothing more was done. Please report this, with the command you ran.",
+    ),
+    Code.EXPORT_FORMAT: Message(E, "export format {fmt}: use one of {formats}"),
+    # Why reports/review.xlsx could not be read: the {detail} of review.book_unread.
+    Code.REVIEW_BOOK_TOO_LARGE: Message(E, "it is far larger than a review workbook can be"),
+    Code.REVIEW_BOOK_NO_SHEET: Message(E, "it has no sheet named '{sheet}'"),
+    Code.REVIEW_BOOK_NO_HEADINGS: Message(E, "its '{sheet}' sheet has no heading row"),
+    Code.REVIEW_BOOK_NO_COLUMNS: Message(E, "its Decision, Note or Return no. column is missing"),
+    Code.REVIEW_BOOK_LOCKED: Message(E, "it is locked, perhaps open in Excel"),
+    Code.REVIEW_BOOK_DAMAGED: Message(E, "it is not a workbook any more, or it is damaged"),
+    # Notes the CLI writes on standard error about what it did (nothing to fix).
+    Code.VALIDATE_NO_WORKSPACE: Message(
+        Q,
+        "Note: no workspace here, so each file is checked against the built-in pack, but its signature is not checked (use -w DIR to name the workspace).",
+        notice=True,
+    ),
+    Code.EXPORT_WROTE: Message(Q, "Wrote {count} submission(s) to {output}.", notice=True),
 }
 
 

@@ -56,10 +56,10 @@ class Place:
         return f"{cell_name(self.row, self.col, absolute)}:{cell_name(end.row, end.col, absolute)}"
 
     def shown(self) -> str:
-        """In words, for a person: "Team's details, cell B8" (the sheet alone, or '')."""
-        if not self.sheet:
-            return ""
-        return f"{self.sheet}, cell {self.cell}" if self.cell else self.sheet
+        """In words, for a person: "Team's details, cell B8" (the sheet alone, or '').
+        The one form every place shown to a user takes (CLI, feedback, emails, chasers.csv,
+        findings, messages): a sheet name is shown as it is, never quoted as in a formula."""
+        return shown_at(self.sheet, self.cell)
 
     @classmethod
     def at(cls, sheet: str, cell: str, table_row: int = 0) -> Place | None:
@@ -68,6 +68,20 @@ class Place:
         if found is None or found[1] != found[3] or found[2] != found[4] or found[0]:
             return None
         return cls(sheet, found[1], found[2], table_row)
+
+
+def shown_at(sheet: str, where: str = "") -> str:
+    """Place.shown() for what is not one cell: a range ("A5:K11" -> "cells A5:K11") or an
+    object ("Chart 1") on a sheet, in the same words as a cell."""
+    if not sheet:
+        return where
+    if not where:
+        return sheet
+    found = parse(where)
+    if found is None or found[0]:
+        return f"{sheet}, {where}"
+    one = found[1] == found[3] and found[2] == found[4]
+    return f"{sheet}, cell {where}" if one else f"{sheet}, cells {where}"
 
 
 def quote(sheet: str) -> str:

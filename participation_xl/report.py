@@ -1668,7 +1668,7 @@ def _what(snap: _Snapshot, e: Expected) -> str:
         return f"{note}Please change the return as the note says and send it again."
     if e.status == "valid":
         n, first = len(e.queries_open), e.queries_open[0]
-        where = f"'{first.sheet}'!{first.cell}: " if first.sheet and first.cell else ""
+        where = f"{first.place.shown()}: " if first.sheet and first.cell else ""
         return note + (
             f"{n} quer{'y' if n == 1 else 'ies'} to explain: first, {where}"
             f"{first.message} The return is accepted: please explain each query "
@@ -1679,7 +1679,7 @@ def _what(snap: _Snapshot, e: Expected) -> str:
     if not errors:
         return "The return could not be accepted; please send it again."
     first = errors[0]
-    where = f"'{first.sheet}'!{first.cell}: " if first.sheet and first.cell else ""
+    where = f"{first.place.shown()}: " if first.sheet and first.cell else ""
     return f"{note}{len(errors)} problem(s) to fix: first, {where}{first.message}"
 
 

@@ -42,7 +42,7 @@ import xlsxwriter
 from .errors import ReviewError
 from .messages import Code, render
 from .outputs import SAFE_WORKBOOK_OPTIONS, atomic_write_bytes
-from .place import cell_name
+from .place import cell_name, shown_at
 from .register import Register
 from .review import STATE_OF, decide, ensure_table, standing
 from .review import history_of as _history
@@ -135,7 +135,7 @@ def read_back(ws: Workspace, reg: Register) -> ReadBack:
     lock = _lock_file(path)
     try:
         if path.stat().st_size > MAX_BYTES:
-            raise ValueError("it is far larger than a review workbook can be")
+            raise _Unreadable(Code.REVIEW_BOOK_TOO_LARGE)
         data = path.read_bytes()
     except (OSError, ValueError) as err:
         return ReadBack(False, [render(Code.REVIEW_BOOK_UNREAD, path=path, detail=_detail(err))])
@@ -173,11 +173,20 @@ def forget(ws: Workspace) -> None:
     _state_path(ws).unlink(missing_ok=True)
 
 
+class _Unreadable(ValueError):
+    """Why the review workbook cannot be read, in the catalogue's words: the detail of
+    review.book_unread, which the report shows as a warning."""
+
+    def __init__(self, code: Code, /, **values: object) -> None:
+        super().__init__(render(code, **values))
+        self.code = code
+
+
 def _detail(err: BaseException) -> str:
     if isinstance(err, PermissionError):
-        return "it is locked, perhaps open in Excel"
+        return render(Code.REVIEW_BOOK_LOCKED)
     if isinstance(err, zipfile.BadZipFile):
-        return "it is not a workbook any more, or it is damaged"
+        return render(Code.REVIEW_BOOK_DAMAGED)
     return str(err) or type(err).__name__
 
 
@@ -187,7 +196,7 @@ def _parse(data: bytes) -> list[tuple[int, dict[str, Any]]]:
     wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     try:
         if SHEET not in wb.sheetnames:
-            raise ValueError(f"it has no sheet named '{SHEET}'")
+            raise _Unreadable(Code.REVIEW_BOOK_NO_SHEET, sheet=SHEET)
         sheet = wb[SHEET]
         cols: dict[str, int] = {}
         out = []
@@ -195,11 +204,11 @@ def _parse(data: bytes) -> list[tuple[int, dict[str, Any]]]:
         for n, values in enumerate(rows, start=1):
             if not cols:
                 if n > 10:
-                    raise ValueError(f"its '{SHEET}' sheet has no heading row")
+                    raise _Unreadable(Code.REVIEW_BOOK_NO_HEADINGS, sheet=SHEET)
                 if values and values[0] == HEADS[0]:
                     cols = {str(h): i for i, h in enumerate(values) if h in HEADS}
                     if not {KEY, "Decision", "Note"} <= cols.keys():
-                        raise ValueError("its Decision, Note or Return no. column is missing")
+                        raise _Unreadable(Code.REVIEW_BOOK_NO_COLUMNS)
                 continue
             key = values[cols[KEY]] if cols[KEY] < len(values) else None
             if isinstance(key, int | float) and not isinstance(key, bool):
@@ -325,7 +334,7 @@ def _apply(
         )
     except ReviewError as err:
         back.kept[sub_id] = (CHOICE_OF.get(action, ""), note)
-        return [f"{path}: 'Review'!{cell}: {err}"]
+        return [f"{path}: {shown_at(SHEET, cell)}: {err}"]
     if not current:
         return [render(Code.REVIEW_BOOK_SUPERSEDED, path=path, cell=cell, team=team, form=form)]
     return []

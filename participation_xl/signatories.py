@@ -153,19 +153,18 @@ def read_csv(path: Path) -> tuple[list[Signatory], list[Issue]]:
 
 
 def _row_problem(values: dict[str, str], at: dict[str, int], row: int) -> Issue | None:
-    def bad(column: str, problem: str) -> Issue:
+    def bad(code: Code, column: str, value: str = "") -> Issue:
         cell = cell_name(row, at[column] + 1)
-        return issue(Code.SIGNATORIES_VALUE, CSV_NAME, cell=cell, row=row, column=column,
-                     problem=problem)  # fmt: skip
+        return issue(code, CSV_NAME, cell=cell, row=row, column=column, value=value)
 
     for column in NEEDED:
         if not values[column]:
-            return bad(column, "it is blank")
+            return bad(Code.SIGNATORIES_BLANK, column)
     if values.get("date_signed"):
         try:
             parse_date(values["date_signed"])
         except ValueError:
-            return bad("date_signed", f"'{values['date_signed']}' is not a date")
+            return bad(Code.SIGNATORIES_NOT_A_DATE, "date_signed", values["date_signed"])
     return None
 
 

@@ -374,10 +374,11 @@ def test_a_finding_is_a_value_with_a_criterion():
         f.code = "x"  # type: ignore[misc]
     assert f.criterion == "1.4.3 Contrast (Minimum)"
     assert (
-        str(f) == "'Matrix'!B2: Text is too faint. [a11y.contrast, WCAG 1.4.3 Contrast (Minimum)]"
+        str(f)
+        == "Matrix, cell B2: Text is too faint. [a11y.contrast, WCAG 1.4.3 Contrast (Minimum)]"
     )
     assert str(Finding("a11y.alt_text", "Dashboard", "Chart 1", "No alt text.")).startswith(
-        "'Dashboard', Chart 1: "
+        "Dashboard, Chart 1: "
     )
     assert all(code.startswith("a11y.") for code in CRITERIA)
 

@@ -19,6 +19,7 @@ import participation_xl
 from participation_xl import (
     Collected,
     ConfigError,
+    ParticipationError,
     ReviewError,
     Workspace,
     check_pack,
@@ -183,6 +184,13 @@ def test_generate_writes_what_the_command_writes(tmp_path):
     assert Workspace.open(roots[1]).generate().drafts == []
 
 
+def test_generate_takes_one_team_as_a_bare_id(tmp_path):
+    ws = Workspace.create(tmp_path / "ws", "C", "2026-27", DUE)
+    one = ws.generate(teams="EH01")
+    assert one.teams == 1 and one.workbooks
+    assert {issued_form(ws.settings, p)[0] for p in one.workbooks} == {"EH01"}
+
+
 def test_collect_records_and_reports_what_the_command_does(returned, tmp_path):
     by_cli, by_api = _twins(returned, tmp_path)
     said = cli("collect", ws=by_cli).output
@@ -268,8 +276,9 @@ def test_export_gives_what_export_prints(demo, tmp_path, fmt, include_invalid):
     to_file = ws.export(fmt, include_invalid, tmp_path / "by-api")
     assert (tmp_path / "by-cli").read_bytes() == (tmp_path / "by-api").read_bytes()
     assert to_file.count == done.count > 0 and to_file.output == tmp_path / "by-api"
-    with pytest.raises(ValueError, match="jsonl, csv"):
+    with pytest.raises(ValueError, match="jsonl, csv") as err:
         ws.export("xml")
+    assert isinstance(err.value, ParticipationError) and err.value.code == "export.format"
 
 
 def test_review_decisions_are_the_commands(demo, tmp_path):

@@ -188,7 +188,7 @@ def test_an_invalid_return_is_chased_with_its_problems_and_feedback_attached(wor
     msg = _chasers(ws)["SW02"]
     body = " ".join(_body(msg).split())
     assert "1 problem to fix" in body
-    assert "'About your team'!C9" in body
+    assert "About your team, cell C9:" in body
     feedback = ws.reports_dir / "feedback" / "SW02-audit.xlsx"
     assert _attachments(msg) == {"SW02-audit.xlsx": (XLSX, feedback.read_bytes())}
 
@@ -214,7 +214,7 @@ def test_unexplained_queries_are_chased_but_tidy_ups_and_explained_ones_are_not(
     _submit(ws, "EH01", "audit", [query, tidy])
     write_reports(ws)
     body = " ".join(_body(_chasers(ws)["EH01"]).split())
-    assert "'You Said, We Did'!C12" in body
+    assert "You Said, We Did, cell C12:" in body
     assert "explanation cell beside it in the feedback workbook" in body
     assert "Spaces at the start" not in body
     # The team explains the query in its feedback workbook; collect records it (as here).

@@ -293,3 +293,40 @@ def test_no_error_the_user_meets_is_worded_outside_the_catalogue():
                 if isinstance(words, ast.JoinedStr | ast.Constant):
                     offenders.append(f"{path.name}:{call.lineno}")
     assert offenders == []
+
+
+def _worded(node: ast.expr | None) -> bool:
+    """A literal (or f-string) holding words of its own, not only punctuation around values:
+    'Warning: {w}' and '  - {p}' are layout, a sentence is a message."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        parts = [node.value]
+    elif isinstance(node, ast.JoinedStr):
+        parts = [v.value for v in node.values if isinstance(v, ast.Constant)]
+    else:
+        return False
+    return len(re.findall(r"[A-Za-z]{2,}", " ".join(str(p) for p in parts))) >= 3
+
+
+def _echoed_to_stderr(call: ast.Call) -> bool:
+    f = call.func
+    return (
+        isinstance(f, ast.Attribute)
+        and f.attr == "echo"
+        and any(k.arg == "err" for k in call.keywords)
+    )
+
+
+def test_no_failure_warning_or_value_error_is_worded_outside_the_catalogue():
+    """The CLI's failures and its notes on standard error, and the ValueErrors whose words
+    reach a user (the API's, the review workbook's), come from the catalogue too."""
+    offenders = []
+    for name in ("cli.py", "api.py", "review_book.py"):
+        for call in _calls(ast.parse((PACKAGE / name).read_text(encoding="utf-8"))):
+            f, words = call.func, (call.args[0] if call.args else None)
+            called = f.id if isinstance(f, ast.Name) else ""
+            if (
+                called in ("Failure", "ValueError")
+                and isinstance(words, ast.JoinedStr | ast.Constant)
+            ) or (name == "cli.py" and _echoed_to_stderr(call) and _worded(words)):
+                offenders.append(f"{name}:{call.lineno}")
+    assert offenders == []

@@ -34,6 +34,7 @@ from participation_xl.place import (
     position,
     quote,
     sheet_name_allowed,
+    shown_at,
 )
 from participation_xl.report import write_reports
 from participation_xl.sample import fill_workbook, sample_answers
@@ -228,7 +229,7 @@ def test_a_pack_with_an_odd_sheet_name_works_from_check_to_feedback(workspace, p
     bad = sample_answers(form, random.Random(2))
     del bad["about"]["role"]
     fill_workbook(issued[("SW02", "audit")], ws.returns_dir / "SW02 audit.xlsx", bad, form)
-    collect(ws, report=False)
+    collect(ws)
 
     rows = {(t["team_id"], t["form"]): t for t in _status_json(ws)["teams"]}
     assert rows[("EH01", "audit")]["status"] == "valid", rows[("EH01", "audit")]["issues"]
@@ -241,7 +242,15 @@ def test_a_pack_with_an_odd_sheet_name_works_from_check_to_feedback(workspace, p
     feedback = openpyxl.load_workbook(ws.reports_dir / "feedback" / "SW02-audit.xlsx")
     assert feedback[sheet].cell(role.row, role.col).comment is not None
     listed = [c.value for row in feedback["Instructions"].iter_rows() for c in row if c.value]
-    assert Place(sheet, role.row, role.col).shown() in listed
+    shown = Place(sheet, role.row, role.col).shown()
+    assert shown in listed
+    # The same words wherever the place is shown: chasers.csv and `validate`.
+    chasers = (ws.reports_dir / "chasers.csv").read_text(encoding="utf-8-sig")
+    assert f"first, {shown}: " in chasers
+    said = CliRunner().invoke(
+        main, ["-w", str(ws.root), "validate", str(ws.returns_dir / "SW02 audit.xlsx")]
+    )
+    assert f"error: {shown}: " in said.output, said.output
     # The feedback's own defined names resolve to the renamed sheet.
     named = parse(feedback.defined_names["about.role"].attr_text)
     assert named == (sheet, role.row, role.col, role.row, role.col)
@@ -285,7 +294,7 @@ def test_typing_in_libreoffice_on_the_apostrophe_sheet_agrees_with_collect(
     assert seen["cells"][target]["string"] == ""
     still_to_do = seen["names"][STILL_TO_DO]
     assert still_to_do["defined"], still_to_do
-    collect(ws, report=False)
+    collect(ws)
     row = next(t for t in _status_json(ws)["teams"] if t["team_id"] == "EH01")
     errors = {(i["sheet"], i["cell"]) for i in row["issues"] if i["severity"] == "error"}
     assert errors == {(sheet, cell_name(role.row, role.col))}
@@ -308,3 +317,28 @@ def test_no_code_outside_place_builds_or_parses_a1_references():
         if banned.search(line)
     ]
     assert offenders == []
+
+
+def test_no_code_outside_place_quotes_a_sheet_name_by_hand():
+    """A place is shown to a person only by Place.shown()/shown_at(), and written in a
+    formula only by place.py: a reference such as '{sheet}'!{cell} built by hand in the
+    package (code or a catalogue template) would not double an apostrophe, and would
+    show the place a second way."""
+    package = Path(__file__).resolve().parent.parent / "participation_xl"
+    by_hand = re.compile(r"""'\{[^}]*\}'!|"\{[^}]*\}"!|\{quote\(""")
+    offenders = [
+        f"{p.name}:{n}"
+        for p in sorted(package.glob("*.py"))
+        if p.name != "place.py"
+        for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+        if by_hand.search(line)
+    ]
+    assert offenders == []
+
+
+def test_a_place_is_shown_to_a_person_one_way_whatever_the_sheet_is_called():
+    assert Place("Team's details", 8, 2).shown() == "Team's details, cell B8"
+    assert shown_at("Team's details", "B8") == "Team's details, cell B8"
+    assert shown_at("Matrix", "A5:K11") == "Matrix, cells A5:K11"
+    assert shown_at("Matrix", "Chart 1") == "Matrix, Chart 1"
+    assert shown_at("Matrix", "") == "Matrix"

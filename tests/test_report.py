@@ -585,7 +585,7 @@ def test_chasers_neutralise_formula_like_text(hostile):
     eh01 = next(r for r in rows if r["team_id"] == "EH01")
     assert eh01["team_name"] == "'" + NASTY[1]
     assert eh01["attach"] == str(ws.reports_dir / "feedback" / "EH01-audit.xlsx")  # full path
-    assert eh01["what"].startswith("1 problem(s) to fix: first, 'About the team'!B8: ")
+    assert eh01["what"].startswith("1 problem(s) to fix: first, About the team, cell B8: ")
 
 
 def test_chasers_list_every_missing_and_invalid_return(known):

@@ -86,8 +86,8 @@ def test_signatories_csv_is_merged_and_its_bad_rows_reported(workspace):
     issues = [r for r in _rows(ws.reports_dir / "register.xlsx", "Issues") if r["File"]]
     got = [(r["File"], r["Cell"], r["Code"]) for r in issues if r["File"] == "signatories.csv"]
     assert got == [
-        ("signatories.csv", "A4", "signatories.value"),
-        ("signatories.csv", "D5", "signatories.value"),
+        ("signatories.csv", "A4", "signatories.blank"),
+        ("signatories.csv", "D5", "signatories.not_a_date"),
     ]
 
 
