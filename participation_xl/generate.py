@@ -215,6 +215,9 @@ def generate(
     chosen = [t for t in teams if not wanted or t.team_id in wanted]
     jobs = [(t, f) for t in chosen for f in ws.forms_for(t.kind)]
     ctx = IssueContext.of(ws)
+    # The pack the record names is the one the workbooks are built from, even in a process
+    # that loaded an earlier state of the same folder (a script, a test): workers inherit it.
+    shared_pack(str(ws.pack_dir or ""), ws.pack)
     targets = [outbox_path(ws, t, f) for t, f in jobs]
     args = [
         (str(ws.pack_dir or ""), f, t, ctx, str(p)) for (t, f), p in zip(jobs, targets, strict=True)

@@ -16,6 +16,7 @@ import datetime as dt
 import hashlib
 import re
 import shutil
+import sqlite3
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -125,3 +126,27 @@ def as_now(pack: Pack, subs: list[Submission]) -> list[Submission]:
         else:
             out.append(dataclasses.replace(s, document=upgraded(s.document, form)))
     return out
+
+
+def carry_issued(reg: Register, aside: Path) -> None:
+    """`rebuild`: copy what was issued and which packs were kept from the register set
+    aside (they are in no archive), so a rebuilt register still knows them. A register
+    from before they were kept, or one that cannot be read, has nothing to give."""
+    try:
+        old = sqlite3.connect(f"{aside.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            issued = old.execute(f"SELECT {_ISSUED} FROM issued ORDER BY id").fetchall()  # noqa: S608
+            packs = old.execute(f"SELECT {_PACKS} FROM packs ORDER BY id").fetchall()  # noqa: S608
+        finally:
+            old.close()
+    except sqlite3.Error:
+        return
+    with reg.transaction():
+        reg.add_issued(issued)
+        reg.db.executemany(f"INSERT INTO packs ({_PACKS}) VALUES (?, ?, ?, ?, ?, ?)", packs)  # noqa: S608
+
+
+_ISSUED = (
+    "cycle, team_id, team_name, kind, form, form_version, pack_version, issued_at, sha256, path"
+)
+_PACKS = "pack_version, form, form_version, digest, folder, kept_at"

@@ -880,9 +880,8 @@ def _move(node: Any, old: list[str], new: list[str]) -> None:
         parent = parent.get(part) if isinstance(parent, dict) else None
     if not isinstance(parent, dict) or old[-1] not in parent:
         return
-    value = parent.pop(old[-1])
     target: Any = node
     for part in new[:-1]:
         target = target.setdefault(part, {}) if isinstance(target, dict) else None
-    if isinstance(target, dict):
-        target.setdefault(new[-1], value)
+    if isinstance(target, dict) and new[-1] not in target:  # never overwrite an answer
+        target[new[-1]] = parent.pop(old[-1])
