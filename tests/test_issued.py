@@ -149,3 +149,29 @@ def test_a_team_not_on_the_roster_and_not_issued_this_cycle_is_still_rejected(tm
     collect(ws)
     with Register(register_path(ws)) as reg:
         assert [f.code for f in reg.files()] == ["identify.unknown_team"]
+
+
+def test_a_removed_teams_return_can_be_reviewed_and_rebuild_keeps_what_was_issued(tmp_path):
+    from participation_xl.rebuild import rebuild
+    from participation_xl.review import decide
+
+    ws = _workspace(tmp_path / "ws")
+    generate(ws)
+    _fill(ws, "EH01", "audit")
+    ws = _drop_from_roster(ws, "EH01")
+    collect(ws)
+    with Register(register_path(ws)) as reg:
+        before = reg.issued(ws.cycle, latest=False)
+        assert decide(ws, reg, "EH01", "audit", "approve") is not None
+    rebuild(ws)
+    with Register(register_path(ws)) as reg:
+        assert [r[1:] for r in map(_fields, reg.issued(ws.cycle, latest=False))] == [
+            r[1:] for r in map(_fields, before)
+        ]
+        assert reg.kept_packs()  # the kept pack is still known
+        sub = reg.current_submission(ws.cycle, "EH01", "audit")
+        assert sub is not None and "identify.not_on_roster" in [i.code for i in sub.issues]
+
+
+def _fields(r) -> tuple:
+    return tuple(getattr(r, k) for k in r.__dataclass_fields__)
