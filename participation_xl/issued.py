@@ -72,6 +72,10 @@ def keep(ws: Workspace, reg: Register, pack: Pack, now: str) -> None:
         name += "-" + hashlib.sha256(repr(sorted(forms)).encode()).hexdigest()[:8]
     root = ws.state_dir / PACKS_DIR
     root.mkdir(parents=True, exist_ok=True)
+    # A killed run's half-made copy: safe to sweep, as keeping runs inside the register's
+    # write transaction (BEGIN IMMEDIATE), so no other generate is copying now.
+    for leftover in root.glob(".incoming.*"):
+        shutil.rmtree(leftover, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(prefix=".incoming.", dir=root))
     for part in PACK_PARTS:
         shutil.copytree(pack.dir / part, staging / part)
