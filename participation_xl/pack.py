@@ -502,7 +502,10 @@ def _report(data: dict[str, Any], forms: dict[str, Form], source: Path) -> Repor
         form = form_of("ratings", r)
         need("ratings", form, r["group"], "the group")
         prefix = len(r["group"].split("."))
-        rows = {f.parts[prefix] for f in form.fields if f.path.startswith(r["group"] + ".")}
+        # In the form's order, not a set's (which varies run to run): the first is named.
+        rows = dict.fromkeys(
+            f.parts[prefix] for f in form.fields if f.path.startswith(r["group"] + ".")
+        )
         for key in rows:
             need("ratings", form, f"{r['group']}.{key}.{r['rating']}", "the rating")
         for key in r.get("action_plan", {}).values():
