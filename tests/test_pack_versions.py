@@ -6,6 +6,7 @@ export show both under the new field path, and a removed field's answers are kep
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -170,7 +171,7 @@ def test_the_export_and_reports_show_both_versions_under_the_new_field_path(two_
 
 def test_a_rename_moves_answers_in_table_rows_and_never_overwrites(pack):
     form = pack.forms["audit"]
-    form = type(form)(**{**form.__dict__, "renamed": {"log.said": "log.heard", "a.b": "c.d"}})
+    form = dataclasses.replace(form, renamed={"log.said": "log.heard", "a.b": "c.d"})
     doc = {"form_version": "0.9", "log": [{"said": 1}, {"said": 2, "heard": 3}], "a": {"b": 4}}
     out = upgraded(doc, form)
     # A row that has the new field already keeps both: nothing typed is overwritten.
