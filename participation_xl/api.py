@@ -32,6 +32,7 @@ from .errors import ExportFormatError, ParticipationError
 from .examine import validate_files
 from .export import submissions, write_csv, write_jsonl
 from .generate import generate as generate_workbooks
+from .issued import older as older_issued
 from .issues import Issue
 from .messages import Code
 from .pack import load_pack
@@ -67,6 +68,9 @@ class Generated:
     drafts: list[Path] = field(default_factory=list)
     drafts_dir: Path | None = None  # where the drafts went, when they were asked for
     warnings: list[str] = field(default_factory=list)  # a team no draft could be made for
+    # Workbooks teams hold of another version of their form than the pack's now (the
+    # latest issued to each team this cycle): (team id, form, form version) each.
+    older: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def teams(self) -> int:
@@ -214,12 +218,14 @@ class Workspace:
         ws = self.settings
         wanted = [teams] if isinstance(teams, str) else list(teams)
         paths = generate_workbooks(ws, roster, wanted)
+        with Register.read_only(register_path(ws)) as reg:
+            older = [(r.team_id, r.form, r.form_version) for r in older_issued(ws, reg)]
         if not emails:
-            return Generated(paths, ws.outbox)
+            return Generated(paths, ws.outbox, older=older)
         everyone = read_roster(roster or ws.roster_path)
         chosen = [t for t in everyone if not wanted or t.team_id in wanted]
         drafts, warnings = write_issue_drafts(ws, chosen, paths)
-        return Generated(paths, ws.outbox, drafts, ws.outbox / ISSUE_DIR, warnings)
+        return Generated(paths, ws.outbox, drafts, ws.outbox / ISSUE_DIR, warnings, older)
 
     def collect(
         self,

@@ -221,6 +221,9 @@ def generate(ctx: click.Context, roster: Path | None, teams: tuple[str, ...], em
     click.echo(
         f"Wrote {len(done.workbooks)} workbook(s) for {done.teams} team(s) in {done.outbox}."
     )
+    if done.older:
+        held = ", ".join(shown(f"{t} ({f} version {v})") for t, f, v in done.older)
+        click.echo(render("generate.older_version", count=len(done.older), held=held))
     if not emails:
         click.echo("Send each team the workbooks in its folder.")
         return

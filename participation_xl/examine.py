@@ -16,16 +16,18 @@ from typing import Any
 from . import explain, identity
 from .extract import Extracted, Located, extract
 from .identify import Identified, Rejection, blame, folder_team, identify
+from .issued import kept_forms
 from .issues import DEFAULTS, Issue, issue
 from .messages import Code, Severity, render, severity
 from .normalise import Note, normalise
 from .pack import META_SHEET, Form, Pack, Rule, builtin_pack_dir, shared_pack
 from .place import Place
 from .read import RawWorkbook, ReadProblem, read_many
+from .register import Register
 from .roster import read_roster
 from .rules import CHECKS, comparable, shown
 from .validate import schema_problems
-from .workspace import Workspace
+from .workspace import Workspace, register_path
 
 # Read problems that mean "try again later": the file may still be copying or syncing.
 PENDING_CODES = {"truncated"}
@@ -83,11 +85,21 @@ class Context:
     secret: bytes | None
     cycle: str | None
     team_ids: frozenset[str] | None
+    # Teams issued a workbook this cycle (a team removed from the roster since is still
+    # known), and the kept pack folder of each form version the pack no longer has.
+    issued_teams: frozenset[str] = frozenset()
+    kept: tuple[tuple[tuple[str, str], str], ...] = ()
 
     @classmethod
     def of(cls, ws: Workspace) -> Context:
         teams = frozenset(t.team_id for t in read_roster(ws.roster_path))
-        return cls(ws.pack, ws.secret, ws.cycle, teams)
+        issued_teams, kept = _what_was_issued(ws)
+        return cls(ws.pack, ws.secret, ws.cycle, teams, issued_teams, kept)
+
+    @functools.cached_property
+    def kept_forms(self) -> dict[tuple[str, str], Form]:
+        """(form, version) -> that version's form, from the pack kept when it issued."""
+        return {key: shared_pack(folder).forms[key[0]] for key, folder in self.kept}
 
     @classmethod
     def outside(cls) -> Context:
@@ -99,7 +111,7 @@ class Context:
         """The sheets a return needs read, each only as far as its answers and labels go."""
         # A feedback workbook's explanations: parsed only where that sheet exists.
         boxes = {META_SHEET: (len(identity.KEYS) + 2, 2), explain.SHEET: explain.BOX}
-        for form in self.pack.forms.values():
+        for form in [*self.pack.forms.values(), *self.kept_forms.values()]:
             for plan in form.sheets:
                 rows, cols = boxes.get(plan.name, (0, 0))
                 # The last column holds only our own "Still to do" formulas: skip it.
@@ -107,7 +119,9 @@ class Context:
         return boxes
 
     def spec(self) -> ContextSpec:
-        return ContextSpec(str(self.pack.dir), self.secret, self.cycle, self.team_ids)
+        return ContextSpec(
+            str(self.pack.dir), self.secret, self.cycle, self.team_ids, self.issued_teams, self.kept
+        )
 
 
 @dataclass(frozen=True)
@@ -118,12 +132,24 @@ class ContextSpec:
     secret: bytes | None
     cycle: str | None
     team_ids: frozenset[str] | None
+    issued_teams: frozenset[str] = frozenset()
+    kept: tuple[tuple[tuple[str, str], str], ...] = ()
 
 
 def examine_in_worker(spec: ContextSpec, path: str, result: RawWorkbook | ReadProblem) -> Examined:
     """Runs in a reader worker: examine the file there, so validation uses every core."""
     pack = shared_pack(spec.pack_dir)
-    return examine(result, "", Context(pack, spec.secret, spec.cycle, spec.team_ids))
+    ctx = Context(pack, spec.secret, spec.cycle, spec.team_ids, spec.issued_teams, spec.kept)
+    return examine(result, "", ctx)
+
+
+def _what_was_issued(
+    ws: Workspace,
+) -> tuple[frozenset[str], tuple[tuple[tuple[str, str], str], ...]]:
+    """The teams issued a workbook this cycle, and the kept pack of each older version."""
+    with Register.read_only(register_path(ws)) as reg:
+        teams = frozenset(r.team_id for r in reg.issued(ws.cycle))
+        return teams, tuple(sorted(kept_forms(ws, reg).items()))
 
 
 def relabel(ex: Examined, file: str, team_ids: frozenset[str]) -> Examined:
@@ -143,18 +169,62 @@ def examine(result: RawWorkbook | ReadProblem, file: str, ctx: Context) -> Exami
         outcome = "pending" if result.code in PENDING_CODES else "rejected"
         code = READ_CODES[result.code]
         return Examined(outcome, code, render(code, **{**DEFAULTS, "detail": result.detail}))
-    who = identify(result, ctx.pack, ctx.secret, ctx.cycle, ctx.team_ids)
+    kept = ctx.kept_forms if ctx.kept else None
+    who = identify(result, ctx.pack, ctx.secret, ctx.cycle, ctx.team_ids, ctx.issued_teams, kept)
     if isinstance(who, Rejection):
         return _rejected(who)
     found = extract(result, who.form)
     if isinstance(found, Rejection):
         return _rejected(blame(found, who), (who.identity["team_id"], who.identity["form"]))
     document, issues = _document(result, who, found, file)
-    issues = _file_issues(result, file) + issues
+    issues = _file_issues(result, file) + issues + _version_issues(ctx.pack, who, document, file)
     ex = Examined("accepted", "", "", who.identity, document, issues)
     if explain.SHEET in result.cells:
         ex.explanations = explain.read_explanations(result)
     return ex
+
+
+def _version_issues(
+    pack: Pack, who: Identified, document: dict[str, Any], file: str
+) -> list[Issue]:
+    """A team off the roster since issue (a query: recorded, not chased), and each answer
+    to a question the pack's version now has removed (a notice: kept, never dropped)."""
+    out = []
+    if who.off_roster:
+        out.append(issue(Code.IDENTIFY_NOT_ON_ROSTER, file, team=who.identity["team_id"]))
+    now = pack.forms.get(who.form.id)
+    if now is not None and now.version != who.form.version:
+        for path in now.removed:
+            if found_answer(document, path):
+                asked = who.form.input_of(path)
+                label = asked.field.title if asked else path
+                code = Code.VERSION_REMOVED_ANSWER
+                out.append(
+                    issue(
+                        code,
+                        file,
+                        label=label,
+                        field_path=path,
+                        field=label,
+                        path=path,
+                        version=who.form.version,
+                        now=now.version,
+                    )
+                )
+    return out
+
+
+def found_answer(document: Any, path: str) -> bool:
+    """Whether `path` (dotted; through table rows) holds anything in `document`."""
+    head, _, rest = path.partition(".")
+    if isinstance(document, list):
+        return any(found_answer(item, path) for item in document)
+    if not isinstance(document, dict) or head not in document:
+        return False
+    value = document[head]
+    if rest:
+        return found_answer(value, rest)
+    return value not in (None, "", [], {})
 
 
 def _rejected(rejection: Rejection, claimed: tuple[str, str] | None = None) -> Examined:
@@ -409,7 +479,7 @@ def examine_stream(ctx: Context, paths: Iterable[str]) -> Iterator[tuple[str, Ex
     crash its reader."""
     spec = ctx.spec()
     # Warm the pack here: forked workers inherit it instead of each loading and compiling.
-    for form in ctx.pack.forms.values():
+    for form in [*ctx.pack.forms.values(), *ctx.kept_forms.values()]:
         form.is_valid({})
     shared_pack(spec.pack_dir, ctx.pack)
     then = functools.partial(examine_in_worker, spec)

@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any, TextIO
 
+from .issued import as_now
 from .register import Register, Submission
 from .roster import Team
 from .workspace import Workspace
@@ -30,7 +31,8 @@ META_COLUMNS = (
 
 def submissions(ws: Workspace, reg: Register, include_invalid: bool = False) -> list[Submission]:
     """The current submission of every team and form; valid ones only unless asked."""
-    return [s for s in reg.submissions(ws.cycle) if s.valid or include_invalid]
+    found = [s for s in reg.submissions(ws.cycle) if s.valid or include_invalid]
+    return as_now(ws.pack, found)  # an earlier form version's answers under today's paths
 
 
 def write_jsonl(subs: Iterable[Submission], out: TextIO) -> int:

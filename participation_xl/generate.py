@@ -20,7 +20,7 @@ from typing import Any
 
 import xlsxwriter
 
-from . import explain, identity
+from . import explain, identity, issued
 from .errors import ConfigError
 from .live import (
     BLANK_WORDS,
@@ -216,16 +216,24 @@ def generate(
     chosen = [t for t in teams if not wanted or t.team_id in wanted]
     jobs = [(t, f) for t in chosen for f in ws.forms_for(t.kind)]
     ctx = IssueContext.of(ws)
+    # The pack the record names is the one the workbooks are built from, even in a process
+    # that loaded an earlier state of the same folder (a script, a test): workers inherit it.
+    shared_pack(str(ws.pack_dir or ""), ws.pack)
     targets = [outbox_path(ws, t, f) for t, f in jobs]
     args = [
         (str(ws.pack_dir or ""), f, t, ctx, str(p)) for (t, f), p in zip(jobs, targets, strict=True)
     ]
     if len(args) < 16:  # a pool costs more than it saves for a handful of workbooks
-        return [Path(_generate_one(*a)) for a in args]
-    workers = min(os.cpu_count() or 1, 8)
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        chunk = max(1, len(args) // (workers * 4))
-        return [Path(p) for p in pool.map(_generate_one, *zip(*args, strict=True), chunksize=chunk)]
+        paths = [Path(_generate_one(*a)) for a in args]
+    else:
+        workers = min(os.cpu_count() or 1, 8)
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            chunk = max(1, len(args) // (workers * 4))
+            mapped = pool.map(_generate_one, *zip(*args, strict=True), chunksize=chunk)
+            paths = [Path(p) for p in mapped]
+    # What was issued, and the pack it was issued from: one transaction, files in place.
+    issued.record(ws, ws.pack, [(t, f, p) for (t, f), p in zip(jobs, paths, strict=True)])
+    return paths
 
 
 def _generate_one(pack_dir: str, form_id: str, team: Team, ctx: IssueContext, target: str) -> str:

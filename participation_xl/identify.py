@@ -7,6 +7,7 @@ the roster, is rejected with a reason that says what to do.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -35,6 +36,8 @@ class Identified:
     identity: dict[str, str]
     form: Form
     stale: bool = False  # issued from another layout or schema of this form and version
+    # Issued this cycle to a team removed from the roster since: recorded with a query.
+    off_roster: bool = False
 
 
 def read_identity(raw: RawWorkbook) -> dict[str, str] | None:
@@ -69,9 +72,14 @@ def identify(
     secret: bytes | None,
     cycle: str | None,
     team_ids: AbstractSet[str] | None,
+    issued_teams: AbstractSet[str] = frozenset(),
+    kept: Mapping[tuple[str, str], Form] | None = None,
 ) -> Identified | Rejection:
     """Check the signed identity against this workspace: secret, cycle, form, roster.
 
+    A team off the roster that was issued a workbook this cycle (`issued_teams`) is still
+    identified, flagged `off_roster`. A form version the pack no longer has is read with
+    the kept copy of the version it was issued from (`kept`, by form and version).
     Outside a workspace (`validate FILE` with no participation.toml) there is no secret,
     cycle or roster: pass None for each and only the form and its sheets are checked."""
     found = read_identity(raw)
@@ -92,6 +100,10 @@ def identify(
         return rejected(Code.IDENTIFY_OTHER_CYCLE, found=found.get("cycle", ""), expected=cycle)
     form = pack.forms.get(found.get("form", ""))
     issued = {"form": found.get("form", ""), "version": found.get("form_version", "")}
+    if secret is not None and form is not None and form.version != issued["version"]:
+        # Signed by us from an earlier version of a form the pack still has: read it with
+        # the copy of that version kept when it was issued (none kept: pack_changed below).
+        form = (kept or {}).get((issued["form"], issued["version"]), form)
     if form is None and secret is not None:  # signed by us, so issued from our pack
         return rejected(Code.IDENTIFY_PACK_CHANGED, **issued, now=NO_SUCH_FORM)
     if form is None:
@@ -99,7 +111,8 @@ def identify(
     if form.version != found.get("form_version"):  # the pack moved on: not the team's doing
         return rejected(Code.IDENTIFY_PACK_CHANGED, **issued, now=f"version {form.version}")
     stale = hints.get(identity.FORM_DIGEST) not in (None, form.digest)
-    if team_ids is not None and found.get("team_id") not in team_ids:
+    off_roster = team_ids is not None and found.get("team_id") not in team_ids
+    if off_roster and found.get("team_id") not in issued_teams:
         return rejected(Code.IDENTIFY_UNKNOWN_TEAM, team=found.get("team_id", ""))
     names = {s.name for s in raw.sheets}
     for plan in form.sheets:
@@ -107,7 +120,7 @@ def identify(
             if stale:
                 return rejected(Code.IDENTIFY_PACK_CHANGED, **issued, now=SAME_VERSION_CHANGED)
             return rejected(Code.IDENTIFY_SHEET_MISSING, sheet=plan.name)
-    return Identified({k: found[k] for k in identity.KEYS if k in found}, form, stale)
+    return Identified({k: found[k] for k in identity.KEYS if k in found}, form, stale, off_roster)
 
 
 SAME_VERSION_CHANGED = "a changed layout or schema under the same version"

@@ -220,6 +220,10 @@ class Code(StrEnum):
     REVIEW_BOOK_DAMAGED = "review.book_damaged"
     VALIDATE_NO_WORKSPACE = "validate.no_workspace"
     EXPORT_WROTE = "export.wrote"
+    # --- issued part (issue 16) ---------------------------------------------------------
+    IDENTIFY_NOT_ON_ROSTER = "identify.not_on_roster"
+    GENERATE_OLDER_VERSION = "generate.older_version"
+    VERSION_REMOVED_ANSWER = "version.removed_answer"
 
 
 E, Q = Severity.ERROR, Severity.QUERY
@@ -819,6 +823,24 @@ CATALOGUE: dict[Code, Message] = {
         notice=True,
     ),
     Code.EXPORT_WROTE: Message(Q, "Wrote {count} submission(s) to {output}.", notice=True),
+    # --- issued part (issue 16) ---------------------------------------------------------
+    # A return from a team issued a workbook this cycle and removed from the roster since:
+    # recorded and counted if it comes, never chased.
+    Code.IDENTIFY_NOT_ON_ROSTER: Message(
+        Q,
+        "Team '{team}' was issued this workbook this cycle but is no longer on the roster. The return was recorded; it is not chased. If the team should still take part, add it back to the roster.",
+    ),
+    Code.GENERATE_OLDER_VERSION: Message(
+        Q,
+        "{count} workbook(s) held by teams were issued from an older version of their form: {held}. Their returns are still read with the version they were issued with; issue them again (generate --team ID) if they should answer the new version.",
+    ),
+    # An answer to a question the pack has removed since the workbook was issued: kept
+    # under its old path in the register and the JSON export, never dropped.
+    Code.VERSION_REMOVED_ANSWER: Message(
+        Q,
+        "'{field}' was answered on form version {version}, but the pack's version {now} no longer asks it. The answer is kept under its old path ({path}) in the register and the JSON export; it is not in the reports.",
+        notice=True,
+    ),
 }
 
 

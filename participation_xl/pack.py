@@ -8,6 +8,7 @@ never described twice.
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import json
@@ -260,6 +261,10 @@ class Form:
     why: str = ""  # why the form matters (for example UNCRC Article 12), in the pack's words
     # Said beside the framework's heading (for example that it is the council's own text).
     framework_note: str = ""
+    # How answers given on an earlier version of this form map onto this one, by field
+    # path (`renamed` and `removed` in the layout): read by the reports and the export.
+    renamed: dict[str, str] = field(default_factory=dict)
+    removed: tuple[str, ...] = ()
 
     @property
     def inputs(self) -> list[Input]:
@@ -784,6 +789,8 @@ def build_form(layout: dict[str, Any], schema: dict[str, Any], source: Path) -> 
         layout=layout,
         why=" ".join(str(layout.get("why", "")).split()),
         framework_note=" ".join(str(layout.get("framework_note", "")).split()),
+        renamed={str(k): str(v) for k, v in layout.get("renamed", {}).items()},
+        removed=tuple(str(p) for p in layout.get("removed", [])),
     )
     framework = set(layout.get("framework", []))
     for sheet in layout.get("sheets", []):
@@ -898,3 +905,41 @@ def _place_table(nav: _Schema, sheet: str, spec: dict[str, Any], row: int) -> Bl
     block.column_titles = ["Row"] + [c.title for c in columns] + ["Still to do"]
     block.status_col = table.status_col
     return block
+
+
+# --- answers given on an earlier version of a form ---------------------------------------
+
+
+def upgraded(document: dict[str, Any], form: Form) -> dict[str, Any]:
+    """An answers document of an earlier version of `form` as this version names its
+    fields: each renamed path moved to its new path (through table rows), everything else,
+    a removed field's answer included, left where it was (nothing typed is dropped)."""
+    if not form.renamed or document.get("form_version") == form.version:
+        return document
+    out = copy.deepcopy(document)
+    for old, new in form.renamed.items():
+        _move(out, old.split("."), new.split("."))
+    return out
+
+
+def _move(node: Any, old: list[str], new: list[str]) -> None:
+    """Move the value at `old` to `new` (both relative to `node`); lists apply to each row."""
+    if isinstance(node, list):
+        for item in node:
+            _move(item, old, new)
+        return
+    if not isinstance(node, dict):
+        return
+    if len(old) > 1 and len(new) > 1 and old[0] == new[0]:  # same parent: go down together
+        _move(node.get(old[0]), old[1:], new[1:])
+        return
+    parent: Any = node
+    for part in old[:-1]:
+        parent = parent.get(part) if isinstance(parent, dict) else None
+    if not isinstance(parent, dict) or old[-1] not in parent:
+        return
+    target: Any = node
+    for part in new[:-1]:
+        target = target.setdefault(part, {}) if isinstance(target, dict) else None
+    if isinstance(target, dict) and new[-1] not in target:  # never overwrite an answer
+        target[new[-1]] = parent.pop(old[-1])

@@ -21,6 +21,7 @@ from typing import Any
 from .archive import Archive, Copied
 from .collect import Found, Summary, _Run, fingerprint
 from .examine import Context
+from .issued import carry_issued
 from .messages import Code, render
 from .recovery import backup_register
 from .register import Register
@@ -58,6 +59,9 @@ def rebuild(ws: Workspace) -> Rebuilt:
     with run_lock(ws):
         path = register_path(ws)
         aside = _set_aside(path)
+        with Register(path) as reg:
+            if aside:  # what was issued is in no archive: carried over before the replay
+                carry_issued(reg, aside)
         ctx = Context.of(ws)
         basis = fingerprint(ws, ctx)
         total = 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,6 +86,29 @@ CREATE TABLE IF NOT EXISTS explanations (
     received_at TEXT NOT NULL      -- the submission's file time: the latest explanation wins
 );
 CREATE INDEX IF NOT EXISTS explanations_key ON explanations(cycle, team_id, form);
+CREATE TABLE IF NOT EXISTS issued (
+    id INTEGER PRIMARY KEY,
+    cycle TEXT NOT NULL,
+    team_id TEXT NOT NULL,
+    team_name TEXT NOT NULL,       -- as the roster had it then: the team may be removed since
+    kind TEXT NOT NULL,
+    form TEXT NOT NULL,
+    form_version TEXT NOT NULL,
+    pack_version TEXT NOT NULL,
+    issued_at TEXT NOT NULL,       -- when generate wrote it (ISO, UTC)
+    sha256 TEXT NOT NULL,          -- of the workbook as written
+    path TEXT NOT NULL             -- where it was written, relative to the workspace
+);
+CREATE INDEX IF NOT EXISTS issued_key ON issued(cycle, team_id, form);
+CREATE TABLE IF NOT EXISTS packs (
+    id INTEGER PRIMARY KEY,
+    pack_version TEXT NOT NULL,
+    form TEXT NOT NULL,
+    form_version TEXT NOT NULL,
+    digest TEXT NOT NULL,          -- the form's schema and layout (Form.digest)
+    folder TEXT NOT NULL,          -- the kept copy, relative to .participation
+    kept_at TEXT NOT NULL
+);
 """
 # Columns added since the first release: (table, column, declaration). An older register
 # gains them when it is opened; their defaults say "not known" for files seen before.
@@ -123,6 +146,23 @@ class FileRecord:
     claimed_team: str = ""
     claimed_form: str = ""
     basis: str = ""
+
+
+@dataclass(frozen=True)
+class IssuedRecord:
+    """One workbook `generate` wrote (a row of `issued`)."""
+
+    id: int
+    cycle: str
+    team_id: str
+    team_name: str
+    kind: str
+    form: str
+    form_version: str
+    pack_version: str
+    issued_at: str
+    sha256: str
+    path: str
 
 
 @dataclass(frozen=True)
@@ -583,6 +623,47 @@ class Register:
             (cycle,),
         )
         return {(r[0], r[1]): r[2] for r in rows}
+
+    # --- what was issued, and the pack versions it was issued from -----------------------
+
+    def add_issued(self, rows: Sequence[tuple[str, ...]]) -> None:
+        """Workbooks generate wrote: (cycle, team_id, team_name, kind, form, form_version,
+        pack_version, issued_at, sha256, path) each, in the caller's transaction."""
+        self.db.executemany(
+            "INSERT INTO issued (cycle, team_id, team_name, kind, form, form_version, "
+            "pack_version, issued_at, sha256, path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+
+    def issued(self, cycle: str, latest: bool = True) -> list[IssuedRecord]:
+        """The workbooks issued this cycle (with `latest`, only the last one of each team
+        and form: what the team holds now), in team and form order."""
+        where = "cycle = ?"
+        if latest:
+            where += (
+                " AND id IN (SELECT MAX(id) FROM issued WHERE cycle = ? GROUP BY team_id, form)"
+            )
+        args = (cycle, cycle) if latest else (cycle,)
+        sql = f"SELECT * FROM issued WHERE {where} ORDER BY team_id, form, id"  # noqa: S608
+        return [IssuedRecord(**r) for r in self.db.execute(sql, args)]
+
+    def keep_pack(
+        self, pack_version: str, forms: list[tuple[str, str, str]], folder: str, at: str
+    ) -> None:
+        """A kept copy of the pack: (form, form_version, digest) of each of its forms."""
+        self.db.executemany(
+            "INSERT INTO packs (pack_version, form, form_version, digest, folder, kept_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [(pack_version, *f, folder, at) for f in forms],
+        )
+
+    def kept_packs(self) -> list[tuple[str, str, str, str, str]]:
+        """(pack_version, form, form_version, digest, folder) of every kept form, oldest
+        first (a later copy of the same form and version stands over an earlier one)."""
+        rows = self.db.execute(
+            "SELECT pack_version, form, form_version, digest, folder FROM packs ORDER BY id"
+        )
+        return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
     def cycles(self) -> list[str]:
         return [

@@ -46,6 +46,7 @@ from .counting import (
 from .emails import write_chaser_drafts
 from .export import neutralise
 from .generate import IssueContext, Mark, build_workbook
+from .issued import as_now
 from .issues import Issue
 from .messages import Code, render
 from .outputs import (
@@ -280,9 +281,9 @@ class _Snapshot:
 def _snapshot(ws: Workspace, reg: Register, today: dt.date | None = None) -> _Snapshot:
     with _read_snapshot(reg):
         expected = expected_returns(ws, reg, documents=True)
-        current = reg.submissions(ws.cycle)
+        current = as_now(ws.pack, reg.submissions(ws.cycle))
         history = reg.history_counts(ws.cycle)
-        earlier = [(c, reg.submissions(c)) for c in reg.cycles() if c < ws.cycle]
+        earlier = [(c, as_now(ws.pack, reg.submissions(c))) for c in reg.cycles() if c < ws.cycle]
         cycle_reviews = {c: current_reviews(reg, c) for c in {*reg.cycles(), ws.cycle}}
         reviews = cycle_reviews[ws.cycle]
     return _Snapshot(

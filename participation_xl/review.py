@@ -179,7 +179,7 @@ def decide(
     if action not in ACTIONS:
         raise ValueError(action)
     ensure_table(reg)
-    _check_expected(ws, team_id, form)
+    _check_expected(ws, team_id, form, reg)
     note = (note or "").strip()
     if action == "return" and not note:
         raise ReviewError(Code.REVIEW_NOTE_REQUIRED, render(Code.REVIEW_NOTE_REQUIRED))
@@ -220,8 +220,10 @@ def decide(
         return standing(_history(reg, current[0]))
 
 
-def _check_expected(ws: Workspace, team_id: str, form: str) -> None:
+def _check_expected(ws: Workspace, team_id: str, form: str, reg: Register) -> None:
     team = next((t for t in read_roster(ws.roster_path) if t.team_id == team_id), None)
+    if team is None and any(r.team_id == team_id and r.form == form for r in reg.issued(ws.cycle)):
+        return  # removed from the roster after issue: its return may still be reviewed
     if team is None:
         raise ReviewError(Code.REVIEW_UNKNOWN_TEAM, render(Code.REVIEW_UNKNOWN_TEAM, team=team_id))
     forms = ws.forms_for(team.kind)

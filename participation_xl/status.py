@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import explain
+from .issued import as_now
 from .issues import Issue
 from .messages import Code
 from .register import FileRecord, Register, Submission
@@ -36,6 +38,10 @@ class Expected:
     # whether the review lets it count in the figures ([review] require_approval).
     review: Mapping[str, Any] | None = None
     counts: bool = True
+    # False: a team issued this workbook this cycle and removed from the roster since. Its
+    # return is shown and counted when it comes; a missing one is not expected, and the
+    # team is never chased.
+    on_roster: bool = True
 
     @property
     def to_explain(self) -> list[Issue]:
@@ -62,7 +68,9 @@ class Expected:
     def chased(self) -> bool:
         """Whether the team is chased for this return (chasers.csv, the email drafts and
         the feedback workbooks all follow this one rule): missing, rejected, invalid, sent
-        back, or with queries still open."""
+        back, or with queries still open. Never a team no longer on the roster."""
+        if not self.on_roster:
+            return False
         if self.status != "valid":
             return True
         return self.sent_back or bool(self.queries_open)
@@ -91,12 +99,15 @@ class Expected:
 
 def expected_returns(ws: Workspace, reg: Register, documents: bool = False) -> list[Expected]:
     """Every team and form the roster expects this cycle, in roster order."""
-    current = {(s.team_id, s.form): s for s in reg.submissions(ws.cycle, documents=documents)}
+    found = reg.submissions(ws.cycle, documents=documents)
+    if documents:  # an earlier form version's answers under this version's field paths
+        found = as_now(ws.pack, found)
+    current = {(s.team_id, s.form): s for s in found}
     rejected = reg.rejected_claims(ws.cycle)
     explained = reg.explanations(ws.cycle)
     reviews = current_reviews(reg, ws.cycle)
     out = []
-    for team, form in _expected(ws):
+    for team, form, on_roster in _expected(ws, reg, current.keys() | rejected.keys()):
         key = (team.team_id, form)
         review = reviews.get(key)
         out.append(
@@ -108,16 +119,26 @@ def expected_returns(ws: Workspace, reg: Register, documents: bool = False) -> l
                 explained.get(key, {}),
                 review,
                 review_counts(review, ws.require_approval),
+                on_roster,
             )
         )
     return out
 
 
-def _expected(ws: Workspace) -> Iterator[tuple[Team, str]]:
-    """Each team on the roster with each form it is expected to return."""
+def _expected(
+    ws: Workspace, reg: Register, arrived: AbstractSet[tuple[str, str]]
+) -> Iterator[tuple[Team, str, bool]]:
+    """Each team on the roster with each form it is expected to return; then each
+    workbook issued this cycle to a team removed from the roster since, only when
+    something came back for it (`arrived`: (team, form) of returns and rejected files)."""
+    on_roster = set()
     for team in read_roster(ws.roster_path):
+        on_roster.add(team.team_id)
         for form in ws.forms_for(team.kind):
-            yield team, form
+            yield team, form, True
+    for r in reg.issued(ws.cycle):
+        if r.team_id not in on_roster and (r.team_id, r.form) in arrived:
+            yield Team(r.team_id, r.team_name, "", r.kind, "", "", ""), r.form, False
 
 
 def standing(ws: Workspace, reg: Register) -> dict[str, int]:
@@ -127,7 +148,7 @@ def standing(ws: Workspace, reg: Register) -> dict[str, int]:
     current = reg.current_outcomes(ws.cycle)
     rejected = reg.rejected_claims(ws.cycle).keys()
     counts = dict.fromkeys((*STATUSES, "late", "expected"), 0)
-    for team, form in _expected(ws):
+    for team, form, _ in _expected(ws, reg, current.keys() | rejected):
         key = (team.team_id, form)
         found = current.get(key)
         counts["expected"] += 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+import shutil
 from pathlib import Path
 
 import pytest
@@ -96,6 +97,9 @@ def test_a_version_bump_after_issue_blames_the_pack_not_the_team(tmp_path, pack_
     ws = _workspace(tmp_path / "ws", pack_copy)
     generate(ws)
     _return_audit(ws)
+    # A version the workspace never kept (a workspace from before packs were kept): with
+    # the kept copy, the return is read with its own version (tests/test_pack_versions.py).
+    shutil.rmtree(ws.state_dir / "packs")
     _edit_schema(pack_copy, lambda d: d.update({"x-form-version": "9.9"}))
     summary = collect(load_workspace(ws.root))
     assert _codes(ws) == {"EH01 audit.xlsx": "identify.pack_changed"}

@@ -316,15 +316,19 @@ def test_an_edited_identity_is_rejected(cycle):
     assert "identity has been changed" in files["tampered.xlsx"]["reason"]
 
 
-def test_a_team_not_on_the_roster_is_rejected(cycle):
+def test_a_team_removed_from_the_roster_after_issue_is_accepted_with_a_query(cycle):
+    # Issue 16: identified against what was issued, not only the roster (a team never
+    # issued a workbook this cycle is still rejected: tests/test_issued.py).
     ws, _ = cycle
     _filled(cycle, "EH01", "audit")
     wb = openpyxl.load_workbook(ws.roster_path)
     wb["Teams"].delete_rows(2)  # EH01 leaves the roster
     wb.save(ws.roster_path)
     collect(ws)
-    reason = _status(ws)["files"][0]["reason"]
-    assert "team 'EH01', which is not on the roster" in reason
+    doc = _status(ws)
+    assert doc["files"][0]["outcome"] == "accepted"
+    eh01 = next(t for t in doc["teams"] if t["team_id"] == "EH01")
+    assert "identify.not_on_roster" in [i["code"] for i in eh01["issues"]]
 
 
 def test_answers_moved_by_inserted_rows_are_caught(cycle):

@@ -89,6 +89,8 @@ def test_a_return_rejected_while_its_team_was_off_the_roster_is_accepted_when_it
     roster = ws.roster_path.read_bytes()
     write_starter_roster(ws.roster_path, [r for r in EXAMPLES if r[0] != "EH01"])
     _fill(cycle)
+    with Register(register_path(ws)) as reg:  # never issued this cycle, as far as it knows
+        reg.db.execute("DELETE FROM issued WHERE team_id = 'EH01'")
     collect(ws)
     assert _codes(ws)["EH01 audit.xlsx"] == "identify.unknown_team"
     ws.roster_path.write_bytes(roster)  # the team is put back
