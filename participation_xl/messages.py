@@ -194,6 +194,11 @@ class Code(StrEnum):
     CHECK_IN_FORM = "check.in_form"
     REPORT_NO_ACTION_PLAN = "report.no_action_plan"
     REPORT_TARGET_PASSED = "report.target_passed"
+    # --- cycle part (issue 16): a new cycle ---
+    CYCLE_NOT_AFTER = "cycle.not_after"
+    CYCLE_DUE_OUTSIDE = "cycle.due_outside"
+    CYCLE_STARTED = "cycle.started"
+    CYCLE_CONFIG_LINE = "cycle.config_line"
 
 
 E, Q = Severity.ERROR, Severity.QUERY
@@ -730,6 +735,23 @@ CATALOGUE: dict[Code, Message] = {
     # pack.toml) with no action plan, and an action whose target date has passed.
     Code.REPORT_NO_ACTION_PLAN: Message(Q, "{rating} with no {missing}."),
     Code.REPORT_TARGET_PASSED: Message(Q, "The target date {date} has passed."),
+    # --- cycle part (issue 16): a new cycle ---
+    Code.CYCLE_NOT_AFTER: Message(
+        E,
+        "Cycle {cycle} is not after the current cycle {current}. Give the next cycle, like {example}.",
+    ),
+    Code.CYCLE_DUE_OUTSIDE: Message(
+        E,
+        "The due date {due} is not in cycle {cycle} ({start} to {end}). Give a date in the cycle, like {example}.",
+    ),
+    Code.CYCLE_STARTED: Message(
+        E,
+        "Cycle {cycle} was already started in this workspace ({where}). Nothing was changed; check participation.toml's cycle.",
+    ),
+    Code.CYCLE_CONFIG_LINE: Message(
+        E,
+        "{path}: the line '{key} = ...' could not be found to change. Nothing was changed; put cycle and due on lines of their own, near the top, as init writes them.",
+    ),
 }
 
 

@@ -8,6 +8,7 @@ never described twice.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -130,6 +131,9 @@ class Field:
     required: bool = False
     # (sibling field path, values): required when the sibling holds one of the values.
     required_when: tuple[str, tuple[str, ...]] | None = None
+    # Pre-filled from last cycle's return ("x-carry": false in the schema: an answer that
+    # belongs to one year, like a date completed or a sign-off, starts blank).
+    carry: bool = True
 
     @cached_property
     def key(self) -> str:
@@ -194,6 +198,10 @@ class Table:
     first_col: int
     columns: tuple[Field, ...]
     min_items: int
+    # Pre-filling from last cycle ("x-carry": false on the array: its rows belong to one
+    # year; "x-carry-from": another table whose rows fill this one, column by same key).
+    carry: bool = True
+    carry_from: str = ""
 
     def col_of(self, key: str) -> int:
         return self._cols[key]
@@ -651,13 +659,15 @@ class _Schema:
         required = set(obj.get("required", []))
         conditions = _conditions(obj, self.source)
         chosen = keys if keys is not None else list(props)
+        carry = obj.get("x-carry", True) is not False  # a whole section that belongs to a year
         unknown = [k for k in chosen if k not in props]
         if unknown:
             field = f"{path}.{unknown[0]}"
             raise PackError.of("pack.unknown_field", path=self.source, field=field)
-        return [
+        fields = [
             self.field(f"{path}.{k}", props[k], k in required, conditions.get(k)) for k in chosen
         ]
+        return fields if carry else [dataclasses.replace(f, carry=False) for f in fields]
 
     def field(
         self,
@@ -683,6 +693,7 @@ class _Schema:
             max_length=node.get("maxLength"),
             required=required,
             required_when=(f"{parent}.{when[0]}", when[1]) if when else None,
+            carry=node.get("x-carry", True) is not False,
         )
 
 
@@ -835,6 +846,8 @@ def _place_table(nav: _Schema, sheet: str, spec: dict[str, Any], row: int) -> Bl
         first_col=2,
         columns=columns,
         min_items=int(arr.get("minItems", 0)),
+        carry=arr.get("x-carry", True) is not False,
+        carry_from=str(arr.get("x-carry-from", "")),
     )
     block = Block("table", table.title, table.description, row, header, table=table)
     block.column_titles = ["Row"] + [c.title for c in columns] + ["Still to do"]
