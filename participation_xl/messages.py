@@ -199,6 +199,7 @@ class Code(StrEnum):
     CYCLE_DUE_OUTSIDE = "cycle.due_outside"
     CYCLE_STARTED = "cycle.started"
     CYCLE_CONFIG_LINE = "cycle.config_line"
+    PACK_CARRY_FROM = "pack.carry_from"
 
 
 E, Q = Severity.ERROR, Severity.QUERY
@@ -747,6 +748,10 @@ CATALOGUE: dict[Code, Message] = {
     Code.CYCLE_STARTED: Message(
         E,
         "Cycle {cycle} was already started in this workspace ({where}). Nothing was changed; check participation.toml's cycle.",
+    ),
+    Code.PACK_CARRY_FROM: Message(
+        E,
+        "{path}: table '{table}' is filled from '{origin}' (x-carry-from), which is not a table of this form with a column of the same name. Name a table of the form, or remove x-carry-from.",
     ),
     Code.CYCLE_CONFIG_LINE: Message(
         E,

@@ -753,7 +753,21 @@ def build_form(layout: dict[str, Any], schema: dict[str, Any], source: Path) -> 
         last_col = max((b.status_col for b in blocks), default=3)
         form.sheets.append(SheetPlan(sheet["name"], blocks, row, last_col))
     form.rules = [_rule(form, spec, source) for spec in layout.get("rules", [])]
+    _check_carry_from(form, source)
     return form
+
+
+def _check_carry_from(form: Form, source: Path) -> None:
+    """A table filled from last year's table: that table, and the columns it takes, exist
+    (a misspelt name would otherwise carry nothing, silently)."""
+    tables = {t.path: t for t in form.tables}
+    for t in form.tables:
+        if not t.carry_from:
+            continue
+        origin = tables.get(t.carry_from)
+        shared = origin and {c.key for c in origin.columns} & {c.key for c in t.columns}
+        if not shared:
+            raise PackError.of("pack.carry_from", path=source, table=t.path, origin=t.carry_from)
 
 
 def _rule(form: Form, spec: dict[str, Any], source: Path) -> Rule:

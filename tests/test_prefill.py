@@ -14,6 +14,7 @@ its live still-to-do count agrees with collect.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 import re
 import shutil
@@ -26,8 +27,9 @@ from click.testing import CliRunner
 
 from participation_xl import Workspace, init_workspace
 from participation_xl.cli import main
+from participation_xl.errors import PackError
 from participation_xl.generate import CARRIED, STILL_TO_DO, generate, outbox_path
-from participation_xl.pack import Form
+from participation_xl.pack import Form, load_pack
 from participation_xl.pipeline import collect_and_report
 from participation_xl.register import Register
 from participation_xl.roster import read_roster
@@ -238,3 +240,14 @@ def test_the_live_count_agrees_with_collect_on_a_prefilled_workbook(years, libre
         assert said.outcome == "accepted", said.reason
         cells = {(i.place.sheet, i.place.row, i.place.col) for i in said.issues if i.is_error}
         assert live == len(cells) > 0, (team, form_id)
+
+
+def test_a_table_carried_from_a_table_that_is_not_there_is_a_pack_error(pack_copy):
+    path = pack_copy / "schemas" / "audit.schema.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    table = next(v for v in data["properties"].values() if "x-carry-from" in v)
+    table["x-carry-from"] = "action_plans"  # misspelt: nothing would be carried
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(PackError) as caught:
+        load_pack(pack_copy)
+    assert caught.value.code == "pack.carry_from"
