@@ -26,6 +26,8 @@ from typing import Any, Protocol, TextIO, cast
 
 from . import review as _review
 from .check import check_pack as _pack_problems
+from .cycle import NewCycle
+from .cycle import new_cycle as _new_cycle
 from .demo import DemoResult, run_demo
 from .emails import ISSUE_DIR, write_issue_drafts
 from .errors import ExportFormatError, ParticipationError
@@ -211,13 +213,15 @@ class Workspace:
         teams: str | Iterable[str] = (),
         roster: str | Path | None = None,
         emails: bool = False,
+        blank: bool = False,
     ) -> Generated:
         """Write the locked workbooks for every team on the roster, or only `teams` (one
         team's id, or several); with `emails`, also one draft email per team, its workbooks
-        attached."""
+        attached. After a new cycle, each is pre-filled from the team's return of the
+        previous cycle, unless `blank`."""
         ws = self.settings
         wanted = [teams] if isinstance(teams, str) else list(teams)
-        paths = generate_workbooks(ws, roster, wanted)
+        paths = generate_workbooks(ws, roster, wanted, blank=blank)
         with Register.read_only(register_path(ws)) as reg:
             older = [(r.team_id, r.form, r.form_version) for r in older_issued(ws, reg)]
         if not emails:
@@ -226,6 +230,15 @@ class Workspace:
         chosen = [t for t in everyone if not wanted or t.team_id in wanted]
         drafts, warnings = write_issue_drafts(ws, chosen, paths)
         return Generated(paths, ws.outbox, drafts, ws.outbox / ISSUE_DIR, warnings, older)
+
+    def new_cycle(self, cycle: str, due: dt.date) -> NewCycle:
+        """Start the next cycle (`new-cycle`): participation.toml's cycle and due date
+        change, the finished cycle's outbox/ and reports/ move to cycles/<old cycle>/, and
+        the roster, pack, key, settings and register carry over. This object then speaks
+        for the new cycle."""
+        done = _new_cycle(self.settings, cycle, due)
+        self.settings = load_workspace(self.root)
+        return done
 
     def collect(
         self,

@@ -213,11 +213,18 @@ def init(
     help="Also write one draft email per team (.eml, with its workbooks attached) into "
     "outbox/emails/.",
 )
+@click.option(
+    "--blank",
+    is_flag=True,
+    help="Empty workbooks: after new-cycle, do not pre-fill last year's answers.",
+)
 @click.pass_context
 @friendly
-def generate(ctx: click.Context, roster: Path | None, teams: tuple[str, ...], emails: bool) -> None:
+def generate(
+    ctx: click.Context, roster: Path | None, teams: tuple[str, ...], emails: bool, blank: bool
+) -> None:
     """Write the locked workbooks for every team on the roster into outbox/."""
-    done = _workspace(ctx).generate(teams, roster, emails)
+    done = _workspace(ctx).generate(teams, roster, emails, blank)
     click.echo(
         f"Wrote {len(done.workbooks)} workbook(s) for {done.teams} team(s) in {done.outbox}."
     )
@@ -232,6 +239,29 @@ def generate(ctx: click.Context, roster: Path | None, teams: tuple[str, ...], em
     click.echo(
         f"Wrote {len(done.drafts)} draft email(s) in {done.drafts_dir}: open each in Outlook "
         "or Thunderbird, check it and send it."
+    )
+
+
+@main.command("new-cycle")
+@click.argument("cycle")
+@click.option(
+    "--due",
+    required=True,
+    metavar="DATE",
+    callback=_date,
+    help="The new cycle's due date, day first (31/03/2028) or 2028-03-31; in the cycle.",
+)
+@click.pass_context
+@friendly
+def new_cycle(ctx: click.Context, cycle: str, due: dt.date) -> None:
+    """Start the next cycle (like 2027-28) in this workspace: same roster, pack, key,
+    settings and register; last cycle's outbox and reports move to cycles/<its name>/."""
+    done = _workspace(ctx).new_cycle(cycle, due)
+    click.echo(f"Started cycle {done.cycle}, due {done.due:%d/%m/%Y} (was {done.previous}).")
+    click.echo(f"Cycle {done.previous}'s outbox and reports are kept in {done.kept_in}.")
+    click.echo(
+        "Next: 'participation-xl generate' writes workbooks pre-filled from each team's "
+        "last return ('--blank' for empty ones)."
     )
 
 

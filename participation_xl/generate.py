@@ -20,7 +20,7 @@ from typing import Any
 
 import xlsxwriter
 
-from . import explain, identity, issued
+from . import explain, identity, issued, prefill
 from .errors import ConfigError
 from .live import (
     BLANK_WORDS,
@@ -75,6 +75,7 @@ LINE_HEIGHT = 13  # points a line of 10-point text takes, with its spacing
 MAX_ROW_HEIGHT = 409  # Excel's tallest row
 PRINTED_ROWS = 20  # a table prints at least this many rows, and every row in use
 STILL_TO_DO = "still_to_do"  # the defined name of the count of answers to fix
+CARRIED = "From last year: check and update"  # a pre-filled answer's status, in words
 
 
 @dataclass(frozen=True)
@@ -168,15 +169,18 @@ def build_workbook(
     *,
     queries: Sequence[explain.Query] = (),
     note: str = "",
+    carried_from: str = "",
 ) -> bytes:
     """One locked, signed workbook for a team, optionally pre-filled and marked (feedback).
 
     `queries` (feedback only) adds the sheet where the team explains each query; `note` is
     the coordinator's note on a return sent back. Further feedback options are keyword-only,
-    so callers name what they pass."""
+    so callers name what they pass. `carried_from` (a cycle) says the `answers` are last
+    cycle's, carried forward: each is marked "From last year: check and update"."""
     builder = _Builder(form, team, ctx, answers or {}, list(marks))
     builder.queries = list(queries)
     builder.note = note
+    builder.carried_from = carried_from
     return builder.build()
 
 
@@ -205,9 +209,15 @@ def safe_name(text: str) -> str:
 
 
 def generate(
-    ws: Workspace, roster: str | Path | None = None, team_ids: Iterable[str] = ()
+    ws: Workspace,
+    roster: str | Path | None = None,
+    team_ids: Iterable[str] = (),
+    *,
+    blank: bool = False,
 ) -> list[Path]:
-    """Write the workbooks for every team on the roster (or only the named teams)."""
+    """Write the workbooks for every team on the roster (or only the named teams), each
+    pre-filled from the team's return of the previous cycle in the register, unless
+    `blank` (a team with no previous return gets an empty workbook)."""
     teams = read_roster(roster or ws.roster_path)
     wanted = list(team_ids)
     unknown = sorted(set(wanted) - {t.team_id for t in teams})
@@ -220,8 +230,10 @@ def generate(
     # that loaded an earlier state of the same folder (a script, a test): workers inherit it.
     shared_pack(str(ws.pack_dir or ""), ws.pack)
     targets = [outbox_path(ws, t, f) for t, f in jobs]
+    previous, docs = ("", {}) if blank else prefill.previous_returns(ws)
     args = [
-        (str(ws.pack_dir or ""), f, t, ctx, str(p)) for (t, f), p in zip(jobs, targets, strict=True)
+        (str(ws.pack_dir or ""), f, t, ctx, str(p), previous, docs.get((t.team_id, f)))
+        for (t, f), p in zip(jobs, targets, strict=True)
     ]
     if len(args) < 16:  # a pool costs more than it saves for a handful of workbooks
         paths = [Path(_generate_one(*a)) for a in args]
@@ -236,9 +248,18 @@ def generate(
     return paths
 
 
-def _generate_one(pack_dir: str, form_id: str, team: Team, ctx: IssueContext, target: str) -> str:
-    pack = shared_pack(pack_dir)
-    data = build_workbook(pack.forms[form_id], team, ctx)
+def _generate_one(
+    pack_dir: str,
+    form_id: str,
+    team: Team,
+    ctx: IssueContext,
+    target: str,
+    previous: str = "",
+    last_return: Mapping[str, Any] | None = None,
+) -> str:
+    form = shared_pack(pack_dir).forms[form_id]
+    answers = prefill.carried(form, last_return)
+    data = build_workbook(form, team, ctx, answers, carried_from=previous if answers else "")
     return str(atomic_write_bytes(target, data))
 
 
@@ -285,6 +306,7 @@ class _Builder:
         self.answers, self.marks = answers, marks
         self.queries: list[explain.Query] = []
         self.note = ""  # the coordinator's note on a return sent back
+        self.carried_from = ""  # the cycle the answers were carried from (pre-fill)
         self.buf = io.BytesIO()
         self.wb = _LockedWorkbook(self.buf, SAFE_WORKBOOK_OPTIONS)
         self.wb.structure_password = ctx.sheet_password
@@ -484,7 +506,11 @@ class _Builder:
             formula, value = self._status(spots, block.type == "questions")
             ws.write_formula(row - 1, block.status_col - 1, formula, self.f["status"], value)
             label = labels.get(row) or f"{inputs[0].field.title}\n{inputs[0].field.description}"
-            ws.set_row(row - 1, self._row_height(row, [(label, self.widths[1])], inputs))
+            texts: list[tuple[str, float]] = [
+                (label, self.widths[1]),
+                (value, self.widths[block.status_col]),
+            ]
+            ws.set_row(row - 1, self._row_height(row, texts, inputs))
 
     def _row_height(self, row: int, texts: list[tuple[str, float]], inputs: Any) -> float:
         """Tall enough for the row's label and every answer already in it."""
@@ -503,8 +529,9 @@ class _Builder:
         errors = "+".join(f"({self.checks.error(s)}*1)" for s in spots)
         n_now = sum(st.error for st in states)
         query = any(self._queried(s) for s in spots)
-        check = '"? Please check"' if query else '"✓ Done"'
-        check_now = "? Please check" if query else "✓ Done"
+        done = CARRIED if self._carried(spots) else "✓ Done"
+        check = '"? Please check"' if query else f'"{done}"'
+        check_now = "? Please check" if query else done
         if single:
             s, st = spots[0], states[0]
             empty = "Optional" if s.field.optional else "Not needed"
@@ -529,6 +556,10 @@ class _Builder:
             else ("Optional" if all(st.blank for st in states) else check_now)
         )
         return formula, now
+
+    def _carried(self, spots: list[Spot]) -> bool:
+        """A pre-filled answer is among these cells: its row says so, in words."""
+        return bool(self.carried_from) and any(not self.checks.states[s].blank for s in spots)
 
     def _queried(self, s: Spot) -> bool:
         mark = self.marked.get((s.sheet, s.row, s.col))
@@ -559,7 +590,8 @@ class _Builder:
             formula, value = self._table_status(t, spots)
             ws.write_formula(r - 1, t.status_col - 1, formula, self.f["status"], value)
             if any(not self.checks.states[s].blank for s in spots):
-                ws.set_row(r - 1, self._row_height(r, [], spots))
+                texts: list[tuple[str, float]] = [(value, self.widths[t.status_col])]
+                ws.set_row(r - 1, self._row_height(r, texts, spots))
         for c in t.columns:
             col = t.col_of(c.key)
             ws.data_validation(t.first_row - 1, col - 1, t.last_row - 1, col - 1, _validation(c))
@@ -572,7 +604,8 @@ class _Builder:
         errors = "+".join(f"({self.checks.error(s)}*1)" for s in spots)
         filled = self.checks.filled(spots[0])
         query = any(self._queried(s) for s in spots)
-        check = '"? Please check"' if query else '"✓ Done"'
+        done = CARRIED if self._carried(spots) else "✓ Done"
+        check = '"? Please check"' if query else f'"{done}"'
         rows = f"at least {t.min_items} row{'' if t.min_items == 1 else 's'}"
         formula = (
             f'=IF(({errors})>0,IF({filled},"✗ "&({errors})&" to fix","✗ Fill in {rows}"),'
@@ -583,7 +616,7 @@ class _Builder:
         if n:
             now = f"✗ {n} to fix" if is_filled else f"✗ Fill in {rows}"
         else:
-            now = ("? Please check" if query else "✓ Done") if is_filled else ""
+            now = ("? Please check" if query else done) if is_filled else ""
         return formula, now
 
     def _input(self, ws: Any, row: int, col: int, f: Field) -> None:
@@ -730,6 +763,7 @@ class _Builder:
         sent_back = [("From the coordinator", [("Note", self.note)])] if self.note else []
         sections = [
             *sent_back,
+            *self._carried_section(),
             (
                 "About this workbook",
                 [
@@ -764,6 +798,31 @@ class _Builder:
             note = f" ({self.form.framework_note})" if self.form.framework_note else ""
             sections.append((f"{title}{note}", items))
         return sections
+
+    def _carried_section(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        """Pre-filled: what was carried from last cycle, what to do, what starts blank."""
+        if not self.carried_from:
+            return []
+        n = prefill.count(self.answers)
+        kept = [i.field.title for i in self.form.inputs if not i.field.carry]
+        kept = list(dict.fromkeys(kept + [t.title for t in self.form.tables if not t.carry]))
+        lines = [
+            (
+                CARRIED,
+                f"{n} answer{'' if n == 1 else 's'} in this workbook {'is' if n == 1 else 'are'} "
+                f"carried from your return for {self.carried_from}. Each says '{CARRIED}' in "
+                "its Still to do column: check it, and change it if it is no longer right. "
+                "A carried answer counts as an answer.",
+            )
+        ]
+        if kept:
+            lines.append(
+                (
+                    "Not carried",
+                    "These belong to one year and start blank: " + "; ".join(kept) + ".",
+                )
+            )
+        return [("From last year", lines)]
 
     def _lists(self) -> None:
         ws = self.wb.add_worksheet(LISTS_SHEET)

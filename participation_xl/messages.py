@@ -224,6 +224,12 @@ class Code(StrEnum):
     IDENTIFY_NOT_ON_ROSTER = "identify.not_on_roster"
     GENERATE_OLDER_VERSION = "generate.older_version"
     VERSION_REMOVED_ANSWER = "version.removed_answer"
+    # --- cycle part (issue 16): a new cycle ---
+    CYCLE_NOT_AFTER = "cycle.not_after"
+    CYCLE_DUE_OUTSIDE = "cycle.due_outside"
+    CYCLE_STARTED = "cycle.started"
+    CYCLE_CONFIG_LINE = "cycle.config_line"
+    PACK_CARRY_FROM = "pack.carry_from"
 
 
 E, Q = Severity.ERROR, Severity.QUERY
@@ -840,6 +846,27 @@ CATALOGUE: dict[Code, Message] = {
         Q,
         "'{field}' was answered on form version {version}, but the pack's version {now} no longer asks it. The answer is kept under its old path ({path}) in the register and the JSON export; it is not in the reports.",
         notice=True,
+    ),
+    # --- cycle part (issue 16): a new cycle ---
+    Code.CYCLE_NOT_AFTER: Message(
+        E,
+        "Cycle {cycle} is not after the current cycle {current}. Give the next cycle, like {example}.",
+    ),
+    Code.CYCLE_DUE_OUTSIDE: Message(
+        E,
+        "The due date {due} is not in cycle {cycle} ({start} to {end}). Give a date in the cycle, like {example}.",
+    ),
+    Code.CYCLE_STARTED: Message(
+        E,
+        "Cycle {cycle} was already started in this workspace ({where}). Nothing was changed; check participation.toml's cycle.",
+    ),
+    Code.PACK_CARRY_FROM: Message(
+        E,
+        "{path}: table '{table}' is filled from '{origin}' (x-carry-from), which is not a table of this form with a column of the same name. Name a table of the form, or remove x-carry-from.",
+    ),
+    Code.CYCLE_CONFIG_LINE: Message(
+        E,
+        "{path}: the line '{key} = ...' could not be found to change. Nothing was changed; put cycle and due on lines of their own, near the top, as init writes them.",
     ),
 }
 

@@ -9,6 +9,7 @@ never described twice.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import hashlib
 import json
@@ -131,6 +132,9 @@ class Field:
     required: bool = False
     # (sibling field path, values): required when the sibling holds one of the values.
     required_when: tuple[str, tuple[str, ...]] | None = None
+    # Pre-filled from last cycle's return ("x-carry": false in the schema: an answer that
+    # belongs to one year, like a date completed or a sign-off, starts blank).
+    carry: bool = True
 
     @cached_property
     def key(self) -> str:
@@ -195,6 +199,10 @@ class Table:
     first_col: int
     columns: tuple[Field, ...]
     min_items: int
+    # Pre-filling from last cycle ("x-carry": false on the array: its rows belong to one
+    # year; "x-carry-from": another table whose rows fill this one, column by same key).
+    carry: bool = True
+    carry_from: str = ""
 
     def col_of(self, key: str) -> int:
         return self._cols[key]
@@ -712,13 +720,15 @@ class _Schema:
         required = set(obj.get("required", []))
         conditions = _conditions(obj, self.source)
         chosen = keys if keys is not None else list(props)
+        carry = obj.get("x-carry", True) is not False  # a whole section that belongs to a year
         unknown = [k for k in chosen if k not in props]
         if unknown:
             field = f"{path}.{unknown[0]}"
             raise PackError.of(Code.PACK_UNKNOWN_FIELD, path=self.source, field=field)
-        return [
+        fields = [
             self.field(f"{path}.{k}", props[k], k in required, conditions.get(k)) for k in chosen
         ]
+        return fields if carry else [dataclasses.replace(f, carry=False) for f in fields]
 
     def field(
         self,
@@ -744,6 +754,7 @@ class _Schema:
             max_length=node.get("maxLength"),
             required=required,
             required_when=(f"{parent}.{when[0]}", when[1]) if when else None,
+            carry=node.get("x-carry", True) is not False,
         )
 
 
@@ -805,7 +816,21 @@ def build_form(layout: dict[str, Any], schema: dict[str, Any], source: Path) -> 
         last_col = max((b.status_col for b in blocks), default=3)
         form.sheets.append(SheetPlan(sheet["name"], blocks, row, last_col))
     form.rules = [_rule(form, spec, source) for spec in layout.get("rules", [])]
+    _check_carry_from(form, source)
     return form
+
+
+def _check_carry_from(form: Form, source: Path) -> None:
+    """A table filled from last year's table: that table, and the columns it takes, exist
+    (a misspelt name would otherwise carry nothing, silently)."""
+    tables = {t.path: t for t in form.tables}
+    for t in form.tables:
+        if not t.carry_from:
+            continue
+        origin = tables.get(t.carry_from)
+        shared = origin and {c.key for c in origin.columns} & {c.key for c in t.columns}
+        if not shared:
+            raise PackError.of("pack.carry_from", path=source, table=t.path, origin=t.carry_from)
 
 
 def _rule(form: Form, spec: dict[str, Any], source: Path) -> Rule:
@@ -900,6 +925,8 @@ def _place_table(nav: _Schema, sheet: str, spec: dict[str, Any], row: int) -> Bl
         first_col=2,
         columns=columns,
         min_items=int(arr.get("minItems", 0)),
+        carry=arr.get("x-carry", True) is not False,
+        carry_from=str(arr.get("x-carry-from", "")),
     )
     block = Block("table", table.title, table.description, row, header, table=table)
     block.column_titles = ["Row"] + [c.title for c in columns] + ["Still to do"]

@@ -33,6 +33,7 @@ STATE_DIR = ".participation"
 SECRET_NAME = "secret.key"  # noqa: S105 (a file name, not a secret)
 REGISTER_NAME = "register.sqlite"
 LOCK_NAME = "run.lock"
+CYCLES_DIR = "cycles"  # cycles/<cycle>/outbox and /reports: a finished cycle's files (cycle.py)
 DEFAULT_TIMEZONE = "Europe/London"
 KEY_BYTES = 32  # HMAC-SHA256 wants a key as long as its output: 32 random bytes
 # Random bytes: 32 of them hold 8 or fewer distinct values with odds far below 1e-20, so
@@ -386,7 +387,7 @@ def returns_folder(ws: Workspace, folder: str | Path | None = None) -> Path:
     if not source.is_dir():
         raise ConfigError.of(Code.CONFIG_RETURNS_MISSING, path=source)
     real, root = source.resolve(), ws.root.resolve()
-    own = [root / STATE_DIR, ws.outbox.resolve(), ws.reports_dir.resolve()]
+    own = [root / STATE_DIR, ws.outbox.resolve(), ws.reports_dir.resolve(), root / CYCLES_DIR]
     if real == root or real in root.parents or any(_within(real, p) for p in own):
         raise ConfigError.of(Code.CONFIG_RETURNS_OVERLAP, path=source, root=root)
     return source
