@@ -194,6 +194,10 @@ class Code(StrEnum):
     CHECK_IN_FORM = "check.in_form"
     REPORT_NO_ACTION_PLAN = "report.no_action_plan"
     REPORT_TARGET_PASSED = "report.target_passed"
+    # --- trend part ---
+    YEAR_FELL = "year.fell"
+    YEAR_EMPTIED = "year.emptied"
+    PACK_CROSS_YEAR = "pack.cross_year"
 
 
 E, Q = Severity.ERROR, Severity.QUERY
@@ -730,6 +734,21 @@ CATALOGUE: dict[Code, Message] = {
     # pack.toml) with no action plan, and an action whose target date has passed.
     Code.REPORT_NO_ACTION_PLAN: Message(Q, "{rating} with no {missing}."),
     Code.REPORT_TARGET_PASSED: Message(Q, "The target date {date} has passed."),
+    # --- trend part ---------------------------------------------------------------------
+    # Cross-year queries ([[cross_year]] in a form's layout): this return against the same
+    # team's current return of the previous cycle in the register.
+    Code.YEAR_FELL: Message(
+        Q,
+        "'{label}' is rated {value} this cycle; in {cycle} it was {before}. Please check the rating and say what changed.",
+    ),
+    Code.YEAR_EMPTIED: Message(
+        Q,
+        "'{label}' has no entries this cycle; in {cycle} it had {count}. Please add this cycle's entries, or say why there are none.",
+    ),
+    Code.PACK_CROSS_YEAR: Message(
+        E,
+        '{path}: cross-year query {spec} cannot be used. Each [[cross_year]] needs a kind, "fell" (with field: a rated answer on the [report.ratings] scale, * for each row of a grid) or "emptied" (with table: a table of this form), and the code of that kind ({known}).',
+    ),
 }
 
 
