@@ -106,6 +106,8 @@ WORD_FILL = {
     "Missing": "bad",
     "Error": "bad",
     NO_RETURN: "grey",
+    "No returns": "grey",  # a cycle with nothing to count on the Trend
+    "No returns yet": "grey",
     "Approved": "good",
     "Sent back": "amber",
     "Not reviewed": "grey",
@@ -1451,6 +1453,7 @@ def _late_row(snap: _Snapshot, e: Expected) -> Row:
 
 
 NO_RETURNS_YET = "No returns yet"
+NO_RETURNS = "No returns"
 
 
 def _trend(snap: _Snapshot, stds: list[_Standard]) -> tuple[list[Col], list[Row], _Page]:
@@ -1465,7 +1468,7 @@ def _trend(snap: _Snapshot, stds: list[_Standard]) -> tuple[list[Col], list[Row]
         row: Row = [measure]
         for (c, _), figures in zip(cycles, counted, strict=True):
             was, was_n = figures.get(measure, (None, 0))
-            row += [was if was_n else (NO_RETURNS_YET if c == cycle else "No returns"), was_n]
+            row += [was if was_n else (NO_RETURNS_YET if c == cycle else NO_RETURNS), was_n]
         if len(cycles) > 1:
             was, was_n = counted[-2].get(measure, (None, 0))
             change = value - was if n and was_n else None
@@ -1474,7 +1477,10 @@ def _trend(snap: _Snapshot, stds: list[_Standard]) -> tuple[list[Col], list[Row]
     cols = [Col("Measure", width=50)]
     for c, _ in cycles:
         label = f"{c} so far" if c == cycle else c
-        cols += [Col(label, narrow=True), Col(f"Returns behind it ({c})", narrow=True)]
+        cols += [
+            Col(label, coloured=True, narrow=True),
+            Col(f"Returns behind it ({c})", narrow=True),
+        ]
     if len(cycles) > 1:
         cols.append(Col(f"Change since {cycles[-2][0]}", narrow=True))
     return cols, rows, _trend_page(cycle, [c for c, _ in cycles])
@@ -1491,7 +1497,7 @@ def _trend_page(cycle: str, cycles: list[str]) -> _Page:
         f"Trend: cycles {cycles[0]} to {cycle}",
         f"Each measure in every cycle in the register ({_and(cycles)}; {cycle} so far), "
         "counted the same way, with the number of returns behind each figure, and the change "
-        f"since {cycles[-2]}. Shares are of valid returns only. 'No returns' where a cycle "
+        f"since {cycles[-2]}. Shares are of valid returns only. '{NO_RETURNS}' where a cycle "
         f"has none to count ('{NO_RETURNS_YET}' for this cycle), so a measure never seems "
         "to fall to 0 for want of returns.",
     )
