@@ -388,7 +388,7 @@ def load_pack(directory: str | Path | None = None) -> Pack:
 def _cross_year(form: Form, spec: dict[str, Any], report: ReportSpec, source: Path) -> CrossYear:
     """One [[cross_year]] entry, checked: a known kind with its code, and what it compares.
     A "fell" names rated answers (a `*` part stands for every row of a grid) whose choices
-    all lie on the [report.ratings] scale; an "emptied" names a table of the form."""
+    hold at least two words of the [report.ratings] scale; an "emptied" names a table."""
     kind, code = spec.get("kind"), spec.get("code")
     ratings = report.ratings
     if kind == "fell" and code == CROSS_YEAR_KINDS["fell"] and ratings:
@@ -397,8 +397,7 @@ def _cross_year(form: Form, spec: dict[str, Any], report: ReportSpec, source: Pa
             i.field.path
             for i in form.inputs
             if _matches(str(spec.get("field", "")), i.field.path)
-            and i.field.choices
-            and set(i.field.choices) <= scale
+            and len(set(i.field.choices) & scale) >= 2  # it can fall (other words never do)
         )
         if paths and "table" not in spec:
             return CrossYear(code, kind, paths=paths)
