@@ -107,12 +107,16 @@ def test_two_cycles_end_to_end(tmp_path: Path) -> None:
     assert FIRST in issue["message"] and "Not met" in issue["message"]
 
     trend = _sheet_rows(ws / "reports" / "compliance.xlsx", "Trend")
-    text = " ".join(str(v) for row in trend for v in row if v is not None)
-    assert FIRST in text and SECOND in text
-    received = next(r for r in trend if r[0] and str(r[0]).endswith("returns received"))
-    numbers = [v for v in received[1:] if isinstance(v, int)]
+    head = trend.index(next(r for r in trend if r[0] == "Measure"))
+    rows = {r[0]: dict(zip(trend[head], r, strict=True)) for r in trend[head + 1 :] if r[0]}
     audits = sum(f == "audit" for _, f in books)
-    assert numbers[:2] == [audits, audits] and first == second
+    received = next(r for m, r in rows.items() if m.endswith("returns received"))
+    assert (received[FIRST], received[f"Returns behind it ({FIRST})"]) == (audits, audits)
+    assert received[f"{SECOND} so far"] == received[f"Returns behind it ({SECOND})"] == audits
+    assert first == second
+    budget = next(r for m, r in rows.items() if m.startswith("Standard 6: share Met"))
+    assert budget[FIRST] == 1 and budget[f"Returns behind it ({SECOND})"] == len(reviewed)
+    assert budget[f"Change since {FIRST}"] < 0  # one service of the reviews fell
 
 
 def _sheet_rows(path: Path, sheet: str) -> list[tuple]:
