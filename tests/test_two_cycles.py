@@ -106,6 +106,10 @@ def test_two_cycles_end_to_end(tmp_path: Path) -> None:
     assert issue["severity"] == "query" and issue["sheet"] and issue["cell"]
     assert FIRST in issue["message"] and "Not met" in issue["message"]
 
+    # The team explains it like any other query, on its feedback workbook.
+    feedback = openpyxl.load_workbook(ws / "reports" / "feedback" / f"{fell}-six-standards.xlsx")
+    assert any(n.startswith("explain.year.fell.") for n in feedback.defined_names)
+
     trend = _sheet_rows(ws / "reports" / "compliance.xlsx", "Trend")
     head = trend.index(next(r for r in trend if r[0] == "Measure"))
     rows = {r[0]: dict(zip(trend[head], r, strict=True)) for r in trend[head + 1 :] if r[0]}
