@@ -152,7 +152,7 @@ def _submit(ws, reg, team, form, step, received, rng, now, k) -> None:
             _put(doc, rng.choice(rated)[0], "Mostly" if form == "six-standards" else "Often")
         issues.append(issue("answer.choice", "x.xlsx", "S", "C5", "f"))
     if received == LATE:
-        issues.append(issue("status.late", "x.xlsx"))
+        issues.append(issue("status.late", "x.xlsx", received="02/04/2027", due="31/03/2027"))
     name = f"{team}-{form}-{k}.xlsx"
     sha = hashlib.sha256(json.dumps([name, received, doc]).encode()).hexdigest()
     identity = {"team_id": team, "form": form, "form_version": f.version, "cycle": ws.cycle}
