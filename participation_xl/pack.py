@@ -391,13 +391,14 @@ def _cross_year(form: Form, spec: dict[str, Any], report: ReportSpec, source: Pa
     hold at least two words of the [report.ratings] scale; an "emptied" names a table."""
     kind, code = spec.get("kind"), spec.get("code")
     ratings = report.ratings
-    if kind == "fell" and code == CROSS_YEAR_KINDS["fell"] and ratings:
-        scale = set(ratings.met + ratings.partly_met + ratings.not_met)
+    if kind == "fell" and code == CROSS_YEAR_KINDS["fell"]:
+        # Without [report.ratings] there is no scale: the query is kept, and raises nothing.
+        scale = set(ratings.met + ratings.partly_met + ratings.not_met) if ratings else None
         paths = tuple(
             i.field.path
             for i in form.inputs
             if _matches(str(spec.get("field", "")), i.field.path)
-            and len(set(i.field.choices) & scale) >= 2  # it can fall (other words never do)
+            and len(set(i.field.choices) & scale if scale is not None else i.field.choices) >= 2
         )
         if paths and "table" not in spec:
             return CrossYear(code, kind, paths=paths)
