@@ -230,7 +230,7 @@ def generate(
     )
     if done.older:
         held = ", ".join(shown(f"{t} ({f} version {v})") for t, f, v in done.older)
-        click.echo(render("generate.older_version", count=len(done.older), held=held))
+        click.echo(render(Code.GENERATE_OLDER_VERSION, count=len(done.older), held=held))
     if not emails:
         click.echo("Send each team the workbooks in its folder.")
         return

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from . import explain
 from .archive import Archive, Copied
+from .crossyear import Previous
 from .examine import Context, Examined, examine_stream, relabel
 from .issues import Issue, issue
 from .messages import Code, render
@@ -250,6 +251,7 @@ class _Run:
         self.first_of: dict[str, str] = {}  # sha -> path, for files still in flight
         self.touched: set[tuple[str, str, str]] = set()
         self.done = self.total = 0
+        self.previous = Previous(reg, ctx.pack)  # for the cross-year queries
 
     def go(self, todo: list[Found], again: list[FileRecord] | None = None) -> None:
         again = again or []
@@ -286,6 +288,7 @@ class _Run:
             self.summary.reasons.append((f.rel, ex.outcome, ex.reason))
         if ex.outcome == "accepted" and ex.identity and ex.document is not None:
             first_seen = record.seen_at
+            self._across_years(ex, f.rel)
             _submit(self.reg, self.ws, f, sha, record.id, ex, self.now, first_seen)
             self.touched.add((ex.identity["cycle"], ex.identity["team_id"], ex.identity["form"]))
         self._count()
@@ -371,8 +374,15 @@ class _Run:
         ex = relabel(ex, f.rel, self.ctx.team_ids or frozenset())
         file_id = self._record(f, sha, ex.outcome, ex.reason, ex.code, ex.claimed)
         if ex.outcome == "accepted" and ex.identity and ex.document is not None:
+            self._across_years(ex, f.rel)
             _submit(self.reg, self.ws, f, sha, file_id, ex, self.now)
             self.touched.add((ex.identity["cycle"], ex.identity["team_id"], ex.identity["form"]))
+
+    def _across_years(self, ex: Examined, file: str) -> None:
+        """Add the cross-year queries (pack data) a return raises against the same team's
+        return of the previous cycle, read in this process with one query per run."""
+        assert ex.identity is not None and ex.document is not None
+        ex.issues.extend(self.previous.issues(ex.identity, ex.document, ex.issues, file))
 
     def _record(
         self,

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ConfigError
+from .messages import Code
 from .register import Register
 from .workspace import (
     CONFIG_NAME,
@@ -83,7 +84,7 @@ def new_cycle(ws: Workspace, cycle: str, due: dt.date) -> NewCycle:
 def _check_after(current: str, cycle: str) -> None:
     if cycle_start(cycle) <= cycle_start(current):
         raise ConfigError.of(
-            "cycle.not_after", cycle=cycle, current=current, example=next_cycle(current)
+            Code.CYCLE_NOT_AFTER, cycle=cycle, current=current, example=next_cycle(current)
         )
 
 
@@ -91,7 +92,7 @@ def _check_due_inside(cycle: str, due: dt.date) -> None:
     start, end = cycle_start(cycle), cycle_end(cycle)
     if not start <= due <= end:
         raise ConfigError.of(
-            "cycle.due_outside",
+            Code.CYCLE_DUE_OUTSIDE,
             due=f"{due:%d/%m/%Y}",
             cycle=cycle,
             start=f"{start:%d/%m/%Y}",
@@ -112,7 +113,7 @@ def _check_not_started(ws: Workspace, cycle: str) -> None:
     elif kept_folder(ws.root, ws.cycle).exists():
         where = f"{kept_folder(ws.root, ws.cycle)} already exists"
     if where:
-        raise ConfigError.of("cycle.started", cycle=cycle, where=where)
+        raise ConfigError.of(Code.CYCLE_STARTED, cycle=cycle, where=where)
 
 
 def _changed_config(path: Path, cycle: str, due: dt.date) -> str:
@@ -122,14 +123,14 @@ def _changed_config(path: Path, cycle: str, due: dt.date) -> str:
         text = path.read_text(encoding="utf-8")
         before = tomllib.loads(text)
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
-        raise ConfigError.of("config.unreadable", path=path, detail=err) from err
+        raise ConfigError.of(Code.CONFIG_UNREADABLE, path=path, detail=err) from err
     for key, value in (("cycle", cycle), ("due", due.isoformat())):
         text, n = re.subn(rf"(?m)^{key}\s*=.*$", f'{key} = "{value}"', text, count=1)
         if not n:
-            raise ConfigError.of("cycle.config_line", path=path, key=key)
+            raise ConfigError.of(Code.CYCLE_CONFIG_LINE, path=path, key=key)
     after = tomllib.loads(text)
     if after != {**before, "cycle": cycle, "due": due.isoformat()}:
-        raise ConfigError.of("cycle.config_line", path=path, key="cycle")
+        raise ConfigError.of(Code.CYCLE_CONFIG_LINE, path=path, key="cycle")
     return text
 
 

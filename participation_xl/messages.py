@@ -230,6 +230,10 @@ class Code(StrEnum):
     CYCLE_STARTED = "cycle.started"
     CYCLE_CONFIG_LINE = "cycle.config_line"
     PACK_CARRY_FROM = "pack.carry_from"
+    # --- trend part ---
+    YEAR_FELL = "year.fell"
+    YEAR_EMPTIED = "year.emptied"
+    PACK_CROSS_YEAR = "pack.cross_year"
 
 
 E, Q = Severity.ERROR, Severity.QUERY
@@ -867,6 +871,21 @@ CATALOGUE: dict[Code, Message] = {
     Code.CYCLE_CONFIG_LINE: Message(
         E,
         "{path}: the line '{key} = ...' could not be found to change. Nothing was changed; put cycle and due on lines of their own, near the top, as init writes them.",
+    ),
+    # --- trend part ---------------------------------------------------------------------
+    # Cross-year queries ([[cross_year]] in a form's layout): this return against the same
+    # team's current return of the previous cycle in the register.
+    Code.YEAR_FELL: Message(
+        Q,
+        "'{label}' is rated {value} this cycle; in {cycle} it was {before}. Please check the rating and say what changed.",
+    ),
+    Code.YEAR_EMPTIED: Message(
+        Q,
+        "'{label}' has no entries this cycle; in {cycle} it had {count}. Please add this cycle's entries, or say why there are none.",
+    ),
+    Code.PACK_CROSS_YEAR: Message(
+        E,
+        '{path}: cross-year query {spec} cannot be used. Each [[cross_year]] needs a kind, "fell" (with field: a rated answer on the [report.ratings] scale, * for each row of a grid) or "emptied" (with table: a table of this form), and the code of that kind ({known}).',
     ),
 }
 

@@ -186,6 +186,21 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class CrossYear:
+    """A query comparing a return with the same team's return of the previous cycle
+    ([[cross_year]] in a form's layout; crossyear.py raises it)."""
+
+    code: str
+    kind: str  # "fell": a rating lower on the [report.ratings] scale; "emptied": a table
+    paths: tuple[str, ...] = ()  # the rated answers a "fell" compares
+    table: str = ""  # the table an "emptied" looks at
+
+
+# The kinds of cross-year query, and the catalogue code each raises.
+CROSS_YEAR_KINDS = {"fell": Code.YEAR_FELL, "emptied": Code.YEAR_EMPTIED}
+
+
+@dataclass(frozen=True)
 class Table:
     """A block of repeating rows: one schema array, one column per item field."""
 
@@ -266,6 +281,7 @@ class Form:
     layout: dict[str, Any]
     sheets: list[SheetPlan] = field(default_factory=list)
     rules: list[Rule] = field(default_factory=list)
+    cross_year: list[CrossYear] = field(default_factory=list)
     why: str = ""  # why the form matters (for example UNCRC Article 12), in the pack's words
     # Said beside the framework's heading (for example that it is the council's own text).
     framework_note: str = ""
@@ -350,7 +366,7 @@ def load_pack(directory: str | Path | None = None) -> Pack:
         raise PackError.of(Code.PACK_NOT_A_PACK, path=root)
     meta = _load_toml(templates / "pack.toml")
     _check_shape(templates / "pack.toml", meta, "pack")
-    forms = {}
+    forms, sources = {}, {}
     for path in sorted(templates.glob("*.toml")):
         if path.name == "pack.toml":
             continue
@@ -362,6 +378,13 @@ def load_pack(directory: str | Path | None = None) -> Pack:
             problem = f"it holds a JSON {type(schema).__name__}, not an object"
             raise PackError.of(Code.PACK_SCHEMA, path=schema_path, problem=problem)
         forms[layout["form"]] = _built(layout, schema, path, schema_path)
+        sources[layout["form"]] = path
+    report = _report(meta.get("report", {}), forms, templates / "pack.toml")
+    for form in forms.values():  # after [report]: "fell" is on its ratings scale
+        form.cross_year = [
+            _cross_year(form, spec, report, sources[form.id])
+            for spec in form.layout.get("cross_year", [])
+        ]
     return Pack(
         dir=root,
         name=meta.get("name", root.name),
@@ -370,9 +393,40 @@ def load_pack(directory: str | Path | None = None) -> Pack:
         forms_for_kind={k: list(v) for k, v in meta.get("forms", {}).items()},
         schemas_dir=schemas,
         explanations=dict(meta.get("explanations", {})),
-        report=_report(meta.get("report", {}), forms, templates / "pack.toml"),
+        report=report,
         instructions=_sections(meta.get("instructions", {}), templates / "pack.toml"),
     )
+
+
+def _cross_year(form: Form, spec: dict[str, Any], report: ReportSpec, source: Path) -> CrossYear:
+    """One [[cross_year]] entry, checked: a known kind with its code, and what it compares.
+    A "fell" names rated answers (a `*` part stands for every row of a grid) whose choices
+    hold at least two words of the [report.ratings] scale; an "emptied" names a table."""
+    kind, code = spec.get("kind"), spec.get("code")
+    ratings = report.ratings
+    if kind == "fell" and code == CROSS_YEAR_KINDS["fell"]:
+        # Without [report.ratings] there is no scale: the query is kept, and raises nothing.
+        scale = set(ratings.met + ratings.partly_met + ratings.not_met) if ratings else None
+        paths = tuple(
+            i.field.path
+            for i in form.inputs
+            if _matches(str(spec.get("field", "")), i.field.path)
+            and len(set(i.field.choices) & scale if scale is not None else i.field.choices) >= 2
+        )
+        if paths and "table" not in spec:
+            return CrossYear(code, kind, paths=paths)
+    tables = {t.path for t in form.tables}
+    if kind == "emptied" and code == CROSS_YEAR_KINDS["emptied"] and "field" not in spec:  # noqa: SIM102
+        if spec.get("table") in tables:
+            return CrossYear(code, kind, table=spec["table"])
+    known = ", ".join(f"{k} = {c}" for k, c in CROSS_YEAR_KINDS.items())
+    raise PackError.of(Code.PACK_CROSS_YEAR, path=source, spec=repr(spec), known=known)
+
+
+def _matches(pattern: str, path: str) -> bool:
+    """A dotted path against a pattern whose `*` parts stand for any one part."""
+    want, have = pattern.split("."), path.split(".")
+    return len(want) == len(have) and all(w in ("*", h) for w, h in zip(want, have, strict=True))
 
 
 # --- what the reports show ([report] in pack.toml) -------------------------------------
@@ -830,7 +884,7 @@ def _check_carry_from(form: Form, source: Path) -> None:
         origin = tables.get(t.carry_from)
         shared = origin and {c.key for c in origin.columns} & {c.key for c in t.columns}
         if not shared:
-            raise PackError.of("pack.carry_from", path=source, table=t.path, origin=t.carry_from)
+            raise PackError.of(Code.PACK_CARRY_FROM, path=source, table=t.path, origin=t.carry_from)
 
 
 def _rule(form: Form, spec: dict[str, Any], source: Path) -> Rule:

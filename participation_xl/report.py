@@ -107,6 +107,8 @@ WORD_FILL = {
     "Missing": "bad",
     "Error": "bad",
     NO_RETURN: "grey",
+    "No returns": "grey",  # a cycle with nothing to count on the Trend
+    "No returns yet": "grey",
     "Approved": "good",
     "Sent back": "amber",
     "Not reviewed": "grey",
@@ -1478,48 +1480,54 @@ def _late_row(snap: _Snapshot, e: Expected) -> Row:
 
 
 NO_RETURNS_YET = "No returns yet"
+NO_RETURNS = "No returns"
 
 
 def _trend(snap: _Snapshot, stds: list[_Standard]) -> tuple[list[Col], list[Row], _Page]:
-    """This cycle's measures so far beside the latest earlier cycle's, like with like: the
-    same measure counted the same way, with the returns behind each figure."""
+    """Every cycle in the register, oldest first, then this cycle so far: each measure
+    counted the same way in each, with the number of returns behind each figure, and the
+    change since the latest earlier cycle. A cycle with nothing to count says so."""
     cycle = snap.ws.cycle
-    if snap.previous is None:
-        page = _Page(f"Trend: cycle {cycle}", "Each measure against the previous cycle's.")
-        cols = [Col("Measure"), Col(cycle), Col("Previous cycle"), Col("Change")]
-        return cols, [["No earlier cycle is recorded in the register yet.", None, None, None]], page
-    before, subs = snap.previous
-    old = {m: (v, n) for m, v, n in _measures(snap, subs, stds)}
+    cycles = [*snap.earlier, (cycle, snap.current)]
+    counted = [{m: (v, n) for m, v, n in _measures(snap, subs, stds)} for _, subs in cycles]
     rows = []
     for measure, value, n in _measures(snap, snap.current, stds):
-        was, was_n = old.get(measure, (None, 0))
-        change = value - was if n and was_n else None
-        rows.append(
-            [
-                measure,
-                was if was_n else "No returns",
-                was_n,
-                value if n else NO_RETURNS_YET,
-                n,
-                Share(change) if isinstance(value, Share) and change is not None else change,
-            ]
+        row: Row = [measure]
+        for (c, _), figures in zip(cycles, counted, strict=True):
+            was, was_n = figures.get(measure, (None, 0))
+            row += [was if was_n else (NO_RETURNS_YET if c == cycle else NO_RETURNS), was_n]
+        if len(cycles) > 1:
+            was, was_n = counted[-2].get(measure, (None, 0))
+            change = value - was if n and was_n else None
+            row.append(Share(change) if isinstance(value, Share) and change is not None else change)
+        rows.append(row)
+    cols = [Col("Measure", width=50)]
+    for c, _ in cycles:
+        label = f"{c} so far" if c == cycle else c
+        cols += [
+            Col(label, coloured=True, narrow=True),
+            Col(f"Returns behind it ({c})", narrow=True),
+        ]
+    if len(cycles) > 1:
+        cols.append(Col(f"Change since {cycles[-2][0]}", narrow=True))
+    return cols, rows, _trend_page(cycle, [c for c, _ in cycles])
+
+
+def _trend_page(cycle: str, cycles: list[str]) -> _Page:
+    if len(cycles) == 1:
+        return _Page(
+            f"Trend: cycle {cycle}",
+            "Each measure of this cycle so far, with the number of returns behind it. No "
+            "earlier cycle is recorded in the register yet: each appears here once it is.",
         )
-    cols = [
-        Col("Measure", width=50),
-        Col(f"{before} (whole cycle)", narrow=True),
-        Col(f"Returns behind it ({before})", narrow=True),
-        Col(f"{cycle} so far", narrow=True),
-        Col(f"Returns behind it ({cycle})", narrow=True),
-        Col("Change", narrow=True),
-    ]
-    page = _Page(
-        f"Trend: cycle {cycle} so far against cycle {before}",
-        f"Each measure for cycle {before} (all its returns) beside cycle {cycle} so far, "
-        "counted the same way, with the number of returns behind each figure. Shares are "
-        f"of valid returns only. '{NO_RETURNS_YET}' where this cycle has none to count, "
-        "so a measure never seems to fall to 0 before returns arrive.",
+    return _Page(
+        f"Trend: cycles {cycles[0]} to {cycle}",
+        f"Each measure in every cycle in the register ({_and(cycles)}; {cycle} so far), "
+        "counted the same way, with the number of returns behind each figure, and the change "
+        f"since {cycles[-2]}. Shares are of valid returns only. '{NO_RETURNS}' where a cycle "
+        f"has none to count ('{NO_RETURNS_YET}' for this cycle), so a measure never seems "
+        "to fall to 0 for want of returns.",
     )
-    return cols, rows, page
 
 
 def _measures(

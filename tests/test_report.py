@@ -475,8 +475,13 @@ def test_a_valid_return_received_late_is_an_exception_as_collect_judged_it(known
 
 def test_trend_says_when_no_earlier_cycle_is_recorded(known):
     ws, _, _ = known
-    (row,) = _rows(_reports(ws) / "compliance.xlsx", "Trend")
-    assert row["Measure"] == "No earlier cycle is recorded in the register yet."
+    path = _reports(ws) / "compliance.xlsx"
+    rows = {r["Measure"]: r for r in _rows(path, "Trend")}
+    received = rows["Six Standards review: returns received"]
+    assert list(received) == ["Measure", "2026-27 so far", "Returns behind it (2026-27)"]
+    assert received["2026-27 so far"] == 1
+    note = " ".join(str(c.value) for c in openpyxl.load_workbook(path)["Trend"]["A"][:3])
+    assert "No earlier cycle is recorded" in note
 
 
 def test_trend_compares_with_the_previous_cycle(known):
@@ -489,18 +494,46 @@ def test_trend_compares_with_the_previous_cycle(known):
     rows = {r["Measure"]: r for r in _rows(_reports(ws) / "compliance.xlsx", "Trend")}
     met = rows["Standard 1: share Met"]
     # This cycle's one review is invalid: nothing to count yet, not a fall to 0.
-    assert (met["2025-26 (whole cycle)"], met["Returns behind it (2025-26)"]) == (1, 1)
+    assert (met["2025-26"], met["Returns behind it (2025-26)"]) == (1, 1)
     assert (met["2026-27 so far"], met["Returns behind it (2026-27)"]) == ("No returns yet", 0)
-    assert met["Change"] is None
+    assert met["Change since 2025-26"] is None
     received = rows["Six Standards review: returns received"]
-    assert (received["2026-27 so far"], received["Change"]) == (1, 0)
+    assert (received["2026-27 so far"], received["Change since 2025-26"]) == (1, 0)
     valid = _standards_doc(ws)
     valid["standards"]["feedback"]["action"] = "Plan it"
     _submit(ws, "ADV1", "six-standards", valid, received=LATE, name="fixed.xlsx")
     write_reports(ws, today=AFTER_DUE)
     rows = {r["Measure"]: r for r in _rows(_reports(ws) / "compliance.xlsx", "Trend")}
     met = rows["Standard 1: share Met"]
-    assert (met["2026-27 so far"], met["Returns behind it (2026-27)"], met["Change"]) == (0, 1, -1)
+    assert (met["2026-27 so far"], met["Returns behind it (2026-27)"]) == (0, 1)
+    assert met["Change since 2025-26"] == -1
+
+
+def test_trend_shows_every_cycle_with_its_returns_and_says_when_one_has_none(known):
+    """Three cycles: each has its figure and the returns behind it; a cycle with no
+    reviews says "No returns" rather than falling to 0; the change is since the latest."""
+    ws, _, _ = known
+    oldest = _standards_doc(ws) | {"cycle": "2024-25"}
+    for key in oldest["standards"]:
+        oldest["standards"][key]["rating"] = "Met"
+    _submit(ws, "ADV1", "six-standards", oldest, cycle="2024-25", name="a.xlsx")
+    _submit(ws, "SW02", "audit", _doc(ws, "SW02", "audit") | {"cycle": "2025-26"},
+            cycle="2025-26", name="b.xlsx")  # fmt: skip
+    write_reports(ws, today=AFTER_DUE)
+    path = _reports(ws) / "compliance.xlsx"
+    rows = {r["Measure"]: r for r in _rows(path, "Trend")}
+    met = rows["Standard 1: share Met"]
+    assert list(met) == [
+        "Measure", "2024-25", "Returns behind it (2024-25)", "2025-26",
+        "Returns behind it (2025-26)", "2026-27 so far", "Returns behind it (2026-27)",
+        "Change since 2025-26",
+    ]  # fmt: skip
+    assert (met["2024-25"], met["Returns behind it (2024-25)"]) == (1, 1)
+    assert (met["2025-26"], met["Returns behind it (2025-26)"]) == ("No returns", 0)
+    audits = rows[f"{ws.pack.forms['audit'].short_name}: returns received"]
+    assert audits["Returns behind it (2025-26)"] == 1
+    title = openpyxl.load_workbook(path)["Trend"]["A1"].value
+    assert title == "Trend: cycles 2024-25 to 2026-27"
 
 
 def test_an_empty_register_still_writes_valid_tables(workspace):

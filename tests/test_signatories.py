@@ -130,3 +130,25 @@ def test_require_approval_governs_the_signatories_and_the_trend_too(workspace):
     assert done.exit_code == 0, done.output
     write_reports(ws)
     assert sorted(_register(ws)) == ["Ann Lee", "Bob Khan"]
+
+
+def test_the_register_spans_cycles_after_the_workspace_moves_on(workspace):
+    """In the second year, last year's signatories stay on the register beside this
+    year's, each with the latest cycle that listed them."""
+    from participation_xl.workspace import load_workspace
+
+    _submit(workspace, "EH01", "audit", _audit(workspace, "EH01", SIGNED))
+    config = workspace.root / "participation.toml"
+    text = config.read_text(encoding="utf-8").replace('"2026-27"', '"2027-28"')
+    config.write_text(text.replace('due = "2027-03-31"', 'due = "2028-03-31"'))
+    ws = load_workspace(workspace.root)  # the second cycle (new-cycle does the same)
+    assert ws.cycle == "2027-28"
+    joined = [SIGNED[0] | {"date_signed": "2027-05-01"},
+              {**SIGNED[1], "signatory": "Cara Dee", "date_signed": "2027-05-03"}]  # fmt: skip
+    _submit(ws, "EH01", "audit", _audit(ws, "EH01", joined), name="new.xlsx")
+    write_reports(ws)
+    rows = _register(ws)
+    assert sorted(rows) == ["Ann Lee", "Bob Khan", "Cara Dee"]
+    seen = {n: (r["Latest cycle seen"], r["Times listed"]) for n, r in rows.items()}
+    assert seen == {"Ann Lee": ("2027-28", 2), "Bob Khan": ("2026-27", 1),
+                    "Cara Dee": ("2027-28", 1)}  # fmt: skip
