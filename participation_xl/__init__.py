@@ -16,6 +16,7 @@ from . import api
 from .api import *  # noqa: F403  (the API's own __all__: one list of its names)
 from .errors import (
     BusyError,
+    ExportFormatError,
     ConfigError,
     OutputError,
     PackError,
@@ -45,6 +46,7 @@ require_defusedxml()  # at start-up, before any spreadsheet is opened
 
 __all__ = [
     "BusyError",
+    "ExportFormatError",
     "ConfigError",
     "OutputError",
     "PackError",

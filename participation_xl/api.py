@@ -353,6 +353,7 @@ __all__ = [
     "Exported",
     "FileStatus",
     "Generated",
+    "NewCycle",
     "PackCheck",
     "Progress",
     "Rebuilt",
