@@ -16,8 +16,8 @@ from . import api
 from .api import *  # noqa: F403  (the API's own __all__: one list of its names)
 from .errors import (
     BusyError,
-    ExportFormatError,
     ConfigError,
+    ExportFormatError,
     OutputError,
     PackError,
     ParticipationError,
@@ -46,8 +46,8 @@ require_defusedxml()  # at start-up, before any spreadsheet is opened
 
 __all__ = [
     "BusyError",
-    "ExportFormatError",
     "ConfigError",
+    "ExportFormatError",
     "OutputError",
     "PackError",
     "ParticipationError",
