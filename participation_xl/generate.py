@@ -21,6 +21,7 @@ from typing import Any
 import xlsxwriter
 
 from . import explain, identity, issued, prefill
+from .counting import value_at
 from .errors import ConfigError
 from .live import (
     BLANK_WORDS,
@@ -274,15 +275,6 @@ def identity_of(form: Form, team: Team, ctx: IssueContext) -> dict[str, str]:
 
 
 # --- the builder -----------------------------------------------------------------------
-
-
-def _value_at(doc: Mapping[str, Any], path: str) -> Any:
-    node: Any = doc
-    for part in path.split("."):
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(part)
-    return node
 
 
 def _clip(text: str, limit: int) -> str:
@@ -869,7 +861,7 @@ def _written_values(
     """Each answer cell's field and the value written into it (pre-filled answers)."""
     out: dict[tuple[str, int, int], tuple[Field, Any]] = {}
     for i in form.inputs:
-        out[(i.sheet, i.row, i.col)] = (i.field, _value_at(doc, i.field.path))
+        out[(i.sheet, i.row, i.col)] = (i.field, value_at(doc, i.field.path))
     for t in form.tables:
         items = _items(doc, t.path, t.last_row - t.first_row + 1)
         for r, item in zip(range(t.first_row, t.last_row + 1), items, strict=True):

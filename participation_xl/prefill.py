@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .counting import value_at
 from .pack import Form, Table
 from .register import Register
 from .workspace import Workspace, register_path
@@ -41,7 +42,7 @@ def carried(form: Form, previous: Mapping[str, Any] | None) -> Answers:
         return {}
     out: Answers = {}
     for i in form.inputs:
-        value = _value_at(previous, i.field.path)
+        value = value_at(previous, i.field.path)
         if i.field.carry and not _blank(value):
             _put(out, i.field.path, value)
     for t in form.tables:
@@ -78,15 +79,6 @@ def _carried_rows(t: Table, previous: Mapping[str, Any]) -> list[Answers]:
         if row:
             rows.append(row)
     return rows[: t.last_row - t.first_row + 1]
-
-
-def _value_at(doc: Mapping[str, Any], path: str) -> Any:
-    node: Any = doc
-    for part in path.split("."):
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(part)
-    return node
 
 
 def _put(doc: Answers, path: str, value: Any) -> None:

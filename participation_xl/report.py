@@ -42,6 +42,7 @@ from .counting import (
     rule,
     shown_answer,
     tally,
+    value_at,
 )
 from .emails import write_chaser_drafts
 from .export import neutralise
@@ -312,12 +313,6 @@ def _read_snapshot(reg: Register) -> Iterator[None]:
         yield
     finally:
         reg.db.execute("COMMIT")
-
-
-def _value_at(doc: Any, path: str) -> Any:
-    for part in path.split("."):
-        doc = doc.get(part) if isinstance(doc, dict) else None
-    return doc
 
 
 def _typed(value: Any, kind: str = "text") -> Any:
@@ -876,7 +871,7 @@ def _answers_table(snap: _Snapshot, form: Form) -> tuple[list[Col], list[Row]]:
         [
             *_team_cells(snap.team(s.team_id)),
             "Valid" if s.valid else "Invalid",
-            *(_typed(_value_at(s.document, i.field.path), i.field.kind) for i in inputs),
+            *(_typed(value_at(s.document, i.field.path), i.field.kind) for i in inputs),
             *_trace(s),
         ]
         for s in snap.of_form(form.id)
@@ -935,20 +930,20 @@ def _standards_table(snap: _Snapshot) -> tuple[list[Col], list[Row]]:
     rows = []
     for s in snap.of_form(spec.form):
         t = snap.team(s.team_id)
-        provider = t.provider or (_value_at(s.document, spec.provider) if spec.provider else "")
+        provider = t.provider or (value_at(s.document, spec.provider) if spec.provider else "")
         for std in stds:
             answers = [
-                _typed(_value_at(s.document, f"{std.path}.{x.field.key}"), x.field.kind)
+                _typed(value_at(s.document, f"{std.path}.{x.field.key}"), x.field.kind)
                 for x in extra
             ]
-            rating = _value_at(s.document, f"{std.path}.{spec.rating}")
+            rating = value_at(s.document, f"{std.path}.{spec.rating}")
             head = [t.team_id, t.team_name, t.service_area, provider, std.short, rating]
             rows.append([*head, *answers, "Valid" if s.valid else "Invalid", *_trace(s)])
     return cols, rows
 
 
 def _items(doc: dict[str, Any], path: str) -> list[dict[str, Any]]:
-    items = _value_at(doc, path)
+    items = value_at(doc, path)
     if not isinstance(items, list):
         return []
     return [
@@ -1420,14 +1415,14 @@ def _standard_exceptions(snap: _Snapshot, e: Expected, stds: list[_Standard]) ->
     plan = spec.action_plan  # role (action, owner, due) -> field key
     rows = []
     for std in stds:
-        rating = _value_at(s.document, f"{std.path}.{spec.rating}")
-        given = {role: _value_at(s.document, f"{std.path}.{k}") for role, k in plan.items()}
+        rating = value_at(s.document, f"{std.path}.{spec.rating}")
+        given = {role: value_at(s.document, f"{std.path}.{k}") for role, k in plan.items()}
         due = given.get("due")
         target = _date(due) if isinstance(due, str) else None
         base = [e.team.team_id, e.team.team_name, e.team.service_area, e.form, std.short]
         tail = [rating, given.get("owner"), target or due, s.file_name]
         if rating in spec.short_of_met:
-            missing = [_title_of(std, k) for k in plan.values() if _blank(_value_at(
+            missing = [_title_of(std, k) for k in plan.values() if _blank(value_at(
                 s.document, f"{std.path}.{k}"))]  # fmt: skip
             if missing:
                 detail = render(Code.REPORT_NO_ACTION_PLAN, rating=rating,
@@ -1547,14 +1542,14 @@ def _measures(
     reviews = [s for s in counted if spec and s.form == spec.form]
     scale = _ratings_scale(snap)
     for std in stds:
-        rated = [_value_at(s.document, f"{std.path}.{spec.rating}") for s in reviews if spec]
+        rated = [value_at(s.document, f"{std.path}.{spec.rating}") for s in reviews if spec]
         for word in scale:
             share = rated.count(word) / len(rated) if rated else 0
             out.append((f"{std.short}: share {word}", Share(share), len(rated)))
     selves = snap.ws.pack.report.self_ratings
     rated_selves = [s for s in counted if selves and s.form == selves.form]
     for _, label, i in _framework_ratings(snap):
-        given = [_value_at(s.document, i.field.path) for s in rated_selves]
+        given = [value_at(s.document, i.field.path) for s in rated_selves]
         good = sum(g in i.field.choices[:2] for g in given)
         top_two = " or ".join(i.field.choices[:2])
         share = good / len(given) if given else 0
